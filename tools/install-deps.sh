@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Installs, from Debian's archive only, whatever nettrace/netgraph need to build,
+# test and benchmark that is not installed yet. Idempotent: when everything is
+# there it installs nothing, runs no apt-get at all, and says so.
+#
+#   tools/install-deps.sh            build + test dependencies
+#   tools/install-deps.sh --bench    also the peers the benchmarks compare against
+set -euo pipefail
+
+# Build: compilers, BPF toolchain, libraries. Test: iproute2 for network
+# namespaces, qemu + busybox + cpio for the kernel matrix, clang's runtime for
+# libFuzzer and the sanitizers. Each name is a Debian 12 package.
+packages=(
+  build-essential cmake pkg-config clang llvm libclang-rt-14-dev
+  libbpf-dev bpftool libelf-dev zlib1g-dev
+  libcli11-dev libfmt-dev libgraphviz-dev graphviz
+  libgtest-dev libgmock-dev libre2-dev libcap-dev libsimdjson-dev nlohmann-json3-dev
+  iproute2 procps util-linux kmod
+  qemu-system-x86 busybox-static cpio
+)
+if [[ "${1:-}" == "--bench" ]]; then
+  # Peers measured side by side with nettrace, and Google Benchmark.
+  packages+=(libbpf-tools bpftrace libbenchmark-dev)
+elif [[ -n "${1:-}" ]]; then
+  echo "install-deps.sh: unknown option '$1' (use --bench or nothing)" >&2
+  exit 64
+fi
+
+if [[ $(id -u) -ne 0 ]]; then
+  missing_root=1
+else
+  missing_root=0
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+  if [[ "$status" != "install ok installed" ]]; then
+    missing+=("$p")
+  fi
+done
+
+if [[ ${#missing[@]} -eq 0 ]]; then
+  echo "install-deps: all ${#packages[@]} packages already installed; nothing to do"
+  exit 0
+fi
+
+if [[ $missing_root -eq 1 ]]; then
+  echo "install-deps: missing packages (${missing[*]}) and not root: run as root (sudo $0)" >&2
+  exit 77
+fi
+
+echo "install-deps: installing ${#missing[@]} missing package(s): ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+apt-get install -y -q --no-install-recommends "${missing[@]}"
+echo "install-deps: done"
