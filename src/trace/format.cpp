@@ -1,0 +1,243 @@
+#include "trace/format.h"
+
+#include <arpa/inet.h>
+
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+
+namespace nt {
+namespace {
+
+constexpr char kHex[] = "0123456789abcdef";
+
+template <typename T>
+void append_uint(std::string& out, T v) {
+  char buf[24];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  (void)ec;  // 24 bytes hold any 64-bit integer
+  out.append(buf, end);
+}
+
+bool is_v4_mapped(const IpAddr& ip) {
+  static constexpr uint8_t prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  return ip.family == 6 && std::memcmp(ip.bytes.data(), prefix, sizeof prefix) == 0;
+}
+
+// The arrow-escaped name, JSON-escaped on the fly (no temporary string): the
+// arrow escape only produces printable ASCII, of which '"' and '\' need a
+// backslash in JSON.
+void append_json_comm(std::string& out, std::string_view raw) {
+  for (unsigned char c : raw) {
+    if (c == '\\') {
+      out.append("\\\\\\\\");
+    } else if (c == '"') {
+      out.append("\\\"");
+    } else if (c >= 0x20 && c < 0x7f) {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out.append("\\\\x");
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 15]);
+    }
+  }
+}
+
+// Host names come from users; escape anything JSON cannot hold raw.
+void append_json_string(std::string& out, std::string_view s) {
+  out.push_back('"');
+  for (unsigned char c : s) {
+    if (c == '"' || c == '\\') {
+      out.push_back('\\');
+      out.push_back(static_cast<char>(c));
+    } else if (c < 0x20 || c >= 0x7f) {
+      out.append("\\u00");
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 15]);
+    } else {
+      out.push_back(static_cast<char>(c));
+    }
+  }
+  out.push_back('"');
+}
+
+}  // namespace
+
+void append_escaped_comm(std::string& out, std::string_view raw) {
+  for (unsigned char c : raw) {
+    if (c == '\\') {
+      out.append("\\\\");
+    } else if (c >= 0x20 && c < 0x7f) {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out.append("\\x");
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 15]);
+    }
+  }
+}
+
+bool unescape_comm(std::string_view s, std::string& out) {
+  out.clear();
+  auto hexval = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  for (size_t i = 0; i < s.size(); ++i) {
+    char c = s[i];
+    if (c != '\\') {
+      out.push_back(c);
+      continue;
+    }
+    if (i + 1 >= s.size()) return false;
+    if (s[i + 1] == '\\') {
+      out.push_back('\\');
+      ++i;
+    } else if (s[i + 1] == 'x' && i + 3 < s.size()) {
+      int hi = hexval(s[i + 2]), lo = hexval(s[i + 3]);
+      if (hi < 0 || lo < 0) return false;
+      out.push_back(static_cast<char>(hi * 16 + lo));
+      i += 3;
+    } else {
+      return false;
+    }
+  }
+  return true;
+}
+
+void append_ip(std::string& out, const IpAddr& ip) {
+  char buf[INET6_ADDRSTRLEN];
+  if (ip.family == 4 || is_v4_mapped(ip)) {
+    const uint8_t* b = ip.family == 4 ? ip.bytes.data() : ip.bytes.data() + 12;
+    for (int i = 0; i < 4; ++i) {
+      if (i) out.push_back('.');
+      append_uint(out, static_cast<unsigned>(b[i]));
+    }
+    return;
+  }
+  if (ip.family == 6 && inet_ntop(AF_INET6, ip.bytes.data(), buf, sizeof buf)) {
+    out.append(buf);
+    return;
+  }
+  out.append("?");
+}
+
+void append_endpoint(std::string& out, const Endpoint& ep) {
+  const bool bracket = ep.ip.family == 6 && !is_v4_mapped(ep.ip);
+  if (bracket) out.push_back('[');
+  append_ip(out, ep.ip);
+  if (bracket) out.push_back(']');
+  out.push_back(':');
+  append_uint(out, ep.port);
+}
+
+std::string_view errno_name(int err) {
+  switch (err) {
+    case ECONNREFUSED: return "ECONNREFUSED";
+    case ETIMEDOUT: return "ETIMEDOUT";
+    case EHOSTUNREACH: return "EHOSTUNREACH";
+    case ENETUNREACH: return "ENETUNREACH";
+    case ECONNRESET: return "ECONNRESET";
+    case ECONNABORTED: return "ECONNABORTED";
+    case EADDRNOTAVAIL: return "EADDRNOTAVAIL";
+    case EADDRINUSE: return "EADDRINUSE";
+    case EACCES: return "EACCES";
+    case EPERM: return "EPERM";
+    case EINTR: return "EINTR";
+    case EAGAIN: return "EAGAIN";
+    case ENOBUFS: return "ENOBUFS";
+    case EHOSTDOWN: return "EHOSTDOWN";
+    case ENETDOWN: return "ENETDOWN";
+    case EPROTO: return "EPROTO";
+    default: return "";
+  }
+}
+
+std::string_view type_name(RecordType t) {
+  switch (t) {
+    case RecordType::Connect: return "connect";
+    case RecordType::Accept: return "accept";
+    case RecordType::Failed: return "failed";
+    case RecordType::Lost: return "lost";
+  }
+  return "unknown";
+}
+
+void append_arrow(std::string& out, const Record& r) {
+  if (r.type == RecordType::Lost) {
+    out.append("# lost ");
+    append_uint(out, r.lost);
+    out.append(" events: ring buffer full (raise --ringbuf-size)\n");
+    return;
+  }
+  if (r.type == RecordType::Failed) {
+    out.append("# failed ");
+    std::string_view name = errno_name(r.error);
+    if (!name.empty()) {
+      out.append(name);
+    } else {
+      out.append("errno=");
+      append_uint(out, static_cast<uint32_t>(r.error < 0 ? 0 : r.error));
+    }
+    out.push_back(' ');
+  }
+  append_endpoint(out, r.remote);
+  out.append(r.type == RecordType::Accept ? "->" : "<-");
+  append_endpoint(out, r.local);
+  out.append("|PID=");
+  append_uint(out, r.pid);
+  out.append(" CMD=");
+  append_escaped_comm(out, r.comm);
+  out.push_back('\n');
+}
+
+void append_json(std::string& out, const Record& r) {
+  out.append("{\"type\":\"");
+  out.append(type_name(r.type));
+  out.append("\",\"ts_ns\":");
+  append_uint(out, r.time_ns);
+  if (r.type == RecordType::Lost) {
+    out.append(",\"count\":");
+    append_uint(out, r.lost);
+  } else {
+    out.append(",\"direction\":\"");
+    out.append(r.type == RecordType::Accept ? "in" : "out");
+    out.append("\",\"family\":");
+    out.push_back(r.local.ip.family == 6 ? '6' : '4');
+    out.append(",\"local_ip\":\"");
+    append_ip(out, r.local.ip);
+    out.append("\",\"local_port\":");
+    append_uint(out, r.local.port);
+    out.append(",\"remote_ip\":\"");
+    append_ip(out, r.remote.ip);
+    out.append("\",\"remote_port\":");
+    append_uint(out, r.remote.port);
+    out.append(",\"pid\":");
+    append_uint(out, r.pid);
+    out.append(",\"tid\":");
+    append_uint(out, r.tid);
+    out.append(",\"uid\":");
+    append_uint(out, r.uid);
+    out.append(",\"comm\":\"");
+    append_json_comm(out, r.comm);
+    out.append("\",\"netns\":");
+    append_uint(out, r.netns);
+    out.append(",\"cgroup_id\":");
+    append_uint(out, r.cgroup_id);
+    if (r.type == RecordType::Failed) {
+      out.append(",\"error\":\"");
+      out.append(errno_name(r.error));
+      out.append("\",\"errno\":");
+      append_uint(out, static_cast<uint32_t>(r.error < 0 ? 0 : r.error));
+    }
+  }
+  if (!r.host.empty()) {
+    out.append(",\"host\":");
+    append_json_string(out, r.host);
+  }
+  out.append("}\n");
+}
+
+}  // namespace nt

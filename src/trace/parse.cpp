@@ -1,0 +1,250 @@
+#include "trace/parse.h"
+
+#include <arpa/inet.h>
+
+#include <charconv>
+#include <cstring>
+#include <simdjson.h>
+
+#include "trace/format.h"
+
+namespace nt {
+namespace {
+
+constexpr ParseResult ok() { return {ParseKind::Record, {}}; }
+constexpr ParseResult skip() { return {ParseKind::Skip, {}}; }
+constexpr ParseResult error(std::string_view why) { return {ParseKind::Error, why}; }
+
+bool starts_with(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
+
+template <typename T>
+bool parse_uint(std::string_view s, T& out) {
+  if (s.empty() || s.size() > 20) return false;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+  return ec == std::errc() && end == s.data() + s.size();
+}
+
+// Prototype traces (bpftrace) wrote names raw; ours escape them. A name that is
+// not a valid escape sequence is therefore taken as it stands.
+void take_comm(std::string_view text, std::string& out) {
+  if (!unescape_comm(text, out)) out.assign(text);
+}
+
+// "<remote><-<local>" or "<remote>-><local>"; sets type Connect or Accept.
+ParseResult parse_arrow_body(std::string_view line, Record& out) {
+  size_t bar = line.find('|');
+  if (bar == std::string_view::npos) return error("no '|PID=' part");
+  std::string_view ends = line.substr(0, bar);
+  std::string_view rest = line.substr(bar + 1);
+  size_t arrow = ends.find("<-");
+  if (arrow != std::string_view::npos) {
+    out.type = RecordType::Connect;
+  } else if ((arrow = ends.find("->")) != std::string_view::npos) {
+    out.type = RecordType::Accept;
+  } else {
+    return error("no '<-' or '->' between the endpoints");
+  }
+  if (!parse_endpoint(ends.substr(0, arrow), out.remote)) return error("bad remote endpoint");
+  if (!parse_endpoint(ends.substr(arrow + 2), out.local)) return error("bad local endpoint");
+  if (!starts_with(rest, "PID=")) return error("no 'PID=' after '|'");
+  rest.remove_prefix(4);
+  size_t sp = rest.find(" CMD=");
+  if (sp == std::string_view::npos) return error("no ' CMD=' after the pid");
+  if (!parse_uint(rest.substr(0, sp), out.pid)) return error("bad pid");
+  // The name runs to the end of the line: it may hold spaces, '|' or "CMD=".
+  take_comm(rest.substr(sp + 5), out.comm);
+  return ok();
+}
+
+void reset(Record& out) {
+  out.type = RecordType::Connect;
+  out.local = {};
+  out.remote = {};
+  out.pid = 0;
+  out.comm.clear();
+  out.has_details = false;
+  out.time_ns = 0;
+  out.tid = out.uid = out.netns = 0;
+  out.cgroup_id = 0;
+  out.error = 0;
+  out.lost = 0;
+  out.host.clear();
+}
+
+ParseResult parse_marker(std::string_view line, Record& out) {
+  if (starts_with(line, "# lost ")) {
+    std::string_view n = line.substr(7);
+    n = n.substr(0, n.find(' '));
+    if (!parse_uint(n, out.lost)) return error("bad count in '# lost' marker");
+    out.type = RecordType::Lost;
+    return ok();
+  }
+  if (starts_with(line, "# failed ")) {
+    std::string_view rest = line.substr(9);
+    size_t sp = rest.find(' ');
+    if (sp == std::string_view::npos) return error("no endpoints in '# failed' marker");
+    std::string_view name = rest.substr(0, sp);
+    int err = 0;
+    if (starts_with(name, "errno=")) {
+      if (!parse_uint(name.substr(6), err)) return error("bad errno in '# failed' marker");
+    } else {
+      err = errno_from_name(name);
+      if (err == 0) return error("unknown error name in '# failed' marker");
+    }
+    ParseResult r = parse_arrow_body(rest.substr(sp + 1), out);
+    if (r.kind != ParseKind::Record) return r;
+    if (out.type != RecordType::Connect) return error("'# failed' marker with '->'");
+    out.type = RecordType::Failed;
+    out.error = err;
+    return ok();
+  }
+  return skip();  // any other comment
+}
+
+}  // namespace
+
+bool parse_ip(std::string_view text, IpAddr& out) {
+  char buf[INET6_ADDRSTRLEN + 1];
+  if (text.empty() || text.size() >= sizeof buf) return false;
+  std::memcpy(buf, text.data(), text.size());
+  buf[text.size()] = '\0';
+  out = {};
+  if (text.find(':') == std::string_view::npos) {
+    if (inet_pton(AF_INET, buf, out.bytes.data()) != 1) return false;
+    out.family = 4;
+    return true;
+  }
+  if (inet_pton(AF_INET6, buf, out.bytes.data()) != 1) return false;
+  out.family = 6;
+  // IPv4-mapped IPv6 is the same peer as its IPv4 address: normalise so both
+  // ends of a dual-stack connection pair up.
+  static constexpr uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  if (std::memcmp(out.bytes.data(), mapped, sizeof mapped) == 0) {
+    std::memmove(out.bytes.data(), out.bytes.data() + 12, 4);
+    std::memset(out.bytes.data() + 4, 0, 12);
+    out.family = 4;
+  }
+  return true;
+}
+
+bool parse_endpoint(std::string_view text, Endpoint& out) {
+  std::string_view ip, port;
+  if (!text.empty() && text.front() == '[') {
+    size_t close = text.find(']');
+    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') return false;
+    ip = text.substr(1, close - 1);
+    port = text.substr(close + 2);
+    if (ip.find(':') == std::string_view::npos) return false;  // brackets are for IPv6
+  } else {
+    size_t colon = text.rfind(':');
+    if (colon == std::string_view::npos) return false;
+    ip = text.substr(0, colon);
+    port = text.substr(colon + 1);
+    if (ip.find(':') != std::string_view::npos) return false;  // bare IPv6 is ambiguous
+  }
+  unsigned p = 0;
+  if (!parse_uint(port, p) || p > 65535) return false;
+  out.port = static_cast<uint16_t>(p);
+  return parse_ip(ip, out.ip);
+}
+
+int errno_from_name(std::string_view name) {
+  for (int e = 1; e < 256; ++e) {
+    std::string_view n = errno_name(e);
+    if (!n.empty() && n == name) return e;
+  }
+  return 0;
+}
+
+struct LineParser::Json {
+  simdjson::dom::parser parser;
+  std::string padded;  // reused copy with simdjson's padding
+};
+
+LineParser::LineParser() : json_(std::make_unique<Json>()) {}
+LineParser::~LineParser() = default;
+
+namespace {
+
+template <typename T>
+bool get_uint(simdjson::dom::object& o, const char* key, T& out, bool required) {
+  uint64_t v = 0;
+  auto err = o[key].get_uint64().get(v);
+  if (err == simdjson::NO_SUCH_FIELD) return !required;
+  if (err || v > std::numeric_limits<T>::max()) return false;
+  out = static_cast<T>(v);
+  return true;
+}
+
+bool get_str(simdjson::dom::object& o, const char* key, std::string_view& out) {
+  return !o[key].get_string().get(out);
+}
+
+ParseResult parse_json(simdjson::dom::parser& parser, std::string& padded, std::string_view line,
+                       Record& out) {
+  padded.assign(line);
+  padded.append(simdjson::SIMDJSON_PADDING, '\0');
+  simdjson::dom::element doc;
+  if (parser.parse(padded.data(), line.size(), false).get(doc)) return error("invalid JSON");
+  simdjson::dom::object o;
+  if (doc.get_object().get(o)) return error("JSON line is not an object");
+  std::string_view type;
+  if (!get_str(o, "type", type)) return error("JSON line has no string 'type'");
+  std::string_view host;
+  if (!o["host"].get_string().get(host)) out.host.assign(host);
+  if (!get_uint(o, "ts_ns", out.time_ns, false)) return error("bad 'ts_ns'");
+  out.has_details = true;
+  if (type == "lost") {
+    out.type = RecordType::Lost;
+    if (!get_uint(o, "count", out.lost, true)) return error("lost record without a 'count'");
+    return ok();
+  }
+  if (type == "connect") out.type = RecordType::Connect;
+  else if (type == "accept") out.type = RecordType::Accept;
+  else if (type == "failed") out.type = RecordType::Failed;
+  else return error("unknown JSON 'type'");
+  std::string_view lip, rip, comm;
+  if (!get_str(o, "local_ip", lip) || !parse_ip(lip, out.local.ip)) return error("bad 'local_ip'");
+  if (!get_str(o, "remote_ip", rip) || !parse_ip(rip, out.remote.ip)) return error("bad 'remote_ip'");
+  if (!get_uint(o, "local_port", out.local.port, true)) return error("bad 'local_port'");
+  if (!get_uint(o, "remote_port", out.remote.port, true)) return error("bad 'remote_port'");
+  if (!get_uint(o, "pid", out.pid, true)) return error("bad 'pid'");
+  if (!get_uint(o, "tid", out.tid, false) || !get_uint(o, "uid", out.uid, false) ||
+      !get_uint(o, "netns", out.netns, false) || !get_uint(o, "cgroup_id", out.cgroup_id, false))
+    return error("bad tid, uid, netns or cgroup_id");
+  if (!get_str(o, "comm", comm)) return error("JSON line has no string 'comm'");
+  take_comm(comm, out.comm);
+  if (out.type == RecordType::Failed) {
+    uint32_t e = 0;
+    if (!get_uint(o, "errno", e, false) || e > 4095) return error("bad 'errno'");
+    out.error = static_cast<int32_t>(e);
+  }
+  return ok();
+}
+
+}  // namespace
+
+ParseResult LineParser::parse(std::string_view line, Record& out) {
+  reset(out);
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);  // CRLF traces
+  size_t first = line.find_first_not_of(" \t");
+  if (first == std::string_view::npos) return skip();
+  if (line[first] == '#') return parse_marker(line.substr(first), out);
+  if (line[first] == '{') {
+    ParseResult r = parse_json(json_->parser, json_->padded, line.substr(first), out);
+    if (r.kind == ParseKind::Error) reset(out);
+    return r;
+  }
+  // Banners the bpftrace prototype printed before its events.
+  if (starts_with(line, "Attaching ") || starts_with(line, "Listening for ")) return skip();
+  ParseResult r = parse_arrow_body(line, out);
+  if (r.kind == ParseKind::Error) reset(out);
+  return r;
+}
+
+ParseResult parse_line(std::string_view line, Record& out) {
+  thread_local LineParser parser;
+  return parser.parse(line, out);
+}
+
+}  // namespace nt

@@ -1,0 +1,48 @@
+// Parsing of trace lines: arrow lines (including the bpftrace prototype's
+// output), '#' markers and JSON lines, auto-detected per line. Pure: a line in,
+// a record out, no I/O. The Record's strings are reused, so a caller that keeps
+// one Record across lines does no allocation per line in the steady state.
+#pragma once
+
+#include <memory>
+#include <string_view>
+
+#include "trace/record.h"
+
+namespace nt {
+
+enum class ParseKind : uint8_t {
+  Record,  // `out` holds an event (connect, accept, failed or lost)
+  Skip,    // blank line, comment, or a known banner ("Attaching 5 probes...")
+  Error,   // not a trace line; `error` says why
+};
+
+struct ParseResult {
+  ParseKind kind = ParseKind::Skip;
+  std::string_view error;  // static text, empty unless kind == Error
+};
+
+// Holds the reusable state of the JSON reader. One per thread.
+class LineParser {
+ public:
+  LineParser();
+  ~LineParser();
+  LineParser(const LineParser&) = delete;
+  LineParser& operator=(const LineParser&) = delete;
+
+  ParseResult parse(std::string_view line, Record& out);
+
+ private:
+  struct Json;
+  std::unique_ptr<Json> json_;
+};
+
+// Convenience: parses with a thread-local LineParser.
+ParseResult parse_line(std::string_view line, Record& out);
+
+// Building blocks, exposed for tests.
+bool parse_ip(std::string_view text, IpAddr& out);
+bool parse_endpoint(std::string_view text, Endpoint& out);
+int errno_from_name(std::string_view name);  // 0 if unknown
+
+}  // namespace nt
