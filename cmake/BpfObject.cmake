@@ -34,7 +34,7 @@ function(nt_add_bpf_skeleton name source)
   add_custom_command(OUTPUT ${obj}
     COMMAND ${NT_CLANG} -g -O2 -target bpf -D__TARGET_ARCH_x86 -Wall
             -I${NT_BPF_GEN_DIR} -I${src_dir} -c ${src_abs} -o ${obj}
-    DEPENDS ${src_abs} ${bpf_headers} ${NT_BPF_GEN_DIR}/vmlinux.h
+    DEPENDS ${src_abs} ${bpf_headers}
     COMMENT "Compiling BPF ${name}"
     VERBATIM)
   add_custom_command(OUTPUT ${skel}
@@ -43,6 +43,9 @@ function(nt_add_bpf_skeleton name source)
     COMMENT "Generating BPF skeleton ${name}.skel.h"
     VERBATIM)
   add_custom_target(${name}_skel_gen DEPENDS ${skel})
+  # vmlinux.h is made by a top-level rule; a file from another directory cannot
+  # be a custom-command dependency with Makefiles, so order by target instead.
+  add_dependencies(${name}_skel_gen nt_vmlinux_h)
   add_library(${name}_skel INTERFACE)
   add_dependencies(${name}_skel ${name}_skel_gen)
   target_include_directories(${name}_skel INTERFACE ${NT_BPF_GEN_DIR} ${src_dir})

@@ -29,9 +29,16 @@ case "${1:-}" in
   traffic)
     wl=${2:?traffic needs the workload binary}
     # The server accepts exactly what the client makes, then both exit.
-    ip netns exec $srv "$wl" serve --listen 10.203.0.1:8080 --comm demo-server --count 5 >/dev/null &
+    log=$(mktemp /tmp/nt-demo-server.XXXXXX)
+    ip netns exec $srv "$wl" serve --listen 10.203.0.1:8080 --comm demo-server --count 5 >"$log" &
     server=$!
-    sleep 0.3
+    # The server says "ready" once it listens; connecting earlier would be refused.
+    for _ in $(seq 1 100); do
+      grep -q ready "$log" && break
+      kill -0 $server 2>/dev/null || break
+      sleep 0.05
+    done
+    rm -f "$log"
     ip netns exec $cli "$wl" connect --to 10.203.0.1:8080 --comm demo-client --count 5 >/dev/null
     wait $server
     ;;

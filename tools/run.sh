@@ -34,9 +34,11 @@ if [[ $(id -u) -ne 0 ]]; then
 fi
 
 cd "$here"
+# NT_BUILD_DIR lets the test suite run this script against its own build.
+build=${NT_BUILD_DIR:-$here/build}
 tools/install-deps.sh
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build -j"$(nproc)" --target nettrace netgraph nt_workload >/dev/null
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build "$build" -j"$(nproc)" --target nettrace netgraph nt_workload >/dev/null
 
 mkdir -p "$outdir"
 stamp=$(date +%Y%m%d-%H%M%S)
@@ -54,7 +56,7 @@ cleanup() {
 trap cleanup EXIT
 
 echo "run.sh: tracing for ${duration}s -> $trace"
-build/bin/nettrace --ready-file "$ready" -d "$duration" "${extra[@]}" >"$trace" &
+"$build/bin/nettrace" --ready-file "$ready" -d "$duration" "${extra[@]}" >"$trace" &
 tracer=$!
 for _ in $(seq 1 100); do
   [[ -e "$ready" ]] && break
@@ -69,7 +71,7 @@ fi
 
 if [[ $demo -eq 1 ]]; then
   tools/demo-netns.sh up
-  tools/demo-netns.sh traffic "$here/build/bin/workload" &
+  tools/demo-netns.sh traffic "$build/bin/workload" &
   demo_pids+=($!)
 fi
 
@@ -79,8 +81,8 @@ if [[ $demo -eq 1 ]]; then
   demo_pids=()
 fi
 
-build/bin/netgraph "$trace" -o "$dotfile"
-build/bin/netgraph "$trace" -T png -o "$png"
+"$build/bin/netgraph" "$trace" -o "$dotfile"
+"$build/bin/netgraph" "$trace" -T png -o "$png"
 echo "run.sh: $(grep -vc '^#' "$trace" || true) events"
 echo "trace: $trace"
 echo "dot:   $dotfile"

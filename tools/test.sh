@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh clone: install missing dependencies, build,
 # run every CTest test (unit, live BPF, qemu kernel matrix), then the unit and
-# live tests again under AddressSanitizer + UBSan. Exits non-zero on any failure.
+# live tests again under AddressSanitizer + UBSan, then fuzz the parsers for a
+# bounded time. Exits non-zero on any failure.
 #
 #   tools/test.sh                 everything (what CI runs)
-#   NT_TEST_FAST=1 tools/test.sh  skip the sanitizer pass and the VM matrix
+#   NT_TEST_FAST=1 tools/test.sh  skip the VM matrix, the sanitizer pass and fuzzing
 set -uo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -80,6 +81,20 @@ if [[ -z "${NT_TEST_FAST:-}" ]]; then
       run_ctest build-asan -LE 'vm|fuzz'
   else
     echo "test.sh: sanitizer build failed" >&2
+    total_fail=$((total_fail + 1))
+  fi
+fi
+
+if [[ -z "${NT_TEST_FAST:-}" ]]; then
+  # libFuzzer needs clang; only the parser library and the fuzz targets are built.
+  echo "== build (clang + libFuzzer) =="
+  if cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNT_FUZZ=ON \
+       -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ >/dev/null &&
+     cmake --build build-fuzz -j"$jobs" --target fuzz_trace_line fuzz_json_line; then
+    echo "== fuzzing the trace-line parser (bounded runs) =="
+    run_ctest build-fuzz -L fuzz
+  else
+    echo "test.sh: fuzz build failed" >&2
     total_fail=$((total_fail + 1))
   fi
 fi

@@ -43,24 +43,6 @@ void append_json_comm(std::string& out, std::string_view raw) {
   }
 }
 
-// Host names come from users; escape anything JSON cannot hold raw.
-void append_json_string(std::string& out, std::string_view s) {
-  out.push_back('"');
-  for (unsigned char c : s) {
-    if (c == '"' || c == '\\') {
-      out.push_back('\\');
-      out.push_back(static_cast<char>(c));
-    } else if (c < 0x20 || c >= 0x7f) {
-      out.append("\\u00");
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 15]);
-    } else {
-      out.push_back(static_cast<char>(c));
-    }
-  }
-  out.push_back('"');
-}
-
 }  // namespace
 
 void append_escaped_comm(std::string& out, std::string_view raw) {
@@ -234,8 +216,10 @@ void append_json(std::string& out, const Record& r) {
     }
   }
   if (!r.host.empty()) {
-    out.append(",\"host\":");
-    append_json_string(out, r.host);
+    // Host names come from users too: same reversible escaping as comm.
+    out.append(",\"host\":\"");
+    append_json_comm(out, r.host);
+    out.push_back('"');
   }
   out.append("}\n");
 }

@@ -191,7 +191,7 @@ ParseResult parse_json(simdjson::dom::parser& parser, std::string& padded, std::
   std::string_view type;
   if (!get_str(o, "type", type)) return error("JSON line has no string 'type'");
   std::string_view host;
-  if (!o["host"].get_string().get(host)) out.host.assign(host);
+  if (!o["host"].get_string().get(host)) take_comm(host, out.host);
   if (!get_uint(o, "ts_ns", out.time_ns, false)) return error("bad 'ts_ns'");
   out.has_details = true;
   if (type == "lost") {

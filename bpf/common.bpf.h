@@ -1,0 +1,224 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * What every backend shares: the ring buffer, the drop counters, the map of
+ * connects in flight, the filters (rodata knobs set before load) and the code
+ * that turns a struct sock into an nt_event. Each backend's .bpf.c includes
+ * this once; the backends differ only in where they learn of a connect and of
+ * an accept.
+ */
+#ifndef NETTRACE_COMMON_BPF_H
+#define NETTRACE_COMMON_BPF_H
+
+#include "nettrace_event.h"
+
+#define NT_AF_INET 2
+#define NT_AF_INET6 10
+#define NT_IPPROTO_TCP 6
+#define NT_SOCK_STREAM 1
+#define NT_S_IFMT 00170000
+#define NT_S_IFSOCK 0140000
+/* include/net/tcp_states.h */
+#define NT_TCP_ESTABLISHED 1
+#define NT_TCP_SYN_SENT 2
+#define NT_TCP_CLOSE 7
+/* Slots of the drop counter array; CPUs beyond it share the last slot. */
+#define NT_MAX_CPUS 1024
+
+/* Filters, fixed at load time. Zero means "no filter" for each. */
+const volatile __u32 cfg_pid = 0;
+const volatile __u32 cfg_filter_uid = 0; /* set: only cfg_uid */
+const volatile __u32 cfg_uid = 0;
+const volatile __u32 cfg_filter_comm = 0; /* set: only cfg_comm */
+const volatile char cfg_comm[NT_COMM_LEN] = {};
+const volatile __u16 cfg_port = 0;   /* local or remote port */
+const volatile __u16 cfg_family = 0; /* NT_AF_INET or NT_AF_INET6 */
+const volatile __u32 cfg_direction = 0; /* 1: connects only, 2: accepts only */
+const volatile __u32 cfg_netns = 0;
+const volatile __u64 cfg_cgroup_id = 0;
+/* Wake the reader only once this much is waiting: user space drains on a
+ * timer anyway, so a wakeup per event would only cost context switches. */
+const volatile __u64 cfg_wakeup_bytes = 1 << 20;
+
+/* Every event, in order, for user space. Size set by user space before load. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 22);
+} events SEC(".maps");
+
+/* Events dropped because the ring buffer was full, per CPU and reason. In
+ * .bss, which user space reads through the skeleton's mmap without a bpf()
+ * call, so the counts stay readable after nettrace drops its privileges. */
+__u64 drops[NT_MAX_CPUS][NT_DROP_MAX];
+
+/* Who started a connect: captured in the connecting task, used when the
+ * connect's outcome is known (often in softirq, on another task's stack). */
+struct nt_identity {
+	__u64 ts_ns;
+	__u64 cgroup_id;
+	__u32 pid;
+	__u32 tid;
+	__u32 uid;
+	char comm[NT_COMM_LEN];
+};
+
+/* Connects in flight, keyed by struct sock address. LRU so that sockets whose
+ * outcome we never see (a hook missed, an exotic path) age out instead of
+ * filling the map. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, struct nt_identity);
+} connecting SEC(".maps");
+
+static __always_inline void nt_current_identity(struct nt_identity *id)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	id->ts_ns = bpf_ktime_get_ns();
+	id->pid = pid_tgid >> 32;
+	id->tid = (__u32)pid_tgid;
+	id->uid = (__u32)bpf_get_current_uid_gid();
+	id->cgroup_id = bpf_get_current_cgroup_id();
+	bpf_get_current_comm(id->comm, sizeof(id->comm));
+}
+
+/* The task filters: applied where the identity is captured. */
+static __always_inline bool nt_identity_wanted(const struct nt_identity *id)
+{
+	if (cfg_pid && id->pid != cfg_pid)
+		return false;
+	if (cfg_filter_uid && id->uid != cfg_uid)
+		return false;
+	if (cfg_cgroup_id && id->cgroup_id != cfg_cgroup_id)
+		return false;
+	if (cfg_filter_comm) {
+		for (int i = 0; i < NT_COMM_LEN; i++) {
+			if (id->comm[i] != cfg_comm[i])
+				return false;
+			if (!cfg_comm[i])
+				break;
+		}
+	}
+	return true;
+}
+
+static __always_inline bool nt_is_tcp(struct sock *sk)
+{
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if (family != NT_AF_INET && family != NT_AF_INET6)
+		return false;
+	return BPF_CORE_READ(sk, sk_protocol) == NT_IPPROTO_TCP &&
+	       BPF_CORE_READ(sk, sk_type) == NT_SOCK_STREAM;
+}
+
+/* Fills the socket half of an event: family, 4-tuple, network namespace. */
+static __always_inline void nt_read_sock(struct sock *sk, struct nt_event *e)
+{
+	e->family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	e->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	e->rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	if (e->family == NT_AF_INET) {
+		__u32 saddr = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
+		__u32 daddr = BPF_CORE_READ(sk, __sk_common.skc_daddr);
+		__builtin_memcpy(e->laddr, &saddr, 4);
+		__builtin_memcpy(e->raddr, &daddr, 4);
+	} else {
+		BPF_CORE_READ_INTO(&e->laddr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
+		BPF_CORE_READ_INTO(&e->raddr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
+	}
+	e->netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+}
+
+static __always_inline void nt_count_drop(__u32 reason)
+{
+	__u32 cpu = bpf_get_smp_processor_id();
+	if (cpu >= NT_MAX_CPUS)
+		cpu = NT_MAX_CPUS - 1;
+	if (reason >= NT_DROP_MAX)
+		return;
+	__sync_fetch_and_add(&drops[cpu][reason], 1);
+}
+
+/* Builds the event, applies the socket filters, and hands it to user space.
+ * Filters run before the ring buffer is touched, so the drop counts only
+ * count events the user asked for. */
+static __always_inline void nt_emit(struct sock *sk, const struct nt_identity *id, __u16 kind,
+				    __s32 error)
+{
+	struct nt_event e = {};
+
+	if (cfg_direction == 1 && kind == NT_EV_ACCEPT)
+		return;
+	if (cfg_direction == 2 && kind != NT_EV_ACCEPT)
+		return;
+	nt_read_sock(sk, &e);
+	if (cfg_family && e.family != cfg_family)
+		return;
+	if (cfg_port && e.lport != cfg_port && e.rport != cfg_port)
+		return;
+	if (cfg_netns && e.netns != cfg_netns)
+		return;
+	e.kind = kind;
+	e.error = error;
+	e.pid = id->pid;
+	e.tid = id->tid;
+	e.uid = id->uid;
+	e.ts_ns = bpf_ktime_get_ns();
+	e.cgroup_id = id->cgroup_id;
+	__builtin_memcpy(e.comm, id->comm, NT_COMM_LEN);
+
+	__u64 flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= cfg_wakeup_bytes ?
+			      BPF_RB_FORCE_WAKEUP :
+			      BPF_RB_NO_WAKEUP;
+	if (bpf_ringbuf_output(&events, &e, sizeof(e), flags))
+		nt_count_drop(NT_DROP_RINGBUF_FULL);
+}
+
+/* A connect has started in the current task: remember who, keyed by socket. */
+static __always_inline void nt_connect_started(struct sock *sk)
+{
+	struct nt_identity id;
+	__u64 key = (__u64)sk;
+
+	nt_current_identity(&id);
+	if (!nt_identity_wanted(&id))
+		return;
+	bpf_map_update_elem(&connecting, &key, &id, BPF_ANY);
+}
+
+/* The state machine's verdict on a connect in flight. Runs wherever the
+ * kernel changes the state: often softirq, so the identity comes from the map,
+ * never from the current task. */
+static __always_inline void nt_connect_outcome(struct sock *sk, int oldstate, int newstate)
+{
+	__u64 key = (__u64)sk;
+	struct nt_identity *id;
+
+	if (oldstate != NT_TCP_SYN_SENT)
+		return;
+	id = bpf_map_lookup_elem(&connecting, &key);
+	if (!id)
+		return;
+	if (newstate == NT_TCP_ESTABLISHED)
+		nt_emit(sk, id, NT_EV_CONNECT, 0);
+	else if (newstate == NT_TCP_CLOSE)
+		/* tcp_reset()/tcp_write_err() set sk_err before tcp_done() moves
+		 * the socket to CLOSE; 0 when the connect was abandoned. */
+		nt_emit(sk, id, NT_EV_FAILED, BPF_CORE_READ(sk, sk_err));
+	bpf_map_delete_elem(&connecting, &key);
+}
+
+/* An accepted socket, in the accepting task. */
+static __always_inline void nt_accepted(struct sock *sk)
+{
+	struct nt_identity id;
+
+	if (!sk || !nt_is_tcp(sk))
+		return;
+	nt_current_identity(&id);
+	if (!nt_identity_wanted(&id))
+		return;
+	nt_emit(sk, &id, NT_EV_ACCEPT, 0);
+}
+
+#endif /* NETTRACE_COMMON_BPF_H */

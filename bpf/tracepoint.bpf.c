@@ -1,0 +1,79 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * tracepoint backend: stable tracepoints only, for kernels where kprobes are
+ * compiled out and BPF trampolines (fentry) are refused.
+ *
+ * Connects: tp_btf/inet_sock_set_state (since 4.16; BTF-typed since 5.5).
+ *   CLOSE -> SYN_SENT runs inside tcp_v4_connect()/tcp_v6_connect(), in the
+ *   connecting task, before inet_hash_connect() picks the local port: we
+ *   remember the task there. SYN_SENT -> ESTABLISHED (the port is known by
+ *   then) or SYN_SENT -> CLOSE (refused, timed out) may run in softirq on any
+ *   task, so the identity comes from the map.
+ * Accepts: syscalls/sys_exit_accept4 and sys_exit_accept, in the accepting
+ *   task: the returned fd is resolved to its socket through the task's file
+ *   table. An accept() already blocked when we attach is still seen at exit.
+ *   Accepts through io_uring are not.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_endian.h>
+#include "common.bpf.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(tracepoint_inet_sock_set_state, struct sock *sk, int oldstate, int newstate)
+{
+	if (!nt_is_tcp(sk))
+		return 0;
+	if (oldstate == NT_TCP_CLOSE && newstate == NT_TCP_SYN_SENT)
+		nt_connect_started(sk);
+	else
+		nt_connect_outcome(sk, oldstate, newstate);
+	return 0;
+}
+
+/* fd -> struct file -> struct socket -> struct sock, in the current task. */
+static __always_inline struct sock *nt_sock_of_fd(long fd)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	struct file **fds = BPF_CORE_READ(fdt, fd);
+	unsigned int max_fds = BPF_CORE_READ(fdt, max_fds);
+	struct file *file = NULL;
+	struct socket *sock;
+
+	if (fd < 0 || fd >= max_fds)
+		return NULL;
+	bpf_core_read(&file, sizeof(file), &fds[fd]);
+	if (!file)
+		return NULL;
+	/* Another thread may have closed and reused the fd since accept
+	 * returned: only a socket inode is taken. */
+	if ((BPF_CORE_READ(file, f_inode, i_mode) & NT_S_IFMT) != NT_S_IFSOCK)
+		return NULL;
+	sock = BPF_CORE_READ(file, private_data);
+	return BPF_CORE_READ(sock, sk);
+}
+
+static __always_inline int nt_sys_exit_accept(long ret)
+{
+	if (ret < 0)
+		return 0;
+	nt_accepted(nt_sock_of_fd(ret));
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept4")
+int tracepoint_sys_exit_accept4(struct trace_event_raw_sys_exit *ctx)
+{
+	return nt_sys_exit_accept(ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept")
+int tracepoint_sys_exit_accept(struct trace_event_raw_sys_exit *ctx)
+{
+	return nt_sys_exit_accept(ctx->ret);
+}

@@ -1,0 +1,102 @@
+// From trace records to a process graph: pairs the two ends of each
+// connection on the exact 4-tuple and aggregates edges. Pure logic, no I/O:
+// records in, a Graph out.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "trace/record.h"
+
+namespace re2 {
+class RE2;
+}
+
+namespace nt {
+
+enum class GroupBy : uint8_t { Pid, Comm, Host, Address };
+
+struct GraphOptions {
+  GroupBy group_by = GroupBy::Pid;
+  bool per_connection = false;  // one edge per 4-tuple instead of per (client, server, port)
+  bool no_loopback = false;
+  std::string include;  // RE2 on process names: keep edges with an endpoint that matches
+  std::string exclude;  // RE2 on process names: drop edges with an endpoint that matches
+  uint64_t min_count = 1;
+};
+
+struct Node {
+  std::string key;    // identity within the graph
+  std::string label;  // DOT label text (already DOT-escaped: "\\n" line breaks)
+  std::string host;   // cluster; empty for nodes outside every host
+  std::string name;   // process name (escaped), or the address for external nodes
+  bool external = false;
+};
+
+struct Edge {
+  size_t from = 0, to = 0;
+  uint16_t port = 0;      // server port
+  uint16_t client_port = 0;  // only with per_connection
+  uint64_t count = 0;
+  bool matched = true;  // both ends seen
+};
+
+struct GraphStats {
+  uint64_t events = 0, connects = 0, accepts = 0, failed = 0, lost = 0;
+  uint64_t matched = 0, unmatched_connects = 0, unmatched_accepts = 0;
+};
+
+struct Graph {
+  std::vector<Node> nodes;
+  std::vector<Edge> edges;
+  std::vector<std::string> hosts;
+  GraphStats stats;
+  bool incomplete() const { return stats.lost > 0; }
+};
+
+class GraphBuilder {
+ public:
+  explicit GraphBuilder(GraphOptions options);  // throws std::invalid_argument on a bad regex
+  ~GraphBuilder();
+  GraphBuilder(const GraphBuilder&) = delete;
+  GraphBuilder& operator=(const GraphBuilder&) = delete;
+
+  // `host` names the input the record came from; a record's own host field wins.
+  void add(const Record& r, std::string_view host);
+  // Resolves connections still waiting for their other end and returns the graph.
+  Graph finish();
+
+ private:
+  // What an unpaired end needs to become an edge to or from the outside.
+  struct Pending {
+    size_t node;
+    Endpoint remote;
+    uint16_t local_port;
+  };
+  size_t process_node(const Record& r, const std::string& host);
+  size_t external_node(const std::string& key, const std::string& label);
+  void add_edge(size_t from, size_t to, uint16_t port, uint16_t client_port, bool matched);
+  void pair_key(const Record& r, const std::string& host);  // into key_buf_
+  void flush_connect(const Pending& p);
+  void flush_accept(const Pending& p);
+
+  GraphOptions options_;
+  std::unique_ptr<re2::RE2> include_, exclude_;
+  Graph graph_;
+  std::unordered_map<std::string, size_t> node_index_;
+  std::map<std::tuple<size_t, size_t, uint16_t, uint16_t>, size_t> edge_index_;
+  // Connection ends waiting for their peer, keyed by the binary 4-tuple (+ scope
+  // for loopback). An entry is erased as soon as it pairs.
+  std::unordered_map<std::string, Pending> pending_connects_, pending_accepts_;
+  std::unordered_map<size_t, std::vector<std::string>> local_addrs_;
+  std::string key_buf_;
+};
+
+bool is_loopback(const IpAddr& ip);
+
+}  // namespace nt

@@ -1,0 +1,56 @@
+// Attach backends are data: each one is a row of kBackends (backend.cpp) with a
+// name, a cost rank and a factory that opens, loads and attaches its BPF
+// skeleton. The loader tries them cheapest first; a user can force one.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+
+#include "tracer/options.h"
+
+namespace nt {
+
+// Filter values resolved for the kernel (cgroup path -> id, comm -> bytes).
+struct BpfConfig {
+  uint32_t pid = 0;
+  bool filter_uid = false;
+  uint32_t uid = 0;
+  bool filter_comm = false;
+  char comm[16] = {};
+  uint16_t port = 0;
+  uint16_t family = 0;     // AF_INET / AF_INET6 / 0
+  uint32_t direction = 0;  // 1 connects only, 2 accepts only
+  uint32_t netns = 0;
+  uint64_t cgroup_id = 0;
+  uint32_t ringbuf_size = 1u << 22;
+  uint64_t wakeup_bytes = 1u << 20;
+};
+
+// A loaded and attached backend. Owns its skeleton (and so its programs, maps
+// and links): destroying it detaches everything.
+class AttachedBackend {
+ public:
+  virtual ~AttachedBackend() = default;
+  virtual int ringbuf_fd() const = 0;
+  // Total of the in-kernel drop counters, summed over CPUs (read from the
+  // mmapped .bss: no bpf() syscall, so it works after privileges are dropped).
+  virtual uint64_t dropped() const = 0;
+};
+
+struct BackendInfo {
+  const char* name;
+  int cost;  // lower is cheaper per event
+  const char* hooks;
+  // Opens, loads and attaches. On failure returns null and says why in `why`.
+  std::unique_ptr<AttachedBackend> (*attach)(const BpfConfig&, std::string& why);
+};
+
+std::span<const BackendInfo> backends();
+const BackendInfo* find_backend(const std::string& name);
+
+// Backend factories, one per file (backend_<name>.cpp).
+std::unique_ptr<AttachedBackend> attach_tracepoint(const BpfConfig&, std::string& why);
+
+}  // namespace nt

@@ -1,0 +1,33 @@
+// The tracepoint backend's loader (bpf/tracepoint.bpf.c): works where kprobes
+// are compiled out and fentry is refused. Its classic syscall tracepoints need
+// tracefs, which a fresh machine may not have mounted.
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "tracepoint.skel.h"
+#include "tracer/skeleton_util.h"
+
+namespace nt {
+namespace {
+
+// libbpf resolves "tracepoint/syscalls/..." through tracefs (or debugfs).
+void ensure_tracefs() {
+  if (access("/sys/kernel/tracing/events", F_OK) == 0 ||
+      access("/sys/kernel/debug/tracing/events", F_OK) == 0)
+    return;
+  // Best effort: if this fails, attach fails and says so.
+  mount("nodev", "/sys/kernel/tracing", "tracefs", 0, nullptr);
+}
+
+using Backend = SkeletonBackend<tracepoint, tracepoint__open, tracepoint__load, tracepoint__attach,
+                                tracepoint__destroy>;
+
+}  // namespace
+
+std::unique_ptr<AttachedBackend> attach_tracepoint(const BpfConfig& c, std::string& why) {
+  ensure_tracefs();
+  return Backend::create(c, why);
+}
+
+}  // namespace nt

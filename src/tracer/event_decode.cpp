@@ -1,0 +1,94 @@
+#include "tracer/event_decode.h"
+
+#include <linux/types.h>
+#include <sys/socket.h>
+
+#include <cstring>
+#include <ctime>
+
+extern "C" {
+#include "nettrace_event.h"
+}
+
+namespace nt {
+
+// The layout both sides agree on (bpf/nettrace_event.h). If a field moves, the
+// build breaks here instead of the decoding going quietly wrong.
+static_assert(sizeof(nt_event) == 96);
+static_assert(offsetof(nt_event, kind) == 0);
+static_assert(offsetof(nt_event, family) == 2);
+static_assert(offsetof(nt_event, lport) == 4);
+static_assert(offsetof(nt_event, rport) == 6);
+static_assert(offsetof(nt_event, error) == 8);
+static_assert(offsetof(nt_event, pid) == 12);
+static_assert(offsetof(nt_event, tid) == 16);
+static_assert(offsetof(nt_event, uid) == 20);
+static_assert(offsetof(nt_event, netns) == 24);
+static_assert(offsetof(nt_event, ts_ns) == 32);
+static_assert(offsetof(nt_event, cgroup_id) == 40);
+static_assert(offsetof(nt_event, laddr) == 48);
+static_assert(offsetof(nt_event, raddr) == 64);
+static_assert(offsetof(nt_event, comm) == 80);
+
+ClockOffset ClockOffset::now() {
+  timespec mono{}, real{};
+  clock_gettime(CLOCK_MONOTONIC, &mono);
+  clock_gettime(CLOCK_REALTIME, &real);
+  ClockOffset c;
+  c.mono_to_real_ns = (int64_t(real.tv_sec) - int64_t(mono.tv_sec)) * 1000000000LL +
+                      (int64_t(real.tv_nsec) - int64_t(mono.tv_nsec));
+  return c;
+}
+
+namespace {
+
+void set_ip(IpAddr& ip, uint16_t family, const uint8_t* bytes) {
+  ip = {};
+  if (family == AF_INET) {
+    ip.family = 4;
+    std::memcpy(ip.bytes.data(), bytes, 4);
+    return;
+  }
+  ip.family = 6;
+  std::memcpy(ip.bytes.data(), bytes, 16);
+  // A dual-stack socket talking to an IPv4 peer: report it as the IPv4 peer it is.
+  static constexpr uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  if (std::memcmp(bytes, mapped, 12) == 0) {
+    ip.family = 4;
+    std::memmove(ip.bytes.data(), bytes + 12, 4);
+    std::memset(ip.bytes.data() + 4, 0, 12);
+  }
+}
+
+}  // namespace
+
+bool decode_event(const void* data, size_t size, const ClockOffset& clock, Record& out) {
+  if (size < sizeof(nt_event)) return false;
+  nt_event e;
+  std::memcpy(&e, data, sizeof e);  // the ring buffer gives no alignment promise we rely on
+  switch (e.kind) {
+    case NT_EV_CONNECT: out.type = RecordType::Connect; break;
+    case NT_EV_ACCEPT: out.type = RecordType::Accept; break;
+    case NT_EV_FAILED: out.type = RecordType::Failed; break;
+    default: return false;
+  }
+  if (e.family != AF_INET && e.family != AF_INET6) return false;
+  set_ip(out.local.ip, e.family, e.laddr);
+  set_ip(out.remote.ip, e.family, e.raddr);
+  out.local.port = e.lport;
+  out.remote.port = e.rport;
+  out.pid = e.pid;
+  out.tid = e.tid;
+  out.uid = e.uid;
+  out.netns = e.netns;
+  out.cgroup_id = e.cgroup_id;
+  out.error = e.error < 0 ? -e.error : e.error;
+  out.lost = 0;
+  out.has_details = true;
+  out.time_ns = uint64_t(int64_t(e.ts_ns) + clock.mono_to_real_ns);
+  out.comm.assign(e.comm, strnlen(e.comm, sizeof e.comm));
+  out.host.clear();
+  return true;
+}
+
+}  // namespace nt

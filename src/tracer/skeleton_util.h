@@ -1,0 +1,91 @@
+// Pieces every backend file shares: the RAII owner for a bpftool skeleton and
+// the code that writes BpfConfig into its rodata before load. A template,
+// because each skeleton is its own C type with the same member names.
+#pragma once
+
+#include <bpf/libbpf.h>
+
+#include <cerrno>
+#include <cstring>
+#include <memory>
+#include <string>
+
+#include "tracer/backend.h"
+
+namespace nt {
+
+template <typename Skel, void (*Destroy)(Skel*)>
+struct SkelDeleter {
+  void operator()(Skel* s) const noexcept {
+    if (s) Destroy(s);
+  }
+};
+
+template <typename Skel>
+void apply_config(Skel* skel, const BpfConfig& c) {
+  auto* ro = skel->rodata;
+  ro->cfg_pid = c.pid;
+  ro->cfg_filter_uid = c.filter_uid;
+  ro->cfg_uid = c.uid;
+  ro->cfg_filter_comm = c.filter_comm;
+  std::memcpy(const_cast<char*>(ro->cfg_comm), c.comm, sizeof c.comm);
+  ro->cfg_port = c.port;
+  ro->cfg_family = c.family;
+  ro->cfg_direction = c.direction;
+  ro->cfg_netns = c.netns;
+  ro->cfg_cgroup_id = c.cgroup_id;
+  ro->cfg_wakeup_bytes = c.wakeup_bytes;
+}
+
+template <typename Skel>
+uint64_t sum_drops(const Skel* skel) {
+  uint64_t total = 0;
+  for (const auto& per_cpu : skel->bss->drops)
+    for (const auto& v : per_cpu) total += __atomic_load_n(&v, __ATOMIC_RELAXED);
+  return total;
+}
+
+inline std::string errno_text(int err) {
+  if (err < 0) err = -err;
+  return std::string(std::strerror(err)) + " (errno " + std::to_string(err) + ")";
+}
+
+// Generic open/configure/load/attach sequence for one skeleton type. Returns
+// null with a reason on failure; the skeleton is freed by its owner either way.
+template <typename Skel, Skel* (*Open)(), int (*Load)(Skel*), int (*Attach)(Skel*),
+          void (*Destroy)(Skel*)>
+class SkeletonBackend : public AttachedBackend {
+ public:
+  using Owner = std::unique_ptr<Skel, SkelDeleter<Skel, Destroy>>;
+
+  static std::unique_ptr<AttachedBackend> create(const BpfConfig& c, std::string& why) {
+    Owner skel(Open());
+    if (!skel) {
+      why = "open: " + errno_text(errno);
+      return nullptr;
+    }
+    apply_config(skel.get(), c);
+    if (int err = bpf_map__set_max_entries(skel->maps.events, c.ringbuf_size)) {
+      why = "ring buffer size " + std::to_string(c.ringbuf_size) + ": " + errno_text(err);
+      return nullptr;
+    }
+    if (int err = Load(skel.get())) {
+      why = "load: " + errno_text(err);
+      return nullptr;
+    }
+    if (int err = Attach(skel.get())) {
+      why = "attach: " + errno_text(err);
+      return nullptr;
+    }
+    return std::unique_ptr<AttachedBackend>(new SkeletonBackend(std::move(skel)));
+  }
+
+  int ringbuf_fd() const override { return bpf_map__fd(skel_->maps.events); }
+  uint64_t dropped() const override { return sum_drops(skel_.get()); }
+
+ private:
+  explicit SkeletonBackend(Owner skel) : skel_(std::move(skel)) {}
+  Owner skel_;
+};
+
+}  // namespace nt

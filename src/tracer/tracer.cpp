@@ -1,0 +1,209 @@
+#include "tracer/tracer.h"
+
+#include <bpf/libbpf.h>
+#include <grp.h>
+#include <pwd.h>
+#include <sys/capability.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <vector>
+#include <cstdarg>
+#include <cstring>
+
+#include "tracer/backend.h"
+#include "tracer/skeleton_util.h"
+
+namespace nt {
+namespace {
+
+// libbpf's log is global; it goes to stderr only with --verbose.
+bool g_libbpf_verbose = false;
+
+int libbpf_log(enum libbpf_print_level level, const char* fmt, va_list args) {
+  if (!g_libbpf_verbose && level != LIBBPF_WARN) return 0;
+  if (!g_libbpf_verbose) return 0;
+  return vfprintf(stderr, fmt, args);
+}
+
+bool cap_effective(cap_t caps, cap_value_t cap) {
+  cap_flag_value_t v = CAP_CLEAR;
+  return cap_get_flag(caps, cap, CAP_EFFECTIVE, &v) == 0 && v == CAP_SET;
+}
+
+}  // namespace
+
+bool has_bpf_privileges() {
+  cap_t caps = cap_get_proc();
+  if (!caps) return geteuid() == 0;
+  bool ok = cap_effective(caps, CAP_SYS_ADMIN) ||
+            (cap_effective(caps, CAP_BPF) && cap_effective(caps, CAP_PERFMON));
+  cap_free(caps);
+  return ok;
+}
+
+bool has_btf() { return access("/sys/kernel/btf/vmlinux", R_OK) == 0; }
+
+BpfConfig make_bpf_config(const TracerOptions& o) {
+  BpfConfig c;
+  c.pid = o.pid;
+  if (o.uid) {
+    c.filter_uid = true;
+    c.uid = *o.uid;
+  }
+  if (!o.comm.empty()) {
+    if (o.comm.size() > 15)
+      throw TracerError(kExitUsage, "--comm '" + o.comm +
+                                        "' is longer than the 15 bytes the kernel keeps of a process name");
+    c.filter_comm = true;
+    std::memcpy(c.comm, o.comm.data(), o.comm.size());
+  }
+  c.port = o.port;
+  c.family = o.family == 4 ? AF_INET : o.family == 6 ? AF_INET6 : 0;
+  c.direction = o.direction == Direction::Out ? 1 : o.direction == Direction::In ? 2 : 0;
+  c.netns = o.netns;
+  if (!o.cgroup_path.empty()) {
+    struct stat st {};
+    if (stat(o.cgroup_path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+      throw TracerError(kExitUsage, "--cgroup " + o.cgroup_path +
+                                        ": not a cgroup v2 directory (e.g. /sys/fs/cgroup/system.slice)");
+    c.cgroup_id = st.st_ino;  // on cgroup v2 the directory's inode is the cgroup id
+  }
+  const uint32_t rb = o.ringbuf_size;
+  if (rb < 4096 || (rb & (rb - 1)) != 0)
+    throw TracerError(kExitUsage, "--ringbuf-size " + std::to_string(rb) +
+                                      ": must be a power of two of at least 4096 bytes");
+  c.ringbuf_size = rb;
+  // Wake the reader early only when a quarter of the ring is waiting: below
+  // that the timed drain keeps up and costs no wakeups.
+  c.wakeup_bytes = rb / 4;
+  return c;
+}
+
+void Tracer::RingDeleter::operator()(ring_buffer* rb) const noexcept { ring_buffer__free(rb); }
+
+Tracer::~Tracer() {
+  ring_.reset();  // before the maps it reads go away with the backend
+  backend_.reset();
+}
+
+std::unique_ptr<Tracer> Tracer::open(const TracerOptions& options, const LogCallback& log) {
+  g_libbpf_verbose = options.verbose;
+  libbpf_set_print(libbpf_log);
+  auto say = [&](const std::string& s) {
+    if (log) log(s);
+  };
+
+  BpfConfig config = make_bpf_config(options);
+  if (!has_bpf_privileges())
+    throw TracerError(kExitNoPrivilege,
+                      "tracing needs root or the capabilities CAP_BPF and CAP_PERFMON: run it with sudo");
+  if (!has_btf())
+    throw TracerError(kExitNoBtf,
+                      "this kernel has no BTF (/sys/kernel/btf/vmlinux is missing): use a kernel built with "
+                      "CONFIG_DEBUG_INFO_BTF=y (every Debian kernel since 11 is)");
+
+  std::unique_ptr<Tracer> t(new Tracer);
+  std::string failures;
+  if (options.backend == "auto") {
+    // Try every backend, cheapest first; keep the first that loads and attaches.
+    std::vector<const BackendInfo*> order;
+    for (const auto& b : backends()) order.push_back(&b);
+    std::sort(order.begin(), order.end(), [](auto* a, auto* b) { return a->cost < b->cost; });
+    for (const BackendInfo* b : order) {
+      std::string why;
+      t->backend_ = b->attach(config, why);
+      if (t->backend_) {
+        t->backend_name_ = b->name;
+        break;
+      }
+      failures += std::string(failures.empty() ? "" : "; ") + b->name + ": " + why;
+    }
+    if (!t->backend_)
+      throw TracerError(kExitNoBackend, "no backend could attach here (" + failures +
+                                            "); run with -v for libbpf's log, or nettrace --info");
+    say("nettrace: using the " + t->backend_name_ + " backend" +
+        (failures.empty() ? std::string(" (the cheapest)") : " (cheaper ones failed: " + failures + ")"));
+  } else {
+    const BackendInfo* b = find_backend(options.backend);
+    if (!b)
+      throw TracerError(kExitUsage, "unknown backend '" + options.backend +
+                                        "': use auto, fentry, kprobe or tracepoint");
+    std::string why;
+    t->backend_ = b->attach(config, why);
+    if (!t->backend_)
+      throw TracerError(kExitNoBackend, "the " + options.backend + " backend cannot attach here: " + why +
+                                            "; try --backend auto, or see nettrace --info");
+    t->backend_name_ = b->name;
+  }
+
+  ring_buffer* rb = ring_buffer__new(t->backend_->ringbuf_fd(), &Tracer::on_sample, t.get(), nullptr);
+  if (!rb) throw TracerError(kExitRuntime, "cannot open the ring buffer: " + errno_text(errno));
+  t->ring_.reset(rb);
+  t->clock_ = ClockOffset::now();
+  t->lost_reported_ = t->backend_->dropped();
+  return t;
+}
+
+int Tracer::on_sample(void* ctx, void* data, size_t size) {
+  auto* self = static_cast<Tracer*>(ctx);
+  if (!decode_event(data, size, self->clock_, self->scratch_)) {
+    ++self->undecodable_;
+    return 0;
+  }
+  ++self->events_;
+  ++self->delivered_;
+  (*self->current_cb_)(self->scratch_);
+  return 0;
+}
+
+int Tracer::poll(int timeout_ms, const RecordCallback& cb) {
+  current_cb_ = &cb;
+  delivered_ = 0;
+  // The BPF side submits without wakeups until the ring fills up, so the wait
+  // usually times out; the consume after it is what drains the ring.
+  int err = ring_buffer__poll(ring_.get(), timeout_ms);
+  if (err < 0 && err != -EINTR)
+    throw TracerError(kExitRuntime, "polling the ring buffer failed: " + errno_text(err));
+  err = ring_buffer__consume(ring_.get());
+  if (err < 0 && err != -EINTR)
+    throw TracerError(kExitRuntime, "reading the ring buffer failed: " + errno_text(err));
+  const uint64_t dropped = backend_->dropped();
+  if (dropped > lost_reported_) {
+    Record lost;
+    lost.type = RecordType::Lost;
+    lost.lost = dropped - lost_reported_;
+    lost.has_details = true;
+    timespec now{};
+    clock_gettime(CLOCK_REALTIME, &now);
+    lost.time_ns = uint64_t(now.tv_sec) * 1000000000ull + uint64_t(now.tv_nsec);
+    lost_reported_ = dropped;
+    ++delivered_;
+    cb(lost);
+  }
+  current_cb_ = nullptr;
+  return delivered_;
+}
+
+void drop_privileges(const std::string& user) {
+  errno = 0;
+  passwd* pw = getpwnam(user.c_str());
+  if (!pw) throw TracerError(kExitUsage, "--user " + user + ": no such user");
+  if (setgroups(0, nullptr) != 0 || setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0)
+    throw TracerError(kExitRuntime, "--user " + user + ": cannot switch user: " + errno_text(errno));
+  // setuid() away from root already clears the permitted set; clear explicitly
+  // anyway, and forbid regaining anything through exec.
+  cap_t none = cap_init();
+  const bool cleared = none && cap_set_proc(none) == 0;
+  if (none) cap_free(none);
+  if (!cleared || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+    throw TracerError(kExitRuntime, "--user " + user + ": cannot drop capabilities: " + errno_text(errno));
+  if (getuid() != pw->pw_uid || geteuid() != pw->pw_uid)
+    throw TracerError(kExitRuntime, "--user " + user + ": still running as uid " + std::to_string(geteuid()));
+}
+
+}  // namespace nt

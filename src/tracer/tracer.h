@@ -1,0 +1,80 @@
+// The C++ API: start tracing with options, receive decoded events through a
+// callback on each poll, stop by destroying the Tracer.
+//
+//   nt::TracerOptions opts;
+//   opts.port = 443;
+//   auto tracer = nt::Tracer::open(opts);           // throws nt::TracerError
+//   while (running) tracer->poll(100, [](const nt::Record& r) { ... });
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "trace/record.h"
+#include "tracer/errors.h"
+#include "tracer/event_decode.h"
+#include "tracer/options.h"
+
+struct ring_buffer;
+
+namespace nt {
+
+class AttachedBackend;
+
+using RecordCallback = std::function<void(const Record&)>;
+using LogCallback = std::function<void(std::string_view)>;
+
+class Tracer {
+ public:
+  // Checks privileges and BTF, picks and attaches a backend. Throws
+  // TracerError with the exit code and a one-line message on failure. `log`
+  // receives diagnostics (which backend, why others failed); may be empty.
+  static std::unique_ptr<Tracer> open(const TracerOptions& options, const LogCallback& log = {});
+  ~Tracer();
+  Tracer(const Tracer&) = delete;
+  Tracer& operator=(const Tracer&) = delete;
+
+  // Waits up to timeout_ms for data, then drains everything available and
+  // calls `cb` for each event, in order; if the kernel dropped events since the
+  // last call, a Lost record follows. Returns the number of records delivered.
+  int poll(int timeout_ms, const RecordCallback& cb);
+
+  const std::string& backend_name() const { return backend_name_; }
+  uint64_t events() const { return events_; }
+  uint64_t lost() const { return lost_reported_; }
+
+ private:
+  Tracer() = default;
+  static int on_sample(void* ctx, void* data, size_t size);
+
+  std::unique_ptr<AttachedBackend> backend_;
+  struct RingDeleter {
+    void operator()(ring_buffer* rb) const noexcept;
+  };
+  std::unique_ptr<ring_buffer, RingDeleter> ring_;
+  std::string backend_name_;
+  ClockOffset clock_;
+  Record scratch_;
+  const RecordCallback* current_cb_ = nullptr;
+  int delivered_ = 0;
+  uint64_t events_ = 0;
+  uint64_t lost_reported_ = 0;
+  uint64_t undecodable_ = 0;
+};
+
+// Resolved, kernel-ready form of the filters (exposed for tests).
+struct BpfConfig;
+BpfConfig make_bpf_config(const TracerOptions& options);
+
+// Privilege and kernel checks (exposed for --info and tests).
+bool has_bpf_privileges();
+bool has_btf();
+
+// Drops to `user` (no supplementary groups, no capabilities, no_new_privs).
+// Throws TracerError on failure.
+void drop_privileges(const std::string& user);
+
+}  // namespace nt

@@ -1,0 +1,70 @@
+// Shared checks of the two fuzz targets: whatever the bytes, parse_line gives an
+// error or a value, never both; and a parsed record survives being formatted
+// and parsed again.
+#pragma once
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <string_view>
+
+#include "trace/format.h"
+#include "trace/parse.h"
+#include "trace/record.h"
+
+namespace nt::fuzz {
+
+[[noreturn]] inline void fail(const char* what, std::string_view input, const std::string& text) {
+  std::fprintf(stderr, "fuzz invariant broken: %s\ninput: %.*s\nformatted: %s\n", what,
+               static_cast<int>(input.size()), input.data(), text.c_str());
+  std::abort();
+}
+
+// Arrow lines carry only type, endpoints, pid and comm (and lost/error for markers).
+inline bool same_arrow_fields(const Record& a, const Record& b) {
+  if (a.type != b.type) return false;
+  if (a.type == RecordType::Lost) return a.lost == b.lost;
+  return a.local == b.local && a.remote == b.remote && a.pid == b.pid && a.comm == b.comm &&
+         (a.type != RecordType::Failed || a.error == b.error);
+}
+
+inline bool same_all_fields(const Record& a, const Record& b) {
+  if (!same_arrow_fields(a, b)) return false;
+  if (a.type == RecordType::Lost) return a.time_ns == b.time_ns && a.host == b.host;
+  return a.time_ns == b.time_ns && a.tid == b.tid && a.uid == b.uid && a.netns == b.netns &&
+         a.cgroup_id == b.cgroup_id && a.host == b.host;
+}
+
+inline void check_line(std::string_view line) {
+  Record rec;
+  const ParseResult res = parse_line(line, rec);
+  const bool is_value = res.kind == ParseKind::Record;
+  const bool is_error = res.kind == ParseKind::Error;
+  if (is_error == !res.error.empty()) {
+    // An error must say why; a value or skip must carry no error text.
+  } else {
+    fail("error text present xor kind==Error", line, std::string(res.error));
+  }
+  if (!is_value) return;
+
+  std::string text;
+  append_arrow(text, rec);
+  if (text.empty() || text.back() != '\n' || text.find('\n') != text.size() - 1)
+    fail("arrow output is not exactly one line", line, text);
+  Record again;
+  std::string_view body(text.data(), text.size() - 1);
+  if (parse_line(body, again).kind != ParseKind::Record) fail("arrow output does not parse", line, text);
+  if (!same_arrow_fields(rec, again)) fail("arrow round trip changed the record", line, text);
+
+  text.clear();
+  append_json(text, rec);
+  if (text.empty() || text.back() != '\n' || text.find('\n') != text.size() - 1)
+    fail("json output is not exactly one line", line, text);
+  Record again_json;
+  body = std::string_view(text.data(), text.size() - 1);
+  if (parse_line(body, again_json).kind != ParseKind::Record) fail("json output does not parse", line, text);
+  if (rec.has_details && !same_all_fields(rec, again_json)) fail("json round trip changed the record", line, text);
+  if (!same_arrow_fields(rec, again_json)) fail("json round trip changed the arrow fields", line, text);
+}
+
+}  // namespace nt::fuzz
