@@ -47,7 +47,8 @@ stop_nettrace() {
 }
 
 # A free TCP port on loopback, different on every call.
-free_port() { echo $((20000 + (RANDOM % 20000))); }
+# Below the ephemeral range (32768+), so no client socket can hold it.
+free_port() { echo $((10000 + (RANDOM % 22000))); }
 
 # Waits until a workload server prints "ready".
 wait_ready_line() {

@@ -2,11 +2,16 @@
 // quick-start demo, the live and hardening tests and the kernel matrix (where
 // it runs in a busybox guest, hence no dependencies beyond libc).
 //
-//   workload serve   --listen IP:PORT [--comm NAME] [--count N] [--reuseport]
-//   workload connect --to IP:PORT [--comm NAME] [--count N] [--threads T] [--expect-fail]
+//   workload serve   --listen IP:PORT [--comm NAME] [--count N] [--reuseport] [-v]
+//   workload connect --to IP:PORT [--comm NAME] [--count N] [--threads T] [--expect-fail] [-v]
 //
-// Both print "pid <pid>" first; serve prints "ready" once it listens. IPv6 as
-// [::1]:PORT. Exit 0 when everything behaved as asked, 1 otherwise, 64 on usage.
+// Both print "pid <pid>" first; serve prints "ready" once it listens. Each
+// connection is reported as it happens, so a checker can predict nettrace's
+// exact lines:  "accepted <local> <remote>" (serve),
+//               "conn <tid> <local> <remote>" (connect, established),
+//               "refused <tid> <errno>" (connect, failed).
+// IPv6 as [::1]:PORT. Exit 0 when everything behaved as asked, 1 otherwise,
+// 64 on usage. --count 0 serves until killed.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/prctl.h>
@@ -30,12 +35,13 @@ struct Args {
   int threads = 1;
   bool reuseport = false;
   bool expect_fail = false;
+  bool verbose = false;  // report every connection (-v)
 };
 
 [[noreturn]] void usage(const char* why) {
   std::fprintf(stderr,
                "workload: %s\nusage: workload serve --listen IP:PORT [--comm NAME] [--count N] [--reuseport]\n"
-               "       workload connect --to IP:PORT [--comm NAME] [--count N] [--threads T] [--expect-fail]\n",
+               "       workload connect --to IP:PORT [--comm NAME] [--count N] [--threads T] [--expect-fail] [-v]\n",
                why);
   std::exit(64);
 }
@@ -74,6 +80,35 @@ bool parse_addr(const std::string& s, sockaddr_storage& ss, socklen_t& len) {
   return false;
 }
 
+std::string endpoint(const sockaddr_storage& ss) {
+  char ip[INET6_ADDRSTRLEN] = "?";
+  uint16_t port = 0;
+  if (ss.ss_family == AF_INET) {
+    auto* a = reinterpret_cast<const sockaddr_in*>(&ss);
+    inet_ntop(AF_INET, &a->sin_addr, ip, sizeof ip);
+    port = ntohs(a->sin_port);
+    return std::string(ip) + ":" + std::to_string(port);
+  }
+  auto* a = reinterpret_cast<const sockaddr_in6*>(&ss);
+  inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof ip);
+  port = ntohs(a->sin6_port);
+  return "[" + std::string(ip) + "]:" + std::to_string(port);
+}
+
+std::string local_of(int fd) {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len);
+  return endpoint(ss);
+}
+
+std::string remote_of(int fd) {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len);
+  return endpoint(ss);
+}
+
 void set_name(const std::string& comm) {
   if (!comm.empty()) prctl(PR_SET_NAME, comm.c_str(), 0, 0, 0);
 }
@@ -93,12 +128,16 @@ int serve(const Args& a) {
   }
   std::printf("ready\n");
   std::fflush(stdout);
-  for (long i = 0; i < a.count; ++i) {
+  for (long i = 0; a.count == 0 || i < a.count; ++i) {
     int c = accept4(fd, nullptr, nullptr, SOCK_CLOEXEC);
     if (c < 0) {
       if (errno == EINTR) { --i; continue; }
       std::fprintf(stderr, "workload: accept: %s\n", std::strerror(errno));
       return 1;
+    }
+    if (a.verbose) {
+      std::printf("accepted %s %s\n", local_of(c).c_str(), remote_of(c).c_str());
+      std::fflush(stdout);
     }
     close(c);
   }
@@ -116,8 +155,19 @@ int connect_all(const Args& a) {
     set_name(a.comm);  // each thread's comm is its own
     for (long i = 0; i < a.count; ++i) {
       int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-      if (connect(fd, reinterpret_cast<const sockaddr*>(&ss), len) == 0) ++ok;
-      else ++failed;
+      if (connect(fd, reinterpret_cast<const sockaddr*>(&ss), len) == 0) {
+        ++ok;
+        if (a.verbose) {
+          std::string line = "conn " + std::to_string(gettid()) + " " + local_of(fd) + " " + remote_of(fd) + "\n";
+          std::fputs(line.c_str(), stdout);  // one call: lines of threads do not mix
+        }
+      } else {
+        ++failed;
+        if (a.verbose) {
+          std::string line = "refused " + std::to_string(gettid()) + " " + std::to_string(errno) + "\n";
+          std::fputs(line.c_str(), stdout);
+        }
+      }
       close(fd);
     }
   };
@@ -147,10 +197,12 @@ int main(int argc, char** argv) {
     else if (k == "--threads") a.threads = std::atoi(val().c_str());
     else if (k == "--reuseport") a.reuseport = true;
     else if (k == "--expect-fail") a.expect_fail = true;
+    else if (k == "-v" || k == "--verbose") a.verbose = true;
     else usage(("unknown option " + k).c_str());
   }
   if (a.addr.empty()) usage("no address");
-  if (a.count < 1 || a.threads < 1) usage("--count and --threads must be positive");
+  if (a.count < 0 || a.threads < 1) usage("--count must be >= 0 and --threads positive");
+  if (a.mode == "connect" && a.count == 0) usage("connect needs --count >= 1");
   std::printf("pid %d\n", int(getpid()));
   std::fflush(stdout);
   if (a.mode == "serve") return serve(a);
