@@ -1,0 +1,194 @@
+// Unit tests of netgraph's pairing and aggregation, on hand-made lines and on
+// the trace recorded with the prototype on a k3s cluster.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "graph/graph.h"
+#include "graph/render.h"
+#include "trace/parse.h"
+
+namespace nt {
+namespace {
+
+Graph build_hosts(const std::vector<std::pair<std::string, std::string>>& host_lines, GraphOptions o = {}) {
+  GraphBuilder b(o);
+  Record r;
+  for (const auto& [host, line] : host_lines) {
+    EXPECT_EQ(parse_line(line, r).kind, ParseKind::Record) << line;
+    b.add(r, host);
+  }
+  return b.finish();
+}
+
+Graph build(const std::vector<std::string>& lines, GraphOptions o = {}) {
+  std::vector<std::pair<std::string, std::string>> hl;
+  for (const auto& l : lines) hl.push_back({"h", l});
+  return build_hosts(hl, o);
+}
+
+// "client-name -> server-name :port xN" for every edge, sorted.
+std::multiset<std::string> edges(const Graph& g) {
+  std::multiset<std::string> out;
+  for (const Edge& e : g.edges)
+    out.insert(g.nodes[e.from].name + " -> " + g.nodes[e.to].name + " :" + std::to_string(e.port) + " x" +
+               std::to_string(e.count));
+  return out;
+}
+
+TEST(Pairing, ConnectAndAcceptOfOneTupleMakeOneClientToServerEdge) {
+  Graph g = build({"10.0.0.1:80<-10.0.0.2:40000|PID=10 CMD=client",
+                   "10.0.0.2:40000->10.0.0.1:80|PID=20 CMD=server",
+                   "10.0.0.1:80<-10.0.0.2:40001|PID=10 CMD=client",
+                   "10.0.0.2:40001->10.0.0.1:80|PID=20 CMD=server"});
+  EXPECT_EQ(edges(g), (std::multiset<std::string>{"client -> server :80 x2"}));
+  EXPECT_EQ(g.stats.matched, 2u);
+  EXPECT_EQ(g.nodes.size(), 2u);
+}
+
+TEST(Pairing, AcceptBeforeConnectPairsToo) {
+  Graph g = build(std::vector<std::string>{"10.0.0.2:40000->10.0.0.1:80|PID=20 CMD=server",
+                                           "10.0.0.1:80<-10.0.0.2:40000|PID=10 CMD=client"});
+  EXPECT_EQ(edges(g), (std::multiset<std::string>{"client -> server :80 x1"}));
+}
+
+TEST(Pairing, UnmatchedEndsPointOutside) {
+  Graph g = build(std::vector<std::string>{"93.184.216.34:443<-10.0.0.2:40000|PID=10 CMD=curl",
+                                           "198.51.100.7:51000->10.0.0.1:22|PID=30 CMD=sshd"});
+  EXPECT_EQ(edges(g), (std::multiset<std::string>{"curl -> 93.184.216.34:443 :443 x1",
+                                                  "198.51.100.7 -> sshd :22 x1"}));
+  EXPECT_EQ(g.stats.unmatched_connects, 1u);
+  EXPECT_EQ(g.stats.unmatched_accepts, 1u);
+}
+
+TEST(Pairing, LoopbackPairsOnlyWithinOneHostAndNetns) {
+  const std::string c = "{\"type\":\"connect\",\"local_ip\":\"127.0.0.1\",\"local_port\":5000,"
+                        "\"remote_ip\":\"127.0.0.1\",\"remote_port\":80,\"pid\":1,\"comm\":\"cli\",\"netns\":";
+  const std::string a = "{\"type\":\"accept\",\"local_ip\":\"127.0.0.1\",\"local_port\":80,"
+                        "\"remote_ip\":\"127.0.0.1\",\"remote_port\":5000,\"pid\":2,\"comm\":\"srv\",\"netns\":";
+  // Same tuple in two pods (netns 1 and 2): each pairs inside its own pod.
+  Graph g = build({c + "1}", a + "2}", a + "1}", c + "2}"});
+  EXPECT_EQ(g.stats.matched, 2u);
+  EXPECT_EQ(g.stats.unmatched_connects + g.stats.unmatched_accepts, 0u);
+  // Different hosts never pair on loopback.
+  Graph h = build_hosts({{"web1", "127.0.0.1:80<-127.0.0.1:5000|PID=1 CMD=cli"},
+                   {"web2", "127.0.0.1:5000->127.0.0.1:80|PID=2 CMD=srv"}});
+  EXPECT_EQ(h.stats.matched, 0u);
+}
+
+TEST(Pairing, AcrossHostsOnRealAddresses) {
+  Graph g = build_hosts({{"web1", "10.0.0.9:5432<-10.0.0.5:40000|PID=10 CMD=app"},
+                   {"db1", "10.0.0.5:40000->10.0.0.9:5432|PID=20 CMD=postgres"}});
+  EXPECT_EQ(edges(g), (std::multiset<std::string>{"app -> postgres :5432 x1"}));
+  EXPECT_EQ(g.hosts.size(), 2u);
+  EXPECT_EQ(g.nodes[g.edges[0].from].host, "web1");
+  EXPECT_EQ(g.nodes[g.edges[0].to].host, "db1");
+}
+
+TEST(Nodes, PidReuseAndSeveralAddressesDoNotMergeOrCrash) {
+  Graph g = build({"10.0.0.1:80<-10.0.0.2:40000|PID=10 CMD=first",
+                   "10.0.0.2:40000->10.0.0.1:80|PID=20 CMD=server",
+                   // pid 10 reused by another program
+                   "10.0.0.1:80<-10.0.0.2:40001|PID=10 CMD=second",
+                   "10.0.0.2:40001->10.0.0.1:80|PID=20 CMD=server",
+                   // the server also answers on loopback
+                   "127.0.0.1:80<-127.0.0.1:40002|PID=10 CMD=first",
+                   "127.0.0.1:40002->127.0.0.1:80|PID=20 CMD=server"});
+  EXPECT_EQ(edges(g), (std::multiset<std::string>{"first -> server :80 x2", "second -> server :80 x1"}));
+  for (const Node& n : g.nodes)
+    if (n.name == "server") EXPECT_NE(n.label.find("127.0.0.1"), std::string::npos) << n.label;
+}
+
+TEST(Nodes, SeveralProcessesOnOneReusePortListener) {
+  Graph g = build({"10.0.0.1:80<-10.0.0.2:1|PID=10 CMD=cli", "10.0.0.2:1->10.0.0.1:80|PID=21 CMD=worker",
+                   "10.0.0.1:80<-10.0.0.2:2|PID=10 CMD=cli", "10.0.0.2:2->10.0.0.1:80|PID=22 CMD=worker"});
+  EXPECT_EQ(edges(g), (std::multiset<std::string>{"cli -> worker :80 x1", "cli -> worker :80 x1"}));
+  GraphOptions by_comm;
+  by_comm.group_by = GroupBy::Comm;
+  EXPECT_EQ(edges(build({"10.0.0.1:80<-10.0.0.2:1|PID=10 CMD=cli", "10.0.0.2:1->10.0.0.1:80|PID=21 CMD=worker",
+                         "10.0.0.1:80<-10.0.0.2:2|PID=10 CMD=cli", "10.0.0.2:2->10.0.0.1:80|PID=22 CMD=worker"},
+                        by_comm)),
+            (std::multiset<std::string>{"cli -> worker :80 x2"}));
+}
+
+TEST(Filters, IncludeExcludeMinCountNoLoopbackPerConnection) {
+  std::vector<std::string> lines = {"10.0.0.1:80<-10.0.0.2:1|PID=10 CMD=curl", "10.0.0.2:1->10.0.0.1:80|PID=20 CMD=nginx",
+                                    "10.0.0.1:80<-10.0.0.2:2|PID=10 CMD=curl", "10.0.0.2:2->10.0.0.1:80|PID=20 CMD=nginx",
+                                    "127.0.0.1:53<-127.0.0.1:3|PID=30 CMD=resolver"};
+  GraphOptions o;
+  o.include = "^ngi";
+  EXPECT_EQ(edges(build(lines, o)), (std::multiset<std::string>{"curl -> nginx :80 x2"}));
+  o = {};
+  o.exclude = "curl";
+  EXPECT_EQ(edges(build(lines, o)), (std::multiset<std::string>{"resolver -> 127.0.0.1:53 :53 x1"}));
+  o = {};
+  o.min_count = 2;
+  EXPECT_EQ(edges(build(lines, o)), (std::multiset<std::string>{"curl -> nginx :80 x2"}));
+  o = {};
+  o.no_loopback = true;
+  EXPECT_EQ(edges(build(lines, o)), (std::multiset<std::string>{"curl -> nginx :80 x2"}));
+  o = {};
+  o.per_connection = true;
+  o.no_loopback = true;
+  EXPECT_EQ(build(lines, o).edges.size(), 2u);
+  o = {};
+  o.include = "(unclosed";
+  EXPECT_THROW(GraphBuilder{o}, std::invalid_argument);
+}
+
+TEST(Lost, MarkersMakeTheGraphIncomplete) {
+  Graph g = build(std::vector<std::string>{"# lost 7 events: ring buffer full (raise --ringbuf-size)",
+                                           "10.0.0.1:80<-10.0.0.2:1|PID=10 CMD=curl"});
+  EXPECT_TRUE(g.incomplete());
+  EXPECT_EQ(g.stats.lost, 7u);
+  char* buf = nullptr;
+  size_t len = 0;
+  FILE* f = open_memstream(&buf, &len);
+  ASSERT_TRUE(write_dot(g, f));
+  std::fclose(f);
+  std::string dot(buf, len);
+  free(buf);
+  EXPECT_NE(dot.find("incomplete"), std::string::npos) << dot;
+}
+
+TEST(K3s, RecordedTraceGivesTheKnownPairsAndNoServerToClientEdge) {
+  std::ifstream in(NT_SHARED_TRACES "/k3s-cluster.trace");
+  ASSERT_TRUE(in) << "missing " NT_SHARED_TRACES "/k3s-cluster.trace";
+  GraphBuilder b({});
+  Record r;
+  std::string line;
+  while (std::getline(in, line)) {
+    if (parse_line(line, r).kind != ParseKind::Record) continue;
+    b.add(r, "k3s");
+  }
+  Graph g = b.finish();
+  std::multiset<std::string> e = edges(g);
+  auto has = [&](const std::string& prefix) {
+    for (const auto& s : e)
+      if (s.rfind(prefix, 0) == 0) return true;
+    return false;
+  };
+  EXPECT_TRUE(has("kubectl -> k3s-server :6443"));
+  EXPECT_TRUE(has("k3s-server -> metrics-server :10250"));
+  EXPECT_TRUE(has("k3s-server -> coredns :8181"));
+  EXPECT_TRUE(has("k3s-server -> traefik :9000"));
+  EXPECT_TRUE(has("containerd -> 54.198.86.24:443 :443"));
+  // Direction: in every paired edge the target accepted on the edge's port.
+  // The recorded servers are never clients of their own clients on that port.
+  for (const Edge& edge : g.edges) {
+    const std::string& from = g.nodes[edge.from].name;
+    const std::string& to = g.nodes[edge.to].name;
+    EXPECT_FALSE(from == "metrics-server" && to == "k3s-server") << "server -> client edge";
+    EXPECT_FALSE(from == "coredns" && to == "k3s-server" && edge.port == 8181) << "server -> client edge";
+    EXPECT_FALSE(from == "traefik" && to == "k3s-server") << "server -> client edge";
+    EXPECT_FALSE(from == "k3s-server" && to == "kubectl") << "server -> client edge";
+  }
+  EXPECT_EQ(g.stats.events, 161u);
+  EXPECT_EQ(g.stats.matched, 70u);
+}
+
+}  // namespace
+}  // namespace nt
