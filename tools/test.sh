@@ -78,6 +78,7 @@ if [[ -z "${NT_TEST_FAST:-}" ]]; then
   if build build-asan -DNT_SANITIZE=ON; then
     echo "== tests under ASan+UBSan: unit, live =="
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+      LSAN_OPTIONS=suppressions=$here/tests/lsan.supp \
       run_ctest build-asan -LE 'vm|fuzz'
   else
     echo "test.sh: sanitizer build failed" >&2

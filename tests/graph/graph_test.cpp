@@ -98,8 +98,9 @@ TEST(Nodes, PidReuseAndSeveralAddressesDoNotMergeOrCrash) {
                    "127.0.0.1:80<-127.0.0.1:40002|PID=10 CMD=first",
                    "127.0.0.1:40002->127.0.0.1:80|PID=20 CMD=server"});
   EXPECT_EQ(edges(g), (std::multiset<std::string>{"first -> server :80 x2", "second -> server :80 x1"}));
-  for (const Node& n : g.nodes)
+  for (const Node& n : g.nodes) {
     if (n.name == "server") EXPECT_NE(n.label.find("127.0.0.1"), std::string::npos) << n.label;
+  }
 }
 
 TEST(Nodes, SeveralProcessesOnOneReusePortListener) {
