@@ -208,6 +208,19 @@ static __always_inline void nt_connect_outcome(struct sock *sk, int oldstate, in
 	bpf_map_delete_elem(&connecting, &key);
 }
 
+/* A connect that failed before it ever reached SYN_SENT (routing, port
+ * exhaustion...), seen where tcp_v4_connect()/tcp_v6_connect() return: the
+ * current task is the connecting one. kprobe and fentry backends only. */
+static __always_inline void nt_connect_failed_now(struct sock *sk, int err)
+{
+	struct nt_identity id;
+
+	nt_current_identity(&id);
+	if (!nt_identity_wanted(&id))
+		return;
+	nt_emit(sk, &id, NT_EV_FAILED, err < 0 ? -err : err);
+}
+
 /* An accepted socket, in the accepting task. */
 static __always_inline void nt_accepted(struct sock *sk)
 {

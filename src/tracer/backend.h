@@ -52,5 +52,7 @@ const BackendInfo* find_backend(const std::string& name);
 
 // Backend factories, one per file (backend_<name>.cpp).
 std::unique_ptr<AttachedBackend> attach_tracepoint(const BpfConfig&, std::string& why);
+std::unique_ptr<AttachedBackend> attach_kprobe(const BpfConfig&, std::string& why);
+std::unique_ptr<AttachedBackend> attach_fentry(const BpfConfig&, std::string& why);
 
 }  // namespace nt

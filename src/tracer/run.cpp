@@ -62,6 +62,7 @@ uint64_t mono_ms() {
 }
 
 int print_info(const NettraceConfig& config) {
+  route_libbpf_log(config.tracer.verbose);
   utsname u{};
   uname(&u);
   std::printf("kernel: %s %s\n", u.sysname, u.release);

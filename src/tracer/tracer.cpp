@@ -24,8 +24,7 @@ namespace {
 // libbpf's log is global; it goes to stderr only with --verbose.
 bool g_libbpf_verbose = false;
 
-int libbpf_log(enum libbpf_print_level level, const char* fmt, va_list args) {
-  if (!g_libbpf_verbose && level != LIBBPF_WARN) return 0;
+int libbpf_log(enum libbpf_print_level, const char* fmt, va_list args) {
   if (!g_libbpf_verbose) return 0;
   return vfprintf(stderr, fmt, args);
 }
@@ -91,9 +90,13 @@ Tracer::~Tracer() {
   backend_.reset();
 }
 
-std::unique_ptr<Tracer> Tracer::open(const TracerOptions& options, const LogCallback& log) {
-  g_libbpf_verbose = options.verbose;
+void route_libbpf_log(bool verbose) {
+  g_libbpf_verbose = verbose;
   libbpf_set_print(libbpf_log);
+}
+
+std::unique_ptr<Tracer> Tracer::open(const TracerOptions& options, const LogCallback& log) {
+  route_libbpf_log(options.verbose);
   auto say = [&](const std::string& s) {
     if (log) log(s);
   };

@@ -69,6 +69,10 @@ class Tracer {
 struct BpfConfig;
 BpfConfig make_bpf_config(const TracerOptions& options);
 
+// libbpf's own log goes to stderr only when verbose (process-wide: libbpf's
+// print hook is global).
+void route_libbpf_log(bool verbose);
+
 // Privilege and kernel checks (exposed for --info and tests).
 bool has_bpf_privileges();
 bool has_btf();

@@ -25,10 +25,13 @@ start_nettrace "$T/json.trace" --port "$port" --format json
 json_pid=$NT_PID
 
 declare -a pids=()
+i=0
 for name in "${names[@]}"; do
-  "$BIN/workload" serve --listen 127.0.0.1:$port --comm "$name" --count 1 >"$T/srv.log" &
+  i=$((i + 1))
+  # A log per server: a stale "ready" from the previous one must not count.
+  "$BIN/workload" serve --listen 127.0.0.1:$port --comm "$name" --count 1 >"$T/srv.$i.log" &
   srv=$!; NT_BG_PIDS+=("$srv")
-  wait_ready_line "$T/srv.log" "$srv"
+  wait_ready_line "$T/srv.$i.log" "$srv"
   "$BIN/workload" connect --to 127.0.0.1:$port --comm "$name" --count 1 >/dev/null &
   cli=$!
   wait "$cli" || fail "connect as '${name@Q}' failed"

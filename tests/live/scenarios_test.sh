@@ -66,6 +66,8 @@ pair() {
 }
 
 for b in "${backends[@]}"; do
+  # Fresh files per backend: a stale "ready" or line must never count.
+  rm -f "$T"/*.srv "$T"/*.cli "$T"/*.trace "$T"/*.json "$T"/*.want
   p=$(free_port); pair ipv4 "$b" 127.0.0.1:$p 127.0.0.1:$p --count 3
   p=$(free_port); pair ipv6 "$b" "[::1]:$p" "[::1]:$p" --count 3
   p=$(free_port); pair threads "$b" 127.0.0.1:$p 127.0.0.1:$p --count 4 --threads 8
@@ -141,6 +143,7 @@ ip -n $nsa addr add 10.231.0.1/24 dev nt-la-$$; ip -n $nsb addr add 10.231.0.2/2
 ip -n $nsa link set nt-la-$$ up; ip -n $nsb link set nt-lb-$$ up
 ip -n $nsa link set lo up; ip -n $nsb link set lo up
 for b in "${backends[@]}"; do
+  rm -f "$T"/ns.*
   p=$(free_port)
   start_nettrace "$T/ns.trace" --backend "$b" --port "$p"
   ip netns exec $nsa "$W" serve --listen 10.231.0.1:$p --comm nt-srv-ns --count 3 -v >"$T/ns.srv" &

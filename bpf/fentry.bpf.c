@@ -1,0 +1,63 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * fentry backend: BPF trampolines (x86-64 5.5+, bpf_get_func_ret 5.17+), the
+ * cheapest hooks: a direct call, no trap, arguments and return value at hand.
+ * Same kernel functions as the kprobe backend (see kprobe.bpf.c for their
+ * stability and why the identity is captured at the connect's return).
+ *
+ * inet_csk_accept changed its arguments in Linux 6.10
+ *   (sk, flags, err, kern) -> (sk, struct proto_accept_arg *arg).
+ * The fexit program therefore declares no arguments and reads only the
+ * return value with bpf_get_func_ret(), so one object loads on both sides.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_endian.h>
+#include "common.bpf.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+static __always_inline int nt_connect_returned(struct sock *sk, int ret)
+{
+	if (ret == 0)
+		nt_connect_started(sk);
+	else
+		nt_connect_failed_now(sk, ret);
+	return 0;
+}
+
+SEC("fexit/tcp_v4_connect")
+int BPF_PROG(fentry_tcp_v4_connect, struct sock *sk, struct sockaddr *uaddr, int addr_len, int ret)
+{
+	return nt_connect_returned(sk, ret);
+}
+
+SEC("fexit/tcp_v6_connect")
+int BPF_PROG(fentry_tcp_v6_connect, struct sock *sk, struct sockaddr *uaddr, int addr_len, int ret)
+{
+	return nt_connect_returned(sk, ret);
+}
+
+SEC("fentry/tcp_set_state")
+int BPF_PROG(fentry_tcp_set_state, struct sock *sk, int state)
+{
+	int oldstate = BPF_CORE_READ(sk, __sk_common.skc_state);
+
+	if (!nt_is_tcp(sk))
+		return 0;
+	nt_connect_outcome(sk, oldstate, state);
+	return 0;
+}
+
+SEC("fexit/inet_csk_accept")
+int fentry_inet_csk_accept(__u64 *ctx)
+{
+	__u64 ret = 0;
+
+	if (bpf_get_func_ret(ctx, &ret))
+		return 0;
+	nt_accepted((struct sock *)ret);
+	return 0;
+}

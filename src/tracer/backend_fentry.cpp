@@ -1,0 +1,14 @@
+// The fentry backend's loader (bpf/fentry.bpf.c): BPF trampolines, the
+// cheapest hooks. Some kernels (or their lockdown/LSM policy) refuse tracing
+// programs at load with EPERM; auto then moves on to the next backend.
+#include "fentry.skel.h"
+#include "tracer/skeleton_util.h"
+
+namespace nt {
+
+std::unique_ptr<AttachedBackend> attach_fentry(const BpfConfig& c, std::string& why) {
+  using Backend = SkeletonBackend<fentry, fentry__open, fentry__load, fentry__attach, fentry__destroy>;
+  return Backend::create(c, why);
+}
+
+}  // namespace nt

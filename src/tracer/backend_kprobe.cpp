@@ -1,0 +1,13 @@
+// The kprobe backend's loader (bpf/kprobe.bpf.c): for kernels with kprobes
+// but without BPF trampolines. Attach fails cleanly where CONFIG_KPROBES is off.
+#include "kprobe.skel.h"
+#include "tracer/skeleton_util.h"
+
+namespace nt {
+
+std::unique_ptr<AttachedBackend> attach_kprobe(const BpfConfig& c, std::string& why) {
+  using Backend = SkeletonBackend<kprobe, kprobe__open, kprobe__load, kprobe__attach, kprobe__destroy>;
+  return Backend::create(c, why);
+}
+
+}  // namespace nt
