@@ -176,11 +176,33 @@ void GraphBuilder::add(const Record& r, std::string_view input_host) {
   }
   // The same 4-tuple again before its peer showed up: the earlier one can no
   // longer pair (the port was reused), so it goes out as unmatched.
-  Pending p{node, r.remote, r.local.port};
+  Pending p{node, r.remote, r.local.port, seq_++};
   auto [it, inserted] = mine.try_emplace(key_buf_, p);
   if (!inserted) {
     connect ? flush_connect(it->second) : flush_accept(it->second);
     it->second = p;
+  }
+  if (mine.size() > options_.max_pending) evict_oldest(connect);
+}
+
+// Drops the older half of one pending map as unmatched. Amortised O(1) per
+// record: it runs once per max_pending/2 insertions.
+void GraphBuilder::evict_oldest(bool connects) {
+  auto& pending = connects ? pending_connects_ : pending_accepts_;
+  std::vector<uint64_t> seqs;
+  seqs.reserve(pending.size());
+  for (const auto& [key, p] : pending) seqs.push_back(p.seq);
+  auto mid = seqs.begin() + seqs.size() / 2;
+  std::nth_element(seqs.begin(), mid, seqs.end());
+  const uint64_t cutoff = *mid;
+  for (auto it = pending.begin(); it != pending.end();) {
+    if (it->second.seq < cutoff) {
+      connects ? flush_connect(it->second) : flush_accept(it->second);
+      ++graph_.stats.evicted;
+      it = pending.erase(it);
+    } else {
+      ++it;
+    }
   }
 }
 

@@ -28,6 +28,10 @@ struct GraphOptions {
   std::string include;  // RE2 on process names: keep edges with an endpoint that matches
   std::string exclude;  // RE2 on process names: drop edges with an endpoint that matches
   uint64_t min_count = 1;
+  // Connection ends waiting for their peer, at most, per direction. Past it the
+  // oldest half go out as unmatched: memory then follows the graph, not the
+  // input (a trace of a million connects to the internet never pairs).
+  size_t max_pending = 1 << 20;
 };
 
 struct Node {
@@ -49,6 +53,7 @@ struct Edge {
 struct GraphStats {
   uint64_t events = 0, connects = 0, accepts = 0, failed = 0, lost = 0;
   uint64_t matched = 0, unmatched_connects = 0, unmatched_accepts = 0;
+  uint64_t evicted = 0;  // pending ends given up on because of max_pending
 };
 
 struct Graph {
@@ -77,6 +82,7 @@ class GraphBuilder {
     size_t node;
     Endpoint remote;
     uint16_t local_port;
+    uint64_t seq;  // arrival order, for evicting the oldest
   };
   size_t process_node(const Record& r, const std::string& host);
   size_t external_node(const std::string& key, const std::string& label);
@@ -84,6 +90,7 @@ class GraphBuilder {
   void pair_key(const Record& r, const std::string& host);  // into key_buf_
   void flush_connect(const Pending& p);
   void flush_accept(const Pending& p);
+  void evict_oldest(bool connects);
 
   GraphOptions options_;
   std::unique_ptr<re2::RE2> include_, exclude_;
@@ -95,6 +102,7 @@ class GraphBuilder {
   std::unordered_map<std::string, Pending> pending_connects_, pending_accepts_;
   std::unordered_map<size_t, std::vector<std::string>> local_addrs_;
   std::string key_buf_;
+  uint64_t seq_ = 0;
 };
 
 bool is_loopback(const IpAddr& ip);

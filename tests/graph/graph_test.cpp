@@ -99,7 +99,9 @@ TEST(Nodes, PidReuseAndSeveralAddressesDoNotMergeOrCrash) {
                    "127.0.0.1:40002->127.0.0.1:80|PID=20 CMD=server"});
   EXPECT_EQ(edges(g), (std::multiset<std::string>{"first -> server :80 x2", "second -> server :80 x1"}));
   for (const Node& n : g.nodes) {
-    if (n.name == "server") EXPECT_NE(n.label.find("127.0.0.1"), std::string::npos) << n.label;
+    if (n.name == "server") {
+      EXPECT_NE(n.label.find("127.0.0.1"), std::string::npos) << n.label;
+    }
   }
 }
 
@@ -189,6 +191,34 @@ TEST(K3s, RecordedTraceGivesTheKnownPairsAndNoServerToClientEdge) {
   }
   EXPECT_EQ(g.stats.events, 161u);
   EXPECT_EQ(g.stats.matched, 70u);
+}
+
+}  // namespace
+}  // namespace nt
+
+namespace nt {
+namespace {
+
+TEST(Memory, PendingEndsAreBoundedAndEvictedAsUnmatched) {
+  GraphOptions o;
+  o.max_pending = 100;
+  GraphBuilder b(o);
+  Record r;
+  // 1000 connects that never pair (peers outside the trace), then one that does.
+  for (int i = 0; i < 1000; ++i) {
+    std::string line = "203.0.113.1:443<-10.0.0.2:" + std::to_string(20000 + i) + "|PID=10 CMD=curl";
+    ASSERT_EQ(parse_line(line, r).kind, ParseKind::Record);
+    b.add(r, "h");
+  }
+  ASSERT_EQ(parse_line("10.0.0.1:80<-10.0.0.2:1|PID=10 CMD=curl", r).kind, ParseKind::Record);
+  b.add(r, "h");
+  ASSERT_EQ(parse_line("10.0.0.2:1->10.0.0.1:80|PID=20 CMD=nginx", r).kind, ParseKind::Record);
+  b.add(r, "h");
+  Graph g = b.finish();
+  EXPECT_GT(g.stats.evicted, 800u);  // most went out early, bounded by max_pending
+  EXPECT_EQ(g.stats.unmatched_connects, 1000u);  // none was lost: evicted ends still count
+  EXPECT_EQ(g.stats.matched, 1u);
+  EXPECT_EQ(edges(g), (std::multiset<std::string>{"curl -> 203.0.113.1:443 :443 x1000", "curl -> nginx :80 x1"}));
 }
 
 }  // namespace
