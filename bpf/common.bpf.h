@@ -21,7 +21,7 @@
 #define NT_TCP_ESTABLISHED 1
 #define NT_TCP_SYN_SENT 2
 #define NT_TCP_CLOSE 7
-/* Slots of the drop counter array; CPUs beyond it share the last slot. */
+/* Slots of the drop counter array (a power of two: see nt_count_drop). */
 #define NT_MAX_CPUS 1024
 
 /* Filters, fixed at load time. Zero means "no filter" for each. */
@@ -131,9 +131,12 @@ static __always_inline void nt_read_sock(struct sock *sk, struct nt_event *e)
 
 static __always_inline void nt_count_drop(__u32 reason)
 {
-	__u32 cpu = bpf_get_smp_processor_id();
-	if (cpu >= NT_MAX_CPUS)
-		cpu = NT_MAX_CPUS - 1;
+	/* A mask, not a compare: clang bounds-checks a copy of the register and
+	 * indexes with the original, and the 6.1 verifier does not carry the
+	 * bound across ("unbounded memory access"). CPUs beyond NT_MAX_CPUS share
+	 * slots; the sum stays exact. */
+	__u32 cpu = bpf_get_smp_processor_id() & (NT_MAX_CPUS - 1);
+
 	if (reason >= NT_DROP_MAX)
 		return;
 	__sync_fetch_and_add(&drops[cpu][reason], 1);

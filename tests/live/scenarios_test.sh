@@ -157,3 +157,13 @@ for b in "${backends[@]}"; do
   check_lines "$b/netns" "$T/ns.trace" "$T/ns.want" "$cli_pid" "$srv_pid"
   pass "$b/netns: client and server in two namespaces over veth, 6 exact lines"
 done
+
+# auto picks the cheapest backend that attaches, as --info reports it, and
+# says on stderr which one and why the cheaper ones were passed over.
+want=$("$BIN/nettrace" --info | awk '/^auto picks:/ { print $3 }')
+"$BIN/nettrace" -d 1 >/dev/null 2>"$T/auto.err" || fail "auto: nettrace failed: $(cat "$T/auto.err")"
+grep -q "using the $want backend" "$T/auto.err" || fail "auto: --info says $want, stderr says: $(cat "$T/auto.err")"
+if [[ "$want" != "$("$BIN/nettrace" --info | awk '$2 == "loads+attaches" { print $1; exit }')" ]]; then
+  fail "auto: --info's pick is not the first (cheapest) backend that loads"
+fi
+pass "auto: $(head -1 "$T/auto.err")"
