@@ -32,10 +32,19 @@ latest() {
   apt-cache search --names-only "^linux-image-$1[.0-9+a-z-]*-amd64-unsigned\$" 2>/dev/null | awk '{ print $1 }' |
     grep -v -e '-rt-' -e '-cloud-' | sort -V | tail -n 1
 }
+# install-deps.sh skips apt-get update when nothing is missing, so the lists
+# may be absent or stale here: refresh them once if a lookup or download fails.
+refreshed=0
+refresh_lists() {
+  [[ $refreshed -eq 0 ]] || return 1
+  refreshed=1
+  apt-get update -q >/dev/null 2>&1
+}
 if [[ ${#kernels[@]} -eq 0 ]]; then
   for series in 6.1.0 6.12; do
     k=$(latest "$series")
-    [[ -n "$k" ]] || die "no linux-image-$series*-amd64-unsigned in the apt lists: run apt-get update"
+    if [[ -z "$k" ]] && refresh_lists; then k=$(latest "$series"); fi
+    [[ -n "$k" ]] || die "no linux-image-$series*-amd64-unsigned in Debian's archive lists (apt-get update failed?)"
     kernels+=("$k")
   done
 fi
@@ -68,7 +77,10 @@ results=$work/results
 for pkg in "${kernels[@]}"; do
   deb=$(ls "$cache/${pkg}"_*.deb 2>/dev/null | head -n 1 || true)
   if [[ -z "$deb" ]]; then
-    (cd "$cache" && apt-get download "$pkg" >/dev/null 2>&1) || die "cannot download $pkg with apt-get (run apt-get update; is it in the archive?)"
+    if ! (cd "$cache" && apt-get download "$pkg" >/dev/null 2>&1); then
+      refresh_lists || true
+      (cd "$cache" && apt-get download "$pkg" >/dev/null 2>&1) || die "cannot download $pkg with apt-get: is it still in Debian's archive?"
+    fi
     deb=$(ls "$cache/${pkg}"_*.deb | head -n 1)
   fi
   kdir=$work/$pkg
