@@ -20,7 +20,7 @@ packages=(
 )
 if [[ "${1:-}" == "--bench" ]]; then
   # Peers measured side by side with nettrace, and Google Benchmark.
-  packages+=(libbpf-tools bpftrace libbenchmark-dev)
+  packages+=(libbpf-tools bpftrace libbenchmark-dev time)
 elif [[ -n "${1:-}" ]]; then
   echo "install-deps.sh: unknown option '$1' (use --bench or nothing)" >&2
   exit 64
