@@ -37,6 +37,11 @@ class AttachedBackend {
   // Total of the in-kernel drop counters, summed over CPUs (read from the
   // mmapped .bss: no bpf() syscall, so it works after privileges are dropped).
   virtual uint64_t dropped() const = 0;
+  // Runs of our programs the kernel skipped (BPF recursion protection: a hook
+  // that fired while the same program was running on that CPU), summed from
+  // bpf_prog_info.recursion_misses. Each may have been an event. Returns
+  // false when the kernel does not tell (no privilege any more, old kernel).
+  virtual bool missed(uint64_t& total) const = 0;
 };
 
 struct BackendInfo {

@@ -145,6 +145,14 @@ int run_nettrace(const NettraceConfig& config) {
   std::fprintf(stderr, "nettrace: %llu events, %llu lost (%s backend)\n",
                static_cast<unsigned long long>(tracer->events()),
                static_cast<unsigned long long>(tracer->lost()), tracer->backend_name().c_str());
+  uint64_t missed = 0;
+  if (!tracer->missed(missed))
+    std::fprintf(stderr, "nettrace: the kernel did not say whether it skipped hook runs (after --user it cannot)\n");
+  else if (missed)
+    std::fprintf(stderr,
+                 "nettrace: the kernel skipped %llu runs of our hooks (BPF recursion protection: a hook fired "
+                 "while the same program ran on that CPU); up to that many events may be missing\n",
+                 static_cast<unsigned long long>(missed));
   return kExitOk;
 }
 

@@ -3,6 +3,7 @@
 // because each skeleton is its own C type with the same member names.
 #pragma once
 
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
 #include <cerrno>
@@ -45,6 +46,21 @@ uint64_t sum_drops(const Skel* skel) {
   return total;
 }
 
+template <typename Skel>
+bool sum_recursion_misses(const Skel* skel, uint64_t& total) {
+  total = 0;
+  bpf_program* prog;
+  bpf_object__for_each_program(prog, skel->obj) {
+    int fd = bpf_program__fd(prog);
+    if (fd < 0) continue;  // not loaded (autoload off)
+    bpf_prog_info info{};
+    uint32_t len = sizeof info;
+    if (bpf_obj_get_info_by_fd(fd, &info, &len) != 0) return false;
+    total += info.recursion_misses;
+  }
+  return true;
+}
+
 inline std::string errno_text(int err) {
   if (err < 0) err = -err;
   return std::string(std::strerror(err)) + " (errno " + std::to_string(err) + ")";
@@ -82,6 +98,7 @@ class SkeletonBackend : public AttachedBackend {
 
   int ringbuf_fd() const override { return bpf_map__fd(skel_->maps.events); }
   uint64_t dropped() const override { return sum_drops(skel_.get()); }
+  bool missed(uint64_t& total) const override { return sum_recursion_misses(skel_.get(), total); }
 
  private:
   explicit SkeletonBackend(Owner skel) : skel_(std::move(skel)) {}

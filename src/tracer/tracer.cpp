@@ -192,6 +192,8 @@ int Tracer::poll(int timeout_ms, const RecordCallback& cb) {
   return delivered_;
 }
 
+bool Tracer::missed(uint64_t& total) const { return backend_->missed(total); }
+
 void drop_privileges(const std::string& user) {
   errno = 0;
   passwd* pw = getpwnam(user.c_str());

@@ -45,6 +45,8 @@ class Tracer {
   const std::string& backend_name() const { return backend_name_; }
   uint64_t events() const { return events_; }
   uint64_t lost() const { return lost_reported_; }
+  // Hook runs the kernel skipped (see AttachedBackend::missed); false if unknown.
+  bool missed(uint64_t& total) const;
 
  private:
   Tracer() = default;

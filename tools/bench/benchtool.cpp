@@ -4,7 +4,7 @@
 //       connect -> accept -> close storm on loopback, within this process.
 //       Prints "conns N secs S conn_per_s X cpu_s C" and, with --rate (fixed
 //       connections per second), connect latency percentiles in microseconds.
-//   benchtool tracegen [--lines N] [--seed S]
+//   benchtool tracegen [--lines N] [--seed S] [--procs P]
 //       synthetic arrow trace of realistic shape on stdout: many clients, few
 //       servers, ephemeral ports, IPv4 and IPv6, both ends of each connection.
 //   benchtool latency
@@ -12,6 +12,7 @@
 //       read minus the event's ts_ns) percentiles in microseconds.
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -88,11 +89,19 @@ int load(int argc, char** argv) {
     return 1;
   }
   std::atomic<bool> stop{false};
-  std::atomic<long> made{0};
+  std::atomic<long> made{0}, accepted{0};
+  // The acceptor drains every connection made, backlog included, so that
+  // "made" is exactly the number of connects and of accepts a tracer sees.
+  // poll() with a timeout lets it notice the end without a wake-up connection.
   std::thread acceptor([&] {
-    while (!stop) {
+    pollfd p{lfd, POLLIN, 0};
+    while (!(stop && accepted >= made)) {
+      if (poll(&p, 1, 20) <= 0) continue;
       int c = accept(lfd, nullptr, nullptr);
-      if (c >= 0) close(c);
+      if (c >= 0) {
+        close(c);
+        ++accepted;
+      }
     }
   });
   const auto t0 = Clock::now();
@@ -127,10 +136,6 @@ int load(int argc, char** argv) {
   for (auto& t : ts) t.join();
   const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
   stop = true;
-  // Wake the acceptor: one last connection.
-  int fd = socket(ss.ss_family, SOCK_STREAM, 0);
-  connect(fd, reinterpret_cast<sockaddr*>(&ss), len);
-  close(fd);
   acceptor.join();
   std::printf("conns %ld secs %.3f conn_per_s %.0f cpu_s %.3f\n", made.load(), secs, double(made) / secs,
               cpu_seconds() - cpu0);
@@ -145,10 +150,12 @@ int load(int argc, char** argv) {
 int tracegen(int argc, char** argv) {
   long lines = 2000000;
   unsigned seed = 1;
+  int procs = 64;  // distinct client processes (long-lived, many connections each)
   for (int i = 2; i + 1 < argc; i += 2) {
     std::string k = argv[i];
     if (k == "--lines") lines = std::atol(argv[i + 1]);
     else if (k == "--seed") seed = unsigned(std::atoi(argv[i + 1]));
+    else if (k == "--procs") procs = std::max(8, std::atoi(argv[i + 1]));
   }
   std::mt19937 rng(seed);
   const char* server_names[] = {"nginx", "postgres", "redis-server", "envoy", "kube-apiserver", "coredns"};
@@ -162,7 +169,9 @@ int tracegen(int argc, char** argv) {
     const int s = int(rng() % 6), c = int(rng() % 8);
     const bool v6 = rng() % 4 == 0;
     const int host = int(rng() % 200), srv_host = s;
-    const int cpid = 1000 + c * 37 + host, spid = 500 + s;
+    // A client process is a program on one machine; machines beyond procs/8
+    // share processes' identities, which keeps the process count fixed.
+    const int cpid = 1000 + c * 1000 + host % (procs / 8), spid = 500 + s;
     port = port >= 60999 ? 32768 : port + 1;
     char cip[64], sip[64];
     if (v6) {

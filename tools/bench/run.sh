@@ -83,14 +83,14 @@ echo
 
 # Burst: exact accounting with a small ring buffer.
 port=18001
-taskset -c 1 "$bin/nettrace" --port $port --format json --ringbuf-size 65536 --ready-file "$tmp/ready.b" >"$tmp/burst.json" 2>"$tmp/burst.err" &
+taskset -c 1 "$bin/nettrace" --port $port --format json --ringbuf-size 16384 --ready-file "$tmp/ready.b" >"$tmp/burst.json" 2>"$tmp/burst.err" &
 nt=$!; while [[ ! -e $tmp/ready.b ]]; do sleep 0.05; done
 taskset -c 0 "$bin/benchtool" load --count "$burst" --threads 2 --port $port >"$tmp/bload"
 sleep 1; kill -INT $nt; wait $nt || true
 made=$(awk '{ print $2 * 2 }' "$tmp/bload")
 written=$(grep -c '"type":"\(connect\|accept\)"' "$tmp/burst.json" || true)
-lost=$(grep -o '"count":[0-9]*' "$tmp/burst.json" | cut -d: -f2 | awk '{ s += $1 } END { print s + 0 }')
-echo "### Burst ($burst connections as fast as possible, 64 KiB ring)"
+lost=$( { grep -o '"count":[0-9]*' "$tmp/burst.json" || true; } | cut -d: -f2 | awk '{ s += $1 } END { print s + 0 }')
+echo "### Burst ($burst connections as fast as possible, 16 KiB ring)"
 echo
 echo "| events expected | written | reported lost | written + lost == expected |"
 echo "|---:|---:|---:|---|"
@@ -111,14 +111,14 @@ echo '```'
 echo
 
 # netgraph throughput against the line-splitting limit (wc -l).
-"$bin/benchtool" tracegen --lines "$lines" >"$tmp/trace"
+"$bin/benchtool" tracegen --lines "$lines" --procs 64 >"$tmp/trace"
 size=$(stat -c %s "$tmp/trace")
 tm() { local s e; s=$(date +%s.%N); "$@" >/dev/null; e=$(date +%s.%N); awk -v s="$s" -v e="$e" 'BEGIN { printf "%.3f", e - s }'; }
 twc=$(tm wc -l "$tmp/trace")
 /usr/bin/time -f "%e %M" -o "$tmp/ngtime" "$bin/netgraph" "$tmp/trace" -o "$tmp/graph.dot"
 read -r tng rss <"$tmp/ngtime"
 tdot=$(tm dot -Tsvg "$tmp/graph.dot")
-echo "### netgraph on a synthetic $lines-line trace ($((size / 1000000)) MB)"
+echo "### netgraph on a synthetic $lines-line trace ($((size / 1000000)) MB; 64 client processes on 200 addresses, 6 servers, 1 in 4 IPv6)"
 echo
 echo "| step | seconds | GB/s | lines/s | peak RSS KiB |"
 echo "|---|---:|---:|---:|---:|"
@@ -126,4 +126,4 @@ for row in "wc -l:$twc:-" "netgraph trace -> DOT:$tng:$rss"; do
   IFS=: read -r name t mem <<<"$row"
   echo "| $name | $t | $(awk -v b="$size" -v t="$t" 'BEGIN { printf "%.2f", b / t / 1e9 }') | $(awk -v l="$lines" -v t="$t" 'BEGIN { printf "%.0f", l / t }') | $mem |"
 done
-echo "| dot -Tsvg on netgraph's output ($(grep -c -- '->' "$tmp/graph.dot") edges) | $tdot | - | - | - |"
+echo "| dot -Tsvg on netgraph's output ($(grep -c -- '->' "$tmp/graph.dot" || true) edges) | $tdot | - | - | - |"
