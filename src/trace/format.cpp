@@ -24,40 +24,35 @@ bool is_v4_mapped(const IpAddr& ip) {
   return ip.family == 6 && std::memcmp(ip.bytes.data(), prefix, sizeof prefix) == 0;
 }
 
-// The arrow-escaped name, JSON-escaped on the fly (no temporary string): the
-// arrow escape only produces printable ASCII, of which '"' and '\' need a
-// backslash in JSON.
-void append_json_comm(std::string& out, std::string_view raw) {
+// The one comm escaper. Arrow: printable ASCII passes, '\' -> "\\", any
+// other byte -> "\xHH". JSON (Json = true): the same text, JSON-escaped on the
+// fly (no temporary string), so every backslash it writes is doubled and '"'
+// gets one.
+template <bool Json>
+void escape_comm(std::string& out, std::string_view raw) {
+  constexpr std::string_view bs = Json ? "\\\\" : "\\";
   for (unsigned char c : raw) {
     if (c == '\\') {
-      out.append("\\\\\\\\");
-    } else if (c == '"') {
+      out.append(bs);
+      out.append(bs);
+    } else if (Json && c == '"') {
       out.append("\\\"");
     } else if (c >= 0x20 && c < 0x7f) {
       out.push_back(static_cast<char>(c));
     } else {
-      out.append("\\\\x");
+      out.append(bs);
+      out.push_back('x');
       out.push_back(kHex[c >> 4]);
       out.push_back(kHex[c & 15]);
     }
   }
 }
+
+void append_json_comm(std::string& out, std::string_view raw) { escape_comm<true>(out, raw); }
 
 }  // namespace
 
-void append_escaped_comm(std::string& out, std::string_view raw) {
-  for (unsigned char c : raw) {
-    if (c == '\\') {
-      out.append("\\\\");
-    } else if (c >= 0x20 && c < 0x7f) {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out.append("\\x");
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 15]);
-    }
-  }
-}
+void append_escaped_comm(std::string& out, std::string_view raw) { escape_comm<false>(out, raw); }
 
 bool unescape_comm(std::string_view s, std::string& out) {
   out.clear();
