@@ -1,8 +1,5 @@
 #include "trace/parse.h"
 
-#include <arpa/inet.h>
-
-#include <charconv>
 #include <cstring>
 #include <simdjson.h>
 
@@ -17,17 +14,42 @@ constexpr ParseResult error(std::string_view why) { return {ParseKind::Error, wh
 
 bool starts_with(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
 
+// Accepts what std::from_chars accepts for an unsigned type (digits only, no
+// sign, no overflow), written out because from_chars' generic code was a tenth
+// of netgraph's time: three numbers per line.
 template <typename T>
 bool parse_uint(std::string_view s, T& out) {
   if (s.empty() || s.size() > 20) return false;
-  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
-  return ec == std::errc() && end == s.data() + s.size();
+  T v = 0;
+  for (char c : s) {
+    const unsigned d = static_cast<unsigned char>(c) - unsigned('0');
+    if (d > 9 || __builtin_mul_overflow(v, T(10), &v) || __builtin_add_overflow(v, T(d), &v))
+      return false;
+  }
+  out = v;
+  return true;
 }
 
 // Prototype traces (bpftrace) wrote names raw; ours escape them. A name that is
-// not a valid escape sequence is therefore taken as it stands.
+// not a valid escape sequence is therefore taken as it stands. Almost no name
+// holds a backslash: those are copied without going through the unescaper.
 void take_comm(std::string_view text, std::string& out) {
-  if (!unescape_comm(text, out)) out.assign(text);
+  if (text.find('\\') == std::string_view::npos) out.assign(text);
+  else if (!unescape_comm(text, out)) out.assign(text);
+}
+
+// First "ab" in s, or npos. memchr finds the candidates: string_view::find of a
+// two-byte needle compared at every position.
+size_t find_pair(std::string_view s, char a, char b) {
+  const char* p = s.data();
+  const char* end = p + s.size();
+  while (p + 1 < end) {
+    p = static_cast<const char*>(std::memchr(p, a, size_t(end - p - 1)));
+    if (!p) break;
+    if (p[1] == b) return size_t(p - s.data());
+    ++p;
+  }
+  return std::string_view::npos;
 }
 
 // "<remote><-<local>" or "<remote>-><local>"; sets type Connect or Accept.
@@ -36,10 +58,10 @@ ParseResult parse_arrow_body(std::string_view line, Record& out) {
   if (bar == std::string_view::npos) return error("no '|PID=' part");
   std::string_view ends = line.substr(0, bar);
   std::string_view rest = line.substr(bar + 1);
-  size_t arrow = ends.find("<-");
+  size_t arrow = find_pair(ends, '<', '-');
   if (arrow != std::string_view::npos) {
     out.type = RecordType::Connect;
-  } else if ((arrow = ends.find("->")) != std::string_view::npos) {
+  } else if ((arrow = find_pair(ends, '-', '>')) != std::string_view::npos) {
     out.type = RecordType::Accept;
   } else {
     return error("no '<-' or '->' between the endpoints");
@@ -103,23 +125,129 @@ ParseResult parse_marker(std::string_view line, Record& out) {
 
 }  // namespace
 
-bool parse_ip(std::string_view text, IpAddr& out) {
-  char buf[INET6_ADDRSTRLEN + 1];
-  if (text.empty() || text.size() >= sizeof buf) return false;
-  std::memcpy(buf, text.data(), text.size());
-  buf[text.size()] = '\0';
-  out = {};
-  if (text.find(':') == std::string_view::npos) {
-    if (inet_pton(AF_INET, buf, out.bytes.data()) != 1) return false;
-    out.family = 4;
-    return true;
+namespace {
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// Dotted quad, exactly as glibc's inet_pton(AF_INET) takes it: four decimal
+// parts of at most 255, no leading zeros ("01"), nothing else. Writes dst only
+// on success. inet_pton itself needed a NUL-terminated copy and a libc call per
+// address, a fifth of netgraph's time.
+bool parse_v4(const char* p, const char* end, uint8_t* dst) {
+  uint8_t tmp[4] = {0, 0, 0, 0};
+  int octets = 0, i = 0;
+  bool saw_digit = false;
+  while (p < end) {
+    const char c = *p++;
+    if (c >= '0' && c <= '9') {
+      if (saw_digit && tmp[i] == 0) return false;  // leading zero
+      const unsigned v = tmp[i] * 10u + unsigned(c - '0');
+      if (v > 255) return false;
+      tmp[i] = uint8_t(v);
+      if (!saw_digit) {
+        if (++octets > 4) return false;
+        saw_digit = true;
+      }
+    } else if (c == '.' && saw_digit) {
+      if (octets == 4) return false;
+      tmp[++i] = 0;
+      saw_digit = false;
+    } else {
+      return false;
+    }
   }
-  if (inet_pton(AF_INET6, buf, out.bytes.data()) != 1) return false;
-  out.family = 6;
+  if (octets < 4) return false;
+  std::memcpy(dst, tmp, 4);
+  return true;
+}
+
+// IPv6 text, exactly as glibc's inet_pton(AF_INET6) takes it (resolv/inet_pton.c
+// since glibc 2.26): up to eight groups of one to four hex digits, one "::" for
+// a run of zero groups, an optional dotted quad in the last 32 bits.
+bool parse_v6(const char* p, const char* end, uint8_t* dst) {
+  uint8_t tmp[16] = {};
+  uint8_t* tp = tmp;
+  uint8_t* const endp = tmp + 16;
+  uint8_t* colonp = nullptr;
+  if (p == end) return false;
+  if (*p == ':' && (++p == end || *p != ':')) return false;  // a leading ':' must be "::"
+  const char* curtok = p;
+  int xdigits = 0;
+  unsigned val = 0;
+  while (p < end) {
+    const char c = *p++;
+    const int digit = hex_value(c);
+    if (digit >= 0) {
+      if (xdigits == 4) return false;
+      val = (val << 4) | unsigned(digit);
+      ++xdigits;
+      continue;
+    }
+    if (c == ':') {
+      curtok = p;
+      if (xdigits == 0) {
+        if (colonp) return false;  // a second "::"
+        colonp = tp;
+        continue;
+      }
+      if (p == end || tp + 2 > endp) return false;  // trailing single ':' or too many groups
+      *tp++ = uint8_t(val >> 8);
+      *tp++ = uint8_t(val);
+      xdigits = 0;
+      val = 0;
+      continue;
+    }
+    // A dotted quad ends the address: it restarts from the token's first byte.
+    if (c == '.' && tp + 4 <= endp && parse_v4(curtok, end, tp)) {
+      tp += 4;
+      xdigits = 0;
+      break;
+    }
+    return false;
+  }
+  if (xdigits > 0) {
+    if (tp + 2 > endp) return false;
+    *tp++ = uint8_t(val >> 8);
+    *tp++ = uint8_t(val);
+  }
+  if (colonp) {
+    if (tp == endp) return false;  // "::" would stand for no group at all
+    const size_t n = size_t(tp - colonp);
+    std::memmove(endp - n, colonp, n);
+    std::memset(colonp, 0, size_t(endp - n - colonp));
+    tp = endp;
+  }
+  if (tp != endp) return false;
+  std::memcpy(dst, tmp, 16);
+  return true;
+}
+
+// The family is chosen by the caller as parse_ip always did: by a ':' anywhere
+// in the text.
+bool parse_ip_as(std::string_view text, bool v6, IpAddr& out) {
+  out = {};
+  // inet_pton's limit: the text had to fit a INET6_ADDRSTRLEN buffer.
+  if (text.empty() || text.size() > 46) return false;
+  auto parse = [&](const char* end) {
+    return v6 ? parse_v6(text.data(), end, out.bytes.data())
+              : parse_v4(text.data(), end, out.bytes.data());
+  };
+  if (!parse(text.data() + text.size())) {
+    // inet_pton read a C string, so an embedded NUL ended the address. Neither
+    // parser accepts a NUL, so only a failed parse needs the second look.
+    const char* nul = static_cast<const char*>(std::memchr(text.data(), '\0', text.size()));
+    if (!nul || !parse(nul)) return false;
+  }
+  out.family = v6 ? 6 : 4;
   // IPv4-mapped IPv6 is the same peer as its IPv4 address: normalise so both
   // ends of a dual-stack connection pair up.
   static constexpr uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-  if (std::memcmp(out.bytes.data(), mapped, sizeof mapped) == 0) {
+  if (v6 && std::memcmp(out.bytes.data(), mapped, sizeof mapped) == 0) {
     std::memmove(out.bytes.data(), out.bytes.data() + 12, 4);
     std::memset(out.bytes.data() + 4, 0, 12);
     out.family = 4;
@@ -127,25 +255,35 @@ bool parse_ip(std::string_view text, IpAddr& out) {
   return true;
 }
 
+}  // namespace
+
+bool parse_ip(std::string_view text, IpAddr& out) {
+  return parse_ip_as(text, text.find(':') != std::string_view::npos, out);
+}
+
 bool parse_endpoint(std::string_view text, Endpoint& out) {
   std::string_view ip, port;
+  bool v6;
   if (!text.empty() && text.front() == '[') {
     size_t close = text.find(']');
     if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') return false;
     ip = text.substr(1, close - 1);
     port = text.substr(close + 2);
     if (ip.find(':') == std::string_view::npos) return false;  // brackets are for IPv6
+    v6 = true;
   } else {
-    size_t colon = text.rfind(':');
+    // Split at the first ':' (not the last): with a second one the port fails
+    // to parse, which rejects bare IPv6 (ambiguous) the same way.
+    size_t colon = text.find(':');
     if (colon == std::string_view::npos) return false;
     ip = text.substr(0, colon);
     port = text.substr(colon + 1);
-    if (ip.find(':') != std::string_view::npos) return false;  // bare IPv6 is ambiguous
+    v6 = false;
   }
   unsigned p = 0;
   if (!parse_uint(port, p) || p > 65535) return false;
   out.port = static_cast<uint16_t>(p);
-  return parse_ip(ip, out.ip);
+  return parse_ip_as(ip, v6, out.ip);
 }
 
 int errno_from_name(std::string_view name) {

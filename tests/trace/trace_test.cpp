@@ -1,7 +1,9 @@
 // Unit tests of the trace formats: escaping, arrow and JSON formatting, and the
 // parser on good, hostile and broken lines.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <fstream>
 #include <string>
 
@@ -183,6 +185,74 @@ TEST(Parse, RejectsBrokenLinesWithAReason) {
     EXPECT_EQ(res.kind, ParseKind::Error) << bad;
     EXPECT_FALSE(res.error.empty()) << bad;
   }
+}
+
+// parse_ip is hand-written; it must take exactly what inet_pton takes (the
+// fuzz target fuzz_parse_ip checks any bytes, these are the known corners).
+TEST(Address, AcceptsExactlyWhatInetPtonAccepts) {
+  const std::pair<std::string, bool> cases[] = {
+      {"1.2.3.4", true}, {"0.0.0.0", true}, {"255.255.255.255", true}, {"256.1.1.1", false},
+      {"1.2.3", false}, {"1.2.3.4.5", false}, {"01.2.3.4", false}, {"1.2.3.00", false},
+      {"1..2.3", false}, {".1.2.3", false}, {"1.2.3.", false}, {" 1.2.3.4", false},
+      {"1.2.3.4 ", false}, {"1.2.3.4x", false}, {"0x1.2.3.4", false}, {"", false},
+      {"::", true}, {"::1", true}, {"1::", true}, {":1::2", false}, {"1:", false},
+      {":::", false}, {"1::2::3", false}, {"1:2:3:4:5:6:7:8", true}, {"1:2:3:4:5:6:7:8:9", false},
+      {"1:2:3:4:5:6:7::", true}, {"1:2:3:4:5:6:7:8::", false}, {"::1:2:3:4:5:6:7:8", false},
+      {"12345::", false}, {"0000:0000::FFFF", true}, {"abcd:EF01::", true}, {"g::", false},
+      {"::ffff:1.2.3.4", true}, {"::1.2.3.4", true}, {"1:2:3:4:5:6:1.2.3.4", true},
+      {"1:2:3:4:5:6:7:1.2.3.4", false}, {"::1.2.3", false}, {"::01.2.3.4", false},
+      {"::1.2.3.4:5", false}, {"::ffff:256.1.1.1", false}, {"fe80::1%eth0", false},
+      {"1.2.3.4:80", false}, {"[::1]", false},
+      {"0000:0000:0000:0000:0000:0000:255.255.255.255", true},
+      {std::string("1.2.3.4\0junk", 12), true}, {std::string("::1\0:", 5), true},
+      {std::string("\0", 1), false}, {std::string(47, '1'), false}};
+  for (const auto& [text, ok] : cases) {
+    IpAddr ip;
+    EXPECT_EQ(parse_ip(text, ip), ok) << text;
+    // The same verdict and bytes as libc on the NUL-terminated text.
+    std::string c(text.c_str());
+    const bool v6 = text.find(':') != std::string::npos;
+    uint8_t want[16] = {};
+    const bool libc = text.size() <= 46 && inet_pton(v6 ? AF_INET6 : AF_INET, c.c_str(), want) == 1;
+    EXPECT_EQ(ok, libc) << text;
+    if (ok && ip.family == 6) {
+      EXPECT_EQ(std::memcmp(ip.bytes.data(), want, 16), 0) << text;
+    } else if (ok && !v6) {
+      EXPECT_EQ(std::memcmp(ip.bytes.data(), want, 4), 0) << text;
+    }
+  }
+}
+
+TEST(Address, MappedIsNormalisedAndFailureClears) {
+  IpAddr ip;
+  ASSERT_TRUE(parse_ip("::ffff:1.2.3.4", ip));
+  EXPECT_EQ(ip, (IpAddr{4, {1, 2, 3, 4}}));
+  ASSERT_TRUE(parse_ip("::FFFF:0102:0304", ip));
+  EXPECT_EQ(ip, (IpAddr{4, {1, 2, 3, 4}}));
+  ASSERT_TRUE(parse_ip("::1.2.3.4", ip));  // IPv4-compatible is not mapped: stays IPv6
+  EXPECT_EQ(ip, (IpAddr{6, {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4}}));
+  ASSERT_TRUE(parse_ip("::", ip));
+  EXPECT_EQ(ip, (IpAddr{6, {}}));
+  ASSERT_TRUE(parse_ip("2001:db8::102:304", ip));
+  EXPECT_EQ(ip, (IpAddr{6, {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4}}));
+  EXPECT_FALSE(parse_ip("1.2.3.256", ip));
+  EXPECT_EQ(ip, IpAddr{});
+}
+
+TEST(Address, Endpoints) {
+  Endpoint e;
+  ASSERT_TRUE(parse_endpoint("1.2.3.4:80", e));
+  EXPECT_EQ(e, (Endpoint{IpAddr{4, {1, 2, 3, 4}}, 80}));
+  ASSERT_TRUE(parse_endpoint("1.2.3.4:0080", e));
+  EXPECT_EQ(e.port, 80);
+  ASSERT_TRUE(parse_endpoint("[::1]:65535", e));
+  EXPECT_EQ(e, (Endpoint{IpAddr{6, {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}}, 65535}));
+  ASSERT_TRUE(parse_endpoint("[::ffff:10.0.0.1]:5", e));
+  EXPECT_EQ(e, (Endpoint{IpAddr{4, {10, 0, 0, 1}}, 5}));
+  for (const char* bad : {"1.2.3.4", "1.2.3.4:", "1.2.3.4:65536", "1.2.3.4:-1", "1.2.3.4:+1",
+                          "1.2.3.4:80:90", "::1:80", "[::1]80", "[::1]:", "[1.2.3.4]:80",
+                          "[::1:80", "1.2.3.4:99999999999999999999", ""})
+    EXPECT_FALSE(parse_endpoint(bad, e)) << bad;
 }
 
 TEST(Parse, ReplaysTheRecordedK3sTrace) {
