@@ -14,7 +14,7 @@ packages=(
   build-essential cmake pkg-config clang llvm libclang-rt-14-dev
   libbpf-dev bpftool libelf-dev zlib1g-dev
   libcli11-dev libfmt-dev libgraphviz-dev graphviz
-  libgtest-dev libgmock-dev libre2-dev libcap-dev libsimdjson-dev nlohmann-json3-dev
+  libgtest-dev libgmock-dev libre2-dev libcap-dev libsimdjson-dev nlohmann-json3-dev libabsl-dev
   iproute2 procps util-linux kmod
   qemu-system-x86 busybox-static cpio
 )

@@ -1,10 +1,15 @@
 #include "graph/graph.h"
 
+#include <absl/container/flat_hash_map.h>
 #include <re2/re2.h>
 
 #include <algorithm>
+#include <array>
+#include <charconv>
 #include <cstring>
+#include <functional>
 #include <stdexcept>
+#include <unordered_map>
 
 #include "trace/format.h"
 
@@ -33,18 +38,75 @@ std::string ip_text(const IpAddr& ip) {
   return s;
 }
 
-std::string endpoint_text(const Endpoint& ep) {
-  std::string s;
-  append_endpoint(s, ep);
-  return s;
+// An address as its label text tells it apart, in binary: append_ip writes
+// IPv4 and IPv4-mapped IPv6 alike and any other family as "?". Nodes keep
+// these and turn them into text once, in finish().
+struct LabelAddr {
+  IpAddr ip;  // family 4 (bytes[0..3]), 6, or 0 for "?"
+  bool operator==(const LabelAddr&) const = default;
+};
+
+LabelAddr label_addr(const IpAddr& ip) {
+  static constexpr uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  LabelAddr a;
+  if (ip.family == 4 || (ip.family == 6 && std::memcmp(ip.bytes.data(), mapped, 12) == 0)) {
+    a.ip.family = 4;
+    std::memcpy(a.ip.bytes.data(), ip.bytes.data() + (ip.family == 4 ? 0 : 12), 4);
+  } else if (ip.family == 6) {
+    a.ip = ip;
+  }
+  return a;
 }
 
-void append_binary(std::string& key, const Endpoint& ep) {
-  key.push_back(char(ep.ip.family));
-  key.append(reinterpret_cast<const char*>(ep.ip.bytes.data()), ep.ip.family == 4 ? 4 : 16);
-  key.push_back(char(ep.port >> 8));
-  key.push_back(char(ep.port & 0xff));
+void append_binary(std::string& key, const void* bytes, size_t n) {
+  key.append(static_cast<const char*>(bytes), n);
 }
+
+// A connection's identity: client endpoint, server endpoint, and for loopback
+// the host and network namespace (two pods both using 127.0.0.1 are different
+// machines to us). `bytes` holds the endpoints as family, address (4 or 16
+// bytes) and port. The pending maps are std::unordered_map and finish() sends
+// their leftovers out in the map's order, which the DOT output shows: `hash` is
+// therefore std::hash of the byte string the key used to be (endpoints, then
+// "\0host\0netns" for loopback), which keeps that order as it was.
+struct PairKey {
+  size_t hash = 0;
+  uint32_t host = 0;   // scoped keys only
+  uint32_t netns = 0;  // scoped keys only
+  uint8_t len = 0;
+  bool scoped = false;
+  std::array<uint8_t, 2 * 19> bytes{};  // zeros past len: compared whole, inline
+  bool operator==(const PairKey& o) const {
+    return hash == o.hash && len == o.len && scoped == o.scoped && host == o.host &&
+           netns == o.netns && bytes == o.bytes;
+  }
+  void append(const Endpoint& ep) {
+    const size_t n = ep.ip.family == 4 ? 4 : 16;
+    bytes[len] = ep.ip.family;
+    std::memcpy(&bytes[len + 1], ep.ip.bytes.data(), n);
+    bytes[len + 1 + n] = uint8_t(ep.port >> 8);
+    bytes[len + 2 + n] = uint8_t(ep.port & 0xff);
+    len = uint8_t(len + n + 3);
+  }
+};
+
+// Debian builds abseil with its own string_view (ABSL_OPTION_USE_STD_STRING_VIEW
+// is 0): heterogeneous lookups into a map of std::string take that type.
+absl::string_view absl_view(std::string_view s) { return {s.data(), s.size()}; }
+
+struct PairKeyHash {
+  size_t operator()(const PairKey& k) const noexcept { return k.hash; }
+};
+
+struct EdgeKey {
+  size_t from, to;
+  uint16_t port, client_port;
+  bool operator==(const EdgeKey&) const = default;
+  template <typename H>
+  friend H AbslHashValue(H h, const EdgeKey& k) {
+    return H::combine(std::move(h), k.from, k.to, k.port, k.client_port);
+  }
+};
 
 std::unique_ptr<re2::RE2> compile(const std::string& pattern, const char* flag) {
   if (pattern.empty()) return nullptr;
@@ -57,98 +119,141 @@ std::unique_ptr<re2::RE2> compile(const std::string& pattern, const char* flag) 
 
 }  // namespace
 
+// Everything add() looks up, keyed in binary so that a record whose host,
+// process and edge are already known allocates nothing.
+struct GraphBuilder::Index {
+  // Host names in graph_.hosts order. The input's host is the same for a whole
+  // file: the last one is remembered and checked first.
+  absl::flat_hash_map<std::string, uint32_t> hosts;
+  std::string last_host;
+  uint32_t last_host_index = UINT32_MAX;
+  // Process nodes by host index + what --group-by groups on (see process_node),
+  // external nodes by their address text.
+  absl::flat_hash_map<std::string, size_t> nodes;
+  absl::flat_hash_map<std::string, size_t> externals;
+  absl::flat_hash_map<EdgeKey, size_t> edges;
+  // Per node: the local addresses its label lists, at most 4.
+  struct Addrs {
+    uint8_t n = 0;
+    std::array<LabelAddr, 4> a;
+  };
+  std::vector<Addrs> addrs;
+  // Connection ends waiting for their peer. An entry is erased as soon as it
+  // pairs.
+  std::unordered_map<PairKey, Pending, PairKeyHash> connects, accepts;
+  std::string key;      // reused: the node key being looked up
+  std::string text;     // reused: external node names, scoped pair keys
+};
+
 GraphBuilder::GraphBuilder(GraphOptions options)
     : options_(std::move(options)),
       include_(compile(options_.include, "--include")),
-      exclude_(compile(options_.exclude, "--exclude")) {}
+      exclude_(compile(options_.exclude, "--exclude")),
+      index_(std::make_unique<Index>()) {}
 
 GraphBuilder::~GraphBuilder() = default;
 
-size_t GraphBuilder::process_node(const Record& r, const std::string& host) {
-  std::string key = host;
-  key.push_back('\0');
-  std::string name;
-  append_escaped_comm(name, r.comm);
-  switch (options_.group_by) {
-    case GroupBy::Pid:
-      // pid alone is not an identity: pids are reused, so the name is part of it.
-      key += std::to_string(r.pid);
-      key.push_back('\0');
-      key += name;
-      break;
-    case GroupBy::Comm: key += name; break;
-    case GroupBy::Host: break;
-    case GroupBy::Address: key += ip_text(r.local.ip); break;
-  }
-  auto [it, inserted] = node_index_.try_emplace(key, graph_.nodes.size());
-  if (inserted) {
-    Node n;
-    n.key = key;
-    n.host = host;
-    n.name = name;
-    graph_.nodes.push_back(std::move(n));
-  }
-  // Remember the local addresses a node uses, for its label (a process may
-  // have several: loopback and an interface, or IPv4 and IPv6).
-  auto& addrs = local_addrs_[it->second];
-  std::string local = ip_text(r.local.ip);
-  if (addrs.size() < 4 && std::find(addrs.begin(), addrs.end(), local) == addrs.end()) addrs.push_back(local);
+uint32_t GraphBuilder::host_index(std::string_view host) {
+  Index& x = *index_;
+  if (x.last_host_index != UINT32_MAX && host == x.last_host) return x.last_host_index;
+  auto [it, inserted] = x.hosts.try_emplace(absl_view(host), uint32_t(graph_.hosts.size()));
+  if (inserted) graph_.hosts.emplace_back(host);
+  x.last_host.assign(host);
+  x.last_host_index = it->second;
   return it->second;
 }
 
-size_t GraphBuilder::external_node(const std::string& key, const std::string& label) {
-  auto [it, inserted] = node_index_.try_emplace("\x01" + key, graph_.nodes.size());
+size_t GraphBuilder::process_node(const Record& r, uint32_t host) {
+  Index& x = *index_;
+  // The lookup key: host index, then what the node groups on. The raw name
+  // stands for the escaped one (escaping is one to one) and the binary
+  // address for its text (label_addr).
+  const LabelAddr local = label_addr(r.local.ip);
+  std::string& key = x.key;
+  key.clear();
+  append_binary(key, &host, sizeof host);
+  switch (options_.group_by) {
+    case GroupBy::Pid:
+      append_binary(key, &r.pid, sizeof r.pid);
+      key += r.comm;
+      break;
+    case GroupBy::Comm: key += r.comm; break;
+    case GroupBy::Host: break;
+    case GroupBy::Address: append_binary(key, &local, sizeof local); break;
+  }
+  auto it = x.nodes.find(absl_view(key));
+  if (it == x.nodes.end()) {
+    // Node::key keeps the text form it has always had: finish() reads the pid
+    // back out of it.
+    const std::string& host_name = graph_.hosts[host];
+    Node n;
+    n.key = host_name;
+    n.key.push_back('\0');
+    append_escaped_comm(n.name, r.comm);
+    switch (options_.group_by) {
+      case GroupBy::Pid:
+        n.key += std::to_string(r.pid);
+        n.key.push_back('\0');
+        n.key += n.name;
+        break;
+      case GroupBy::Comm: n.key += n.name; break;
+      case GroupBy::Host: break;
+      case GroupBy::Address: n.key += ip_text(r.local.ip); break;
+    }
+    n.host = host_name;
+    it = x.nodes.emplace(key, graph_.nodes.size()).first;
+    graph_.nodes.push_back(std::move(n));
+    x.addrs.resize(graph_.nodes.size());
+  }
+  // Remember the local addresses a node uses, for its label (a process may
+  // have several: loopback and an interface, or IPv4 and IPv6).
+  Index::Addrs& addrs = x.addrs[it->second];
+  if (addrs.n < 4 && std::find(addrs.a.begin(), addrs.a.begin() + addrs.n, local) ==
+                         addrs.a.begin() + addrs.n)
+    addrs.a[addrs.n++] = local;
+  return it->second;
+}
+
+size_t GraphBuilder::external_node(std::string_view key) {
+  auto [it, inserted] = index_->externals.try_emplace(absl_view(key), graph_.nodes.size());
   if (inserted) {
     Node n;
-    n.key = "\x01" + key;
-    n.name = label;
-    append_dot_text(n.label, label);
+    n.key = "\x01";
+    n.key += key;
+    n.name = key;
+    append_dot_text(n.label, key);
     n.external = true;
     graph_.nodes.push_back(std::move(n));
+    index_->addrs.resize(graph_.nodes.size());
   }
   return it->second;
 }
 
 void GraphBuilder::add_edge(size_t from, size_t to, uint16_t port, uint16_t client_port, bool matched) {
   if (!options_.per_connection) client_port = 0;
-  auto [it, inserted] = edge_index_.try_emplace({from, to, port, client_port}, graph_.edges.size());
+  auto [it, inserted] = index_->edges.try_emplace(EdgeKey{from, to, port, client_port}, graph_.edges.size());
   if (inserted) graph_.edges.push_back(Edge{from, to, port, client_port, 0, matched});
   ++graph_.edges[it->second].count;
 }
 
-// client endpoint, server endpoint, and for loopback the host and network
-// namespace: two pods both using 127.0.0.1 are different machines to us.
-void GraphBuilder::pair_key(const Record& r, const std::string& host) {
-  const bool connect = r.type == RecordType::Connect;
-  const Endpoint& client = connect ? r.local : r.remote;
-  const Endpoint& server = connect ? r.remote : r.local;
-  key_buf_.clear();
-  append_binary(key_buf_, client);
-  append_binary(key_buf_, server);
-  if (is_loopback(server.ip)) {
-    key_buf_.push_back('\0');
-    key_buf_ += host;
-    key_buf_.push_back('\0');
-    key_buf_ += std::to_string(r.netns);
-  }
-}
-
 void GraphBuilder::flush_connect(const Pending& p) {
   ++graph_.stats.unmatched_connects;
-  std::string ep = endpoint_text(p.remote);
-  add_edge(p.node, external_node(ep, ep), p.remote.port, p.local_port, false);
+  std::string& ep = index_->text;
+  ep.clear();
+  append_endpoint(ep, p.remote);
+  add_edge(p.node, external_node(ep), p.remote.port, p.local_port, false);
 }
 
 void GraphBuilder::flush_accept(const Pending& p) {
   ++graph_.stats.unmatched_accepts;
-  std::string ip = ip_text(p.remote.ip);
-  add_edge(external_node(ip, ip), p.node, p.local_port, p.remote.port, false);
+  std::string& ip = index_->text;
+  ip.clear();
+  append_ip(ip, p.remote.ip);
+  add_edge(external_node(ip), p.node, p.local_port, p.remote.port, false);
 }
 
 void GraphBuilder::add(const Record& r, std::string_view input_host) {
-  const std::string host = r.host.empty() ? std::string(input_host) : r.host;
-  if (std::find(graph_.hosts.begin(), graph_.hosts.end(), host) == graph_.hosts.end())
-    graph_.hosts.push_back(host);
+  const uint32_t host = host_index(r.host.empty() ? input_host : std::string_view(r.host));
   switch (r.type) {
     case RecordType::Lost: graph_.stats.lost += r.lost; return;
     case RecordType::Failed: ++graph_.stats.failed; return;
@@ -160,10 +265,30 @@ void GraphBuilder::add(const Record& r, std::string_view input_host) {
 
   const bool connect = r.type == RecordType::Connect;
   size_t node = process_node(r, host);
-  pair_key(r, host);
-  auto& mine = connect ? pending_connects_ : pending_accepts_;
-  auto& theirs = connect ? pending_accepts_ : pending_connects_;
-  auto peer = theirs.find(key_buf_);
+
+  PairKey key;
+  key.append(connect ? r.local : r.remote);  // client
+  key.append(connect ? r.remote : r.local);  // server
+  const std::string_view binary(reinterpret_cast<const char*>(key.bytes.data()), key.len);
+  if (is_loopback(connect ? r.remote.ip : r.local.ip)) {
+    key.scoped = true;
+    key.host = host;
+    key.netns = r.netns;
+    std::string& text = index_->text;
+    text.assign(binary);
+    text.push_back('\0');
+    text += graph_.hosts[host];
+    text.push_back('\0');
+    char digits[10];
+    text.append(digits, std::to_chars(digits, digits + sizeof digits, r.netns).ptr);
+    key.hash = std::hash<std::string_view>{}(text);
+  } else {
+    key.hash = std::hash<std::string_view>{}(binary);
+  }
+
+  auto& mine = connect ? index_->connects : index_->accepts;
+  auto& theirs = connect ? index_->accepts : index_->connects;
+  auto peer = theirs.find(key);
   if (peer != theirs.end()) {
     ++graph_.stats.matched;
     const size_t client = connect ? node : peer->second.node;
@@ -177,7 +302,7 @@ void GraphBuilder::add(const Record& r, std::string_view input_host) {
   // The same 4-tuple again before its peer showed up: the earlier one can no
   // longer pair (the port was reused), so it goes out as unmatched.
   Pending p{node, r.remote, r.local.port, seq_++};
-  auto [it, inserted] = mine.try_emplace(key_buf_, p);
+  auto [it, inserted] = mine.try_emplace(key, p);
   if (!inserted) {
     connect ? flush_connect(it->second) : flush_accept(it->second);
     it->second = p;
@@ -188,7 +313,7 @@ void GraphBuilder::add(const Record& r, std::string_view input_host) {
 // Drops the older half of one pending map as unmatched. Amortised O(1) per
 // record: it runs once per max_pending/2 insertions.
 void GraphBuilder::evict_oldest(bool connects) {
-  auto& pending = connects ? pending_connects_ : pending_accepts_;
+  auto& pending = connects ? index_->connects : index_->accepts;
   std::vector<uint64_t> seqs;
   seqs.reserve(pending.size());
   for (const auto& [key, p] : pending) seqs.push_back(p.seq);
@@ -207,10 +332,10 @@ void GraphBuilder::evict_oldest(bool connects) {
 }
 
 Graph GraphBuilder::finish() {
-  for (auto& [key, p] : pending_connects_) flush_connect(p);
-  for (auto& [key, p] : pending_accepts_) flush_accept(p);
-  pending_connects_.clear();
-  pending_accepts_.clear();
+  for (auto& [key, p] : index_->connects) flush_connect(p);
+  for (auto& [key, p] : index_->accepts) flush_accept(p);
+  index_->connects.clear();
+  index_->accepts.clear();
 
   // Labels: name, pid, local addresses (like the prototype drew them).
   for (size_t i = 0; i < graph_.nodes.size(); ++i) {
@@ -229,9 +354,10 @@ Graph GraphBuilder::finish() {
       case GroupBy::Host: append_dot_text(n.label, n.host.empty() ? "this host" : n.host); break;
       case GroupBy::Address: break;
     }
-    for (const auto& addr : local_addrs_[i]) {
+    const Index::Addrs& addrs = index_->addrs[i];
+    for (size_t a = 0; a < addrs.n; ++a) {
       if (!n.label.empty()) n.label += "\\n";
-      n.label += addr;
+      append_ip(n.label, addrs.a[a].ip);
     }
   }
 

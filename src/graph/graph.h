@@ -4,11 +4,9 @@
 #pragma once
 
 #include <cstdint>
-#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "trace/record.h"
@@ -84,10 +82,11 @@ class GraphBuilder {
     uint16_t local_port;
     uint64_t seq;  // arrival order, for evicting the oldest
   };
-  size_t process_node(const Record& r, const std::string& host);
-  size_t external_node(const std::string& key, const std::string& label);
+  struct Index;    // the lookup tables behind add(), in graph.cpp
+  uint32_t host_index(std::string_view host);
+  size_t process_node(const Record& r, uint32_t host);
+  size_t external_node(std::string_view key);
   void add_edge(size_t from, size_t to, uint16_t port, uint16_t client_port, bool matched);
-  void pair_key(const Record& r, const std::string& host);  // into key_buf_
   void flush_connect(const Pending& p);
   void flush_accept(const Pending& p);
   void evict_oldest(bool connects);
@@ -95,13 +94,7 @@ class GraphBuilder {
   GraphOptions options_;
   std::unique_ptr<re2::RE2> include_, exclude_;
   Graph graph_;
-  std::unordered_map<std::string, size_t> node_index_;
-  std::map<std::tuple<size_t, size_t, uint16_t, uint16_t>, size_t> edge_index_;
-  // Connection ends waiting for their peer, keyed by the binary 4-tuple (+ scope
-  // for loopback). An entry is erased as soon as it pairs.
-  std::unordered_map<std::string, Pending> pending_connects_, pending_accepts_;
-  std::unordered_map<size_t, std::vector<std::string>> local_addrs_;
-  std::string key_buf_;
+  std::unique_ptr<Index> index_;
   uint64_t seq_ = 0;
 };
 
