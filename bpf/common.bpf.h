@@ -53,7 +53,6 @@ __u64 drops[NT_MAX_CPUS][NT_DROP_MAX];
 /* Who started a connect: captured in the connecting task, used when the
  * connect's outcome is known (often in softirq, on another task's stack). */
 struct nt_identity {
-	__u64 ts_ns;
 	__u64 cgroup_id;
 	__u32 pid;
 	__u32 tid;
@@ -74,7 +73,6 @@ struct {
 static __always_inline void nt_current_identity(struct nt_identity *id)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	id->ts_ns = bpf_ktime_get_ns();
 	id->pid = pid_tgid >> 32;
 	id->tid = (__u32)pid_tgid;
 	id->uid = (__u32)bpf_get_current_uid_gid();
@@ -102,31 +100,105 @@ static __always_inline bool nt_identity_wanted(const struct nt_identity *id)
 	return true;
 }
 
-static __always_inline bool nt_is_tcp(struct sock *sk)
+/*
+ * How a struct sock is read. tp_btf and fentry programs receive BTF-typed
+ * pointers, which the verifier lets us dereference with plain loads (a load
+ * with an exception-table fixup, about a nanosecond). A kprobe argument, or a
+ * pointer we fetched ourselves with bpf_probe_read_kernel(), is a plain
+ * integer to the verifier and costs a helper call per field (20-30 ns each:
+ * measured with kernel.bpf_stats_enabled, the reads were most of the time our
+ * hooks took). Every caller passes a literal NT_BTF or NT_RAW, so after
+ * inlining one arm is folded away and the verifier never sees the other.
+ */
+#define NT_BTF true
+#define NT_RAW false
+#define NT_SK(btf, sk, field) ((btf) ? (sk)->field : BPF_CORE_READ(sk, field))
+
+static __always_inline bool nt_family_ok(__u16 family)
 {
-	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
-	if (family != NT_AF_INET && family != NT_AF_INET6)
-		return false;
-	return BPF_CORE_READ(sk, sk_protocol) == NT_IPPROTO_TCP &&
-	       BPF_CORE_READ(sk, sk_type) == NT_SOCK_STREAM;
+	return family == NT_AF_INET || family == NT_AF_INET6;
 }
 
-/* Fills the socket half of an event: family, 4-tuple, network namespace. */
-static __always_inline void nt_read_sock(struct sock *sk, struct nt_event *e)
+static __always_inline bool nt_is_tcp(bool btf, struct sock *sk)
 {
-	e->family = BPF_CORE_READ(sk, __sk_common.skc_family);
-	e->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
-	e->rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	if (!nt_family_ok(NT_SK(btf, sk, __sk_common.skc_family)))
+		return false;
+	return NT_SK(btf, sk, sk_protocol) == NT_IPPROTO_TCP &&
+	       NT_SK(btf, sk, sk_type) == NT_SOCK_STREAM;
+}
+
+/*
+ * For raw pointers: a private copy of struct sock_common, the head of every
+ * struct sock, which holds every field an event needs but the namespace
+ * inode. One bpf_probe_read_kernel() instead of seven. Its size comes from
+ * the running kernel through CO-RE (bpf_core_type_size), and the field
+ * offsets in the copy are relocated like any CO-RE access; the buffer is
+ * larger than any sock_common so far (136 bytes in 6.18).
+ */
+struct nt_skc_copy {
+	union {
+		struct sock_common skc;
+		char bytes[256];
+	};
+};
+
+static __always_inline bool nt_copy_skc(struct sock *sk, struct nt_skc_copy *c)
+{
+	__u32 size = bpf_core_type_size(struct sock_common);
+
+	if (size > sizeof(c->bytes))
+		size = sizeof(c->bytes);
+	return bpf_probe_read_kernel(c, size, sk) == 0;
+}
+
+/* Family, ports and addresses, from sk itself (BTF) or from a copy. */
+static __always_inline void nt_fill_from_skc(const struct sock_common *skc, struct nt_event *e)
+{
+	e->family = skc->skc_family;
+	e->lport = skc->skc_num;
+	e->rport = bpf_ntohs(skc->skc_dport);
 	if (e->family == NT_AF_INET) {
-		__u32 saddr = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
-		__u32 daddr = BPF_CORE_READ(sk, __sk_common.skc_daddr);
+		__u32 saddr = skc->skc_rcv_saddr;
+		__u32 daddr = skc->skc_daddr;
 		__builtin_memcpy(e->laddr, &saddr, 4);
 		__builtin_memcpy(e->raddr, &daddr, 4);
-	} else {
-		BPF_CORE_READ_INTO(&e->laddr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
-		BPF_CORE_READ_INTO(&e->raddr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
+		return;
 	}
-	e->netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+	/* Word by word: each load stays inside one u6_addr32[] element, which
+	 * is what the verifier checks a BTF access against. */
+	for (int i = 0; i < 4; i++) {
+		__u32 l = skc->skc_v6_rcv_saddr.in6_u.u6_addr32[i];
+		__u32 r = skc->skc_v6_daddr.in6_u.u6_addr32[i];
+		__builtin_memcpy(&e->laddr[4 * i], &l, 4);
+		__builtin_memcpy(&e->raddr[4 * i], &r, 4);
+	}
+}
+
+/* Fills the socket half of an event (family, 4-tuple, network namespace).
+ * False when sk is not a TCP socket, so the paths that may see any socket
+ * (accept) need no check of their own. */
+static __always_inline bool nt_read_tcp_sock(bool btf, struct sock *sk, struct nt_event *e)
+{
+	if (btf) {
+		if (!nt_is_tcp(NT_BTF, sk))
+			return false;
+		nt_fill_from_skc(&sk->__sk_common, e);
+		e->netns = sk->__sk_common.skc_net.net->ns.inum;
+		return true;
+	}
+	struct nt_skc_copy c;
+	/* Accesses go through a struct sock_common pointer so that their
+	 * CO-RE relocations are rooted at a kernel type, not at our union. */
+	const struct sock_common *skc = &c.skc;
+
+	if (!sk || !nt_copy_skc(sk, &c) || !nt_family_ok(skc->skc_family))
+		return false;
+	if (BPF_CORE_READ(sk, sk_protocol) != NT_IPPROTO_TCP ||
+	    BPF_CORE_READ(sk, sk_type) != NT_SOCK_STREAM)
+		return false;
+	nt_fill_from_skc(skc, e);
+	e->netns = BPF_CORE_READ(skc->skc_net.net, ns.inum);
+	return true;
 }
 
 static __always_inline void nt_count_drop(__u32 reason)
@@ -145,8 +217,8 @@ static __always_inline void nt_count_drop(__u32 reason)
 /* Builds the event, applies the socket filters, and hands it to user space.
  * Filters run before the ring buffer is touched, so the drop counts only
  * count events the user asked for. */
-static __always_inline void nt_emit(struct sock *sk, const struct nt_identity *id, __u16 kind,
-				    __s32 error)
+static __always_inline void nt_emit(bool btf, struct sock *sk, const struct nt_identity *id,
+				    __u16 kind, __s32 error)
 {
 	struct nt_event e = {};
 
@@ -154,7 +226,8 @@ static __always_inline void nt_emit(struct sock *sk, const struct nt_identity *i
 		return;
 	if (cfg_direction == 2 && kind != NT_EV_ACCEPT)
 		return;
-	nt_read_sock(sk, &e);
+	if (!nt_read_tcp_sock(btf, sk, &e))
+		return;
 	if (cfg_family && e.family != cfg_family)
 		return;
 	if (cfg_port && e.lport != cfg_port && e.rport != cfg_port)
@@ -192,7 +265,8 @@ static __always_inline void nt_connect_started(struct sock *sk)
 /* The state machine's verdict on a connect in flight. Runs wherever the
  * kernel changes the state: often softirq, so the identity comes from the map,
  * never from the current task. */
-static __always_inline void nt_connect_outcome(struct sock *sk, int oldstate, int newstate)
+static __always_inline void nt_connect_outcome(bool btf, struct sock *sk, int oldstate,
+					       int newstate)
 {
 	__u64 key = (__u64)sk;
 	struct nt_identity *id;
@@ -203,38 +277,38 @@ static __always_inline void nt_connect_outcome(struct sock *sk, int oldstate, in
 	if (!id)
 		return;
 	if (newstate == NT_TCP_ESTABLISHED)
-		nt_emit(sk, id, NT_EV_CONNECT, 0);
+		nt_emit(btf, sk, id, NT_EV_CONNECT, 0);
 	else if (newstate == NT_TCP_CLOSE)
 		/* tcp_reset()/tcp_write_err() set sk_err before tcp_done() moves
 		 * the socket to CLOSE; 0 when the connect was abandoned. */
-		nt_emit(sk, id, NT_EV_FAILED, BPF_CORE_READ(sk, sk_err));
+		nt_emit(btf, sk, id, NT_EV_FAILED, NT_SK(btf, sk, sk_err));
 	bpf_map_delete_elem(&connecting, &key);
 }
 
 /* A connect that failed before it ever reached SYN_SENT (routing, port
  * exhaustion...), seen where tcp_v4_connect()/tcp_v6_connect() return: the
  * current task is the connecting one. kprobe and fentry backends only. */
-static __always_inline void nt_connect_failed_now(struct sock *sk, int err)
+static __always_inline void nt_connect_failed_now(bool btf, struct sock *sk, int err)
 {
 	struct nt_identity id;
 
 	nt_current_identity(&id);
 	if (!nt_identity_wanted(&id))
 		return;
-	nt_emit(sk, &id, NT_EV_FAILED, err < 0 ? -err : err);
+	nt_emit(btf, sk, &id, NT_EV_FAILED, err < 0 ? -err : err);
 }
 
 /* An accepted socket, in the accepting task. */
-static __always_inline void nt_accepted(struct sock *sk)
+static __always_inline void nt_accepted(bool btf, struct sock *sk)
 {
 	struct nt_identity id;
 
-	if (!sk || !nt_is_tcp(sk))
-		return;
+	/* Whether sk is TCP at all is checked where it is read, in nt_emit:
+	 * on the raw path that check shares the one copy of the socket. */
 	nt_current_identity(&id);
 	if (!nt_identity_wanted(&id))
 		return;
-	nt_emit(sk, &id, NT_EV_ACCEPT, 0);
+	nt_emit(btf, sk, &id, NT_EV_ACCEPT, 0);
 }
 
 #endif /* NETTRACE_COMMON_BPF_H */

@@ -24,7 +24,7 @@ static __always_inline int nt_connect_returned(struct sock *sk, int ret)
 	if (ret == 0)
 		nt_connect_started(sk);
 	else
-		nt_connect_failed_now(sk, ret);
+		nt_connect_failed_now(NT_BTF, sk, ret);
 	return 0;
 }
 
@@ -43,11 +43,12 @@ int BPF_PROG(fentry_tcp_v6_connect, struct sock *sk, struct sockaddr *uaddr, int
 SEC("fentry/tcp_set_state")
 int BPF_PROG(fentry_tcp_set_state, struct sock *sk, int state)
 {
-	int oldstate = BPF_CORE_READ(sk, __sk_common.skc_state);
+	/* The old state is still in sk; see kprobe_tcp_set_state. */
+	int oldstate = sk->__sk_common.skc_state;
 
-	if (!nt_is_tcp(sk))
+	if (oldstate != NT_TCP_SYN_SENT)
 		return 0;
-	nt_connect_outcome(sk, oldstate, state);
+	nt_connect_outcome(NT_BTF, sk, oldstate, state);
 	return 0;
 }
 
@@ -58,6 +59,6 @@ int fentry_inet_csk_accept(__u64 *ctx)
 
 	if (bpf_get_func_ret(ctx, &ret))
 		return 0;
-	nt_accepted((struct sock *)ret);
+	nt_accepted(NT_RAW, (struct sock *)ret);
 	return 0;
 }

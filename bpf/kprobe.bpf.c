@@ -54,7 +54,7 @@ static __always_inline int nt_exit_connect(int ret)
 	if (ret == 0)
 		nt_connect_started(sk);
 	else
-		nt_connect_failed_now(sk, ret);
+		nt_connect_failed_now(NT_RAW, sk, ret);
 	return 0;
 }
 
@@ -85,18 +85,21 @@ int BPF_KRETPROBE(kretprobe_tcp_v6_connect, int ret)
 SEC("kprobe/tcp_set_state")
 int BPF_KPROBE(kprobe_tcp_set_state, struct sock *sk, int state)
 {
-	/* At entry sk_state still holds the old state. */
+	/* At entry sk_state still holds the old state. Only the end of a
+	 * connect matters, and most calls are other transitions: test that
+	 * first. tcp_set_state() only sees TCP sockets, and the map only holds
+	 * sockets whose connect we saw start. */
 	int oldstate = BPF_CORE_READ(sk, __sk_common.skc_state);
 
-	if (!nt_is_tcp(sk))
+	if (oldstate != NT_TCP_SYN_SENT)
 		return 0;
-	nt_connect_outcome(sk, oldstate, state);
+	nt_connect_outcome(NT_RAW, sk, oldstate, state);
 	return 0;
 }
 
 SEC("kretprobe/inet_csk_accept")
 int BPF_KRETPROBE(kretprobe_inet_csk_accept, struct sock *newsk)
 {
-	nt_accepted(newsk);
+	nt_accepted(NT_RAW, newsk);
 	return 0;
 }

@@ -35,7 +35,7 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(tracepoint_inet_sock_set_state_start, struct sock *sk, int oldstate, int newstate)
 {
-	if (oldstate == NT_TCP_CLOSE && newstate == NT_TCP_SYN_SENT && nt_is_tcp(sk))
+	if (oldstate == NT_TCP_CLOSE && newstate == NT_TCP_SYN_SENT && nt_is_tcp(NT_BTF, sk))
 		nt_connect_started(sk);
 	return 0;
 }
@@ -43,19 +43,22 @@ int BPF_PROG(tracepoint_inet_sock_set_state_start, struct sock *sk, int oldstate
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(tracepoint_inet_sock_set_state, struct sock *sk, int oldstate, int newstate)
 {
-	if (oldstate != NT_TCP_SYN_SENT || !nt_is_tcp(sk))
+	if (oldstate != NT_TCP_SYN_SENT || !nt_is_tcp(NT_BTF, sk))
 		return 0;
-	nt_connect_outcome(sk, oldstate, newstate);
+	nt_connect_outcome(NT_BTF, sk, oldstate, newstate);
 	return 0;
 }
 
 /* fd -> struct file -> struct socket -> struct sock, in the current task. */
 static __always_inline struct sock *nt_sock_of_fd(long fd)
 {
+	/* The task is BTF-typed: its hops are plain loads. fdt->fd is a
+	 * pointer to pointers, which BTF does not type, so from fds[fd] on
+	 * every hop is a bpf_probe_read_kernel(). */
 	struct task_struct *task = bpf_get_current_task_btf();
-	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
-	struct file **fds = BPF_CORE_READ(fdt, fd);
-	unsigned int max_fds = BPF_CORE_READ(fdt, max_fds);
+	struct fdtable *fdt = task->files->fdt;
+	struct file **fds = fdt->fd;
+	unsigned int max_fds = fdt->max_fds;
 	struct file *file = NULL;
 	struct socket *sock;
 
@@ -76,7 +79,7 @@ static __always_inline int nt_sys_exit_accept(long ret)
 {
 	if (ret < 0)
 		return 0;
-	nt_accepted(nt_sock_of_fd(ret));
+	nt_accepted(NT_RAW, nt_sock_of_fd(ret));
 	return 0;
 }
 
