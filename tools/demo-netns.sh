@@ -8,23 +8,10 @@ srv=nt-demo-srv
 cli=nt-demo-cli
 case "${1:-}" in
   up)
-    "$0" down >/dev/null 2>&1 || true
-    ip netns add $srv
-    ip netns add $cli
-    ip link add nt-demo-s type veth peer name nt-demo-c
-    ip link set nt-demo-s netns $srv
-    ip link set nt-demo-c netns $cli
-    ip -n $srv addr add 10.203.0.1/24 dev nt-demo-s
-    ip -n $cli addr add 10.203.0.2/24 dev nt-demo-c
-    for ns in $srv $cli; do
-      ip -n $ns link set lo up
-    done
-    ip -n $srv link set nt-demo-s up
-    ip -n $cli link set nt-demo-c up
+    "$(dirname "$0")/netns-pair.sh" up $srv 10.203.0.1/24 $cli 10.203.0.2/24
     ;;
   down)
-    ip netns del $srv 2>/dev/null || true
-    ip netns del $cli 2>/dev/null || true
+    "$(dirname "$0")/netns-pair.sh" down $srv $cli
     ;;
   traffic)
     wl=${2:?traffic needs the workload binary}

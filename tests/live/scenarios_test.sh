@@ -135,13 +135,8 @@ done
 # Two network namespaces joined by a veth pair: the client in one, the server
 # in the other, nettrace in the root namespace sees both ends.
 nsa=nt-live-a-$$ nsb=nt-live-b-$$
-ip netns add $nsa; ip netns add $nsb
 trap 'ip netns del $nsa 2>/dev/null; ip netns del $nsb 2>/dev/null; cleanup' EXIT
-ip link add nt-la-$$ type veth peer name nt-lb-$$
-ip link set nt-la-$$ netns $nsa; ip link set nt-lb-$$ netns $nsb
-ip -n $nsa addr add 10.231.0.1/24 dev nt-la-$$; ip -n $nsb addr add 10.231.0.2/24 dev nt-lb-$$
-ip -n $nsa link set nt-la-$$ up; ip -n $nsb link set nt-lb-$$ up
-ip -n $nsa link set lo up; ip -n $nsb link set lo up
+"$(dirname "$0")/../../tools/netns-pair.sh" up $nsa 10.231.0.1/24 $nsb 10.231.0.2/24
 for b in "${backends[@]}"; do
   rm -f "$T"/ns.*
   p=$(free_port)

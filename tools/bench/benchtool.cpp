@@ -1,17 +1,24 @@
 // benchtool: the C++ half of the benchmarks (tools/bench/run.sh is the other).
 //
 //   benchtool load [--threads N] [--seconds S | --count N] [--v6] [--rst] [--rate R] [--port P]
+//                  [--server-netns NAME --client-netns NAME --addr IP]
 //       connect -> accept -> close storm on loopback, within this process.
-//       Prints "conns N secs S conn_per_s X cpu_s C" and, with --rate (fixed
+//       Prints "conns N secs S conn_per_s X cpu_s C failed F" and, with --rate (fixed
 //       connections per second), connect latency percentiles in microseconds.
-//   benchtool tracegen [--lines N] [--seed S] [--procs P]
-//       synthetic arrow trace of realistic shape on stdout: many clients, few
-//       servers, ephemeral ports, IPv4 and IPv6, both ends of each connection.
+//       With the netns options the acceptor listens on IP inside one network
+//       namespace (ip netns add NAME) and the connecting threads run in the
+//       other: two "hosts" joined by a veth pair, on this machine.
+//   benchtool tracegen [--lines N] [--seed S] [--procs P] [--json]
+//       synthetic trace of realistic shape on stdout (arrow lines, or JSON
+//       lines with --json): many clients, few servers, ephemeral ports, IPv4
+//       and IPv6, both ends of each connection.
 //   benchtool latency
 //       reads nettrace JSON lines on stdin and prints the delivery delay (time
 //       read minus the event's ts_ns) percentiles in microseconds.
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <sched.h>
 #include <poll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -19,6 +26,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -27,6 +35,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "trace/format.h"
 
 namespace {
 
@@ -46,6 +56,23 @@ void percentiles(std::vector<double>& v, const char* what) {
               v.size());
 }
 
+// Moves the calling thread into the network namespace `name` (as made by
+// `ip netns add`). Network namespaces are per thread, so the acceptor and the
+// connecting threads of one process can sit on two different "hosts".
+bool enter_netns(const std::string& name) {
+  if (name.empty()) return true;
+  const std::string path = "/run/netns/" + name;
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0 || setns(fd, CLONE_NEWNET) != 0) {
+    std::fprintf(stderr, "benchtool load: cannot enter network namespace %s: %s (make it with ip netns add)\n",
+                 name.c_str(), std::strerror(errno));
+    if (fd >= 0) close(fd);
+    return false;
+  }
+  close(fd);
+  return true;
+}
+
 int load(int argc, char** argv) {
   int threads = 1;
   double seconds = 5;
@@ -53,6 +80,7 @@ int load(int argc, char** argv) {
   bool v6 = false, rst = false;
   double rate = 0;
   int port = 0;
+  std::string server_ns, client_ns, addr;
   for (int i = 2; i < argc; ++i) {
     std::string k = argv[i];
     auto next = [&] { return i + 1 < argc ? argv[++i] : (std::exit(64), ""); };
@@ -63,8 +91,19 @@ int load(int argc, char** argv) {
     else if (k == "--rst") rst = true;
     else if (k == "--rate") rate = std::atof(next());
     else if (k == "--port") port = std::atoi(next());
+    else if (k == "--server-netns") server_ns = next();
+    else if (k == "--client-netns") client_ns = next();
+    else if (k == "--addr") addr = next();
     else { std::fprintf(stderr, "benchtool load: unknown option %s\n", k.c_str()); return 64; }
   }
+  if (server_ns.empty() != client_ns.empty() || server_ns.empty() != addr.empty()) {
+    std::fprintf(stderr, "benchtool load: --server-netns, --client-netns and --addr go together\n");
+    return 64;
+  }
+  // The listening socket belongs to the namespace of the thread that made
+  // it: make it in the server's, then come back for the rest.
+  int home = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+  if (!enter_netns(server_ns)) return 1;
   sockaddr_storage ss{};
   socklen_t len;
   int lfd = socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM, 0);
@@ -74,12 +113,20 @@ int load(int argc, char** argv) {
     auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
     a->sin6_family = AF_INET6;
     a->sin6_addr = in6addr_loopback;
+    if (!addr.empty() && inet_pton(AF_INET6, addr.c_str(), &a->sin6_addr) != 1) {
+      std::fprintf(stderr, "benchtool load: --addr %s is not an IPv6 address\n", addr.c_str());
+      return 64;
+    }
     a->sin6_port = htons(uint16_t(port));
     len = sizeof *a;
   } else {
     auto* a = reinterpret_cast<sockaddr_in*>(&ss);
     a->sin_family = AF_INET;
     a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (!addr.empty() && inet_pton(AF_INET, addr.c_str(), &a->sin_addr) != 1) {
+      std::fprintf(stderr, "benchtool load: --addr %s is not an IPv4 address\n", addr.c_str());
+      return 64;
+    }
     a->sin_port = htons(uint16_t(port));
     len = sizeof *a;
   }
@@ -88,8 +135,13 @@ int load(int argc, char** argv) {
     std::perror("benchtool load: listen");
     return 1;
   }
+  if (!server_ns.empty() && setns(home, CLONE_NEWNET) != 0) {
+    std::perror("benchtool load: setns back");
+    return 1;
+  }
+  close(home);
   std::atomic<bool> stop{false};
-  std::atomic<long> made{0}, accepted{0};
+  std::atomic<long> made{0}, accepted{0}, failed{0};
   // The acceptor drains every connection made, backlog included, so that
   // "made" is exactly the number of connects and of accepts a tracer sees.
   // poll() with a timeout lets it notice the end without a wake-up connection.
@@ -108,6 +160,7 @@ int load(int argc, char** argv) {
   const double cpu0 = cpu_seconds();
   std::vector<std::vector<double>> lat(threads);
   auto worker = [&](int id) {
+    if (!enter_netns(client_ns)) std::exit(1);
     long i = 0;
     const auto period = rate > 0 ? std::chrono::duration<double>(double(threads) / rate) : std::chrono::duration<double>(0);
     auto next = Clock::now();
@@ -126,6 +179,10 @@ int load(int argc, char** argv) {
       if (connect(fd, reinterpret_cast<sockaddr*>(&ss), len) == 0) {
         if (rate > 0) lat[id].push_back(std::chrono::duration<double, std::micro>(Clock::now() - c0).count());
         ++made;
+      } else {
+        // Counted, not hidden: a storm whose connects fail (ports stuck in
+        // TIME_WAIT, say) measures the load generator, not the tracer.
+        ++failed;
       }
       close(fd);
       ++i;
@@ -137,8 +194,8 @@ int load(int argc, char** argv) {
   const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
   stop = true;
   acceptor.join();
-  std::printf("conns %ld secs %.3f conn_per_s %.0f cpu_s %.3f\n", made.load(), secs, double(made) / secs,
-              cpu_seconds() - cpu0);
+  std::printf("conns %ld secs %.3f conn_per_s %.0f cpu_s %.3f failed %ld\n", made.load(), secs,
+              double(made) / secs, cpu_seconds() - cpu0, failed.load());
   if (rate > 0) {
     std::vector<double> all;
     for (auto& v : lat) all.insert(all.end(), v.begin(), v.end());
@@ -151,43 +208,71 @@ int tracegen(int argc, char** argv) {
   long lines = 2000000;
   unsigned seed = 1;
   int procs = 64;  // distinct client processes (long-lived, many connections each)
-  for (int i = 2; i + 1 < argc; i += 2) {
+  bool json = false;
+  for (int i = 2; i < argc; ++i) {
     std::string k = argv[i];
-    if (k == "--lines") lines = std::atol(argv[i + 1]);
-    else if (k == "--seed") seed = unsigned(std::atoi(argv[i + 1]));
-    else if (k == "--procs") procs = std::max(8, std::atoi(argv[i + 1]));
+    if (k == "--json") { json = true; continue; }
+    if (i + 1 >= argc) break;
+    if (k == "--lines") lines = std::atol(argv[++i]);
+    else if (k == "--seed") seed = unsigned(std::atoi(argv[++i]));
+    else if (k == "--procs") procs = std::max(8, std::atoi(argv[++i]));
   }
   std::mt19937 rng(seed);
   const char* server_names[] = {"nginx", "postgres", "redis-server", "envoy", "kube-apiserver", "coredns"};
-  const int server_ports[] = {443, 5432, 6379, 8080, 6443, 53};
+  const uint16_t server_ports[] = {443, 5432, 6379, 8080, 6443, 53};
   const char* client_names[] = {"curl", "python3", "java", "node", "gunicorn", "kubelet", "prometheus", "go-app"};
+  // Lines are written by nettrace's own formatter, so the trace is exactly
+  // what nettrace prints, in either format.
+  nt::Record c, s;
+  c.type = nt::RecordType::Connect;
+  s.type = nt::RecordType::Accept;
+  c.has_details = s.has_details = json;
   std::string out;
   out.reserve(1 << 20);
   long written = 0;
   uint32_t port = 32768;
+  uint64_t ts = 1764000000000000000ull;
   while (written < lines) {
-    const int s = int(rng() % 6), c = int(rng() % 8);
+    const int srv = int(rng() % 6), cl = int(rng() % 8);
     const bool v6 = rng() % 4 == 0;
-    const int host = int(rng() % 200), srv_host = s;
+    const int host = int(rng() % 200);
     // A client process is a program on one machine; machines beyond procs/8
     // share processes' identities, which keeps the process count fixed.
-    const int cpid = 1000 + c * 1000 + host % (procs / 8), spid = 500 + s;
+    const uint32_t cpid = uint32_t(1000 + cl * 1000 + host % (procs / 8)), spid = uint32_t(500 + srv);
     port = port >= 60999 ? 32768 : port + 1;
-    char cip[64], sip[64];
+    nt::IpAddr cip, sip;
     if (v6) {
-      std::snprintf(cip, sizeof cip, "[2001:db8::%x]", 0x100 + host);
-      std::snprintf(sip, sizeof sip, "[2001:db8:1::%x]", 0x10 + srv_host);
+      cip.family = sip.family = 6;
+      const uint8_t cpre[] = {0x20, 0x01, 0x0d, 0xb8}, spre[] = {0x20, 0x01, 0x0d, 0xb8, 0, 1};
+      std::memcpy(cip.bytes.data(), cpre, sizeof cpre);
+      std::memcpy(sip.bytes.data(), spre, sizeof spre);
+      cip.bytes[14] = uint8_t((0x100 + host) >> 8);
+      cip.bytes[15] = uint8_t((0x100 + host) & 0xff);
+      sip.bytes[15] = uint8_t(0x10 + srv);
     } else {
-      std::snprintf(cip, sizeof cip, "10.1.%d.%d", host / 250, host % 250 + 1);
-      std::snprintf(sip, sizeof sip, "10.2.0.%d", srv_host + 1);
+      cip.family = sip.family = 4;
+      cip.bytes[0] = 10, cip.bytes[1] = 1, cip.bytes[2] = uint8_t(host / 250), cip.bytes[3] = uint8_t(host % 250 + 1);
+      sip.bytes[0] = 10, sip.bytes[1] = 2, sip.bytes[2] = 0, sip.bytes[3] = uint8_t(srv + 1);
     }
-    char buf[256];
-    int n = std::snprintf(buf, sizeof buf, "%s:%d<-%s:%u|PID=%d CMD=%s\n%s:%u->%s:%d|PID=%d CMD=%s\n", sip,
-                          server_ports[s], cip, port, cpid, client_names[c], cip, port, sip, server_ports[s], spid,
-                          server_names[s]);
-    out.append(buf, size_t(n));
+    c.local = {cip, uint16_t(port)};
+    c.remote = {sip, server_ports[srv]};
+    c.pid = c.tid = cpid;
+    c.comm = client_names[cl];
+    s.local = c.remote;
+    s.remote = c.local;
+    s.pid = s.tid = spid;
+    s.comm = server_names[srv];
+    c.time_ns = ts += 25000;
+    s.time_ns = ts += 5000;
+    if (json) {
+      nt::append_json(out, c);
+      nt::append_json(out, s);
+    } else {
+      nt::append_arrow(out, c);
+      nt::append_arrow(out, s);
+    }
     written += 2;
-    if (out.size() > (1 << 20) - 512) {
+    if (out.size() > (1 << 20) - 1024) {
       fwrite(out.data(), 1, out.size(), stdout);
       out.clear();
     }

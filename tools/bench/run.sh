@@ -1,25 +1,50 @@
 #!/usr/bin/env bash
-# Regenerates every table of BENCHMARKS.md (printed as markdown on stdout).
+# Regenerates every table of BENCHMARKS.md (printed as markdown on stdout;
+# progress on stderr). Needs root.
+#
 #   tools/bench/run.sh [--quick] [BUILD_DIR]
-# Load on CPU 0, tracer on CPU 1; configurations interleaved per round; median
-# and min over the rounds. Needs root. --quick: 2 rounds of 2 s, 200k burst,
-# 500k-line trace (a smoke run, not figures to publish).
+#
+# Storms: the load (benchtool load) runs on CPU 0 and the tracer on CPU 1.
+# Every configuration runs once per round; the order is reversed every other
+# round (A B C, C B A, ...) so that no configuration always follows the same
+# one; median and min over the rounds. --quick: 2 rounds of 2 s, a 200k
+# burst and smaller traces (a smoke run, not figures to publish).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
 quick=0
 [[ "${1:-}" == "--quick" ]] && { quick=1; shift; }
 build=${1:-$here/build}
 bin=$build/bin
-[[ $(id -u) -eq 0 ]] || { echo "run.sh: needs root" >&2; exit 77; }
+[[ $(id -u) -eq 0 ]] || { echo "run.sh: needs root (the tracers load BPF programs)" >&2; exit 77; }
 "$here/tools/install-deps.sh" --bench >&2
-for b in nettrace netgraph benchtool; do [[ -x $bin/$b ]] || { echo "run.sh: build first: no $bin/$b" >&2; exit 1; }; done
+for b in nettrace netgraph benchtool; do
+  [[ -x $bin/$b ]] || { echo "run.sh: no $bin/$b: build first (cmake -S . -B build && cmake --build build)" >&2; exit 1; }
+done
 rounds=5 secs=5 burst=500000 lines=2000000
 [[ $quick -eq 1 ]] && { rounds=2 secs=2 burst=200000 lines=500000; }
-tmp=$(mktemp -d); trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$tmp"' EXIT
+tmp=$(mktemp -d)
+srv_ns=nt-bench-srv cli_ns=nt-bench-cli
+cleanup() {
+  kill $(jobs -p) 2>/dev/null || true
+  "$here/tools/netns-pair.sh" down $srv_ns $cli_ns
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
 tick=$(getconf CLK_TCK)
+log() { echo "run.sh: $*" >&2; }
+
+# Two "hosts" for the cross-namespace storm: a veth pair, addresses of our own.
+"$here/tools/netns-pair.sh" up $srv_ns 10.204.0.1/24 $cli_ns 10.204.0.2/24
+# On loopback the kernel reuses ports in TIME_WAIT for new connects
+# (tcp_tw_reuse=2, its default, means loopback only); across the veth it
+# would not, and after 28k connects the storm would measure port exhaustion.
+ip netns exec $cli_ns sysctl -qw net.ipv4.tcp_tw_reuse=1
 
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
 hwm() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+# Busy time of CPU 0 (user, nice, system, irq, softirq), in ticks: where the
+# load runs, and so where in-kernel tracing costs land.
+cpu0_busy() { awk '$1 == "cpu0" { print $2 + $3 + $4 + $7 + $8 }' /proc/stat; }
 
 configs=(none)
 for b in $("$bin/nettrace" --info 2>/dev/null | awk '$2 == "loads+attaches" { print $1 }'); do configs+=("nettrace-$b"); done
@@ -27,61 +52,134 @@ command -v tcplife >/dev/null && configs+=(tcplife)
 command -v tcpstates >/dev/null && configs+=(tcpstates)
 command -v bpftrace >/dev/null && configs+=(bpftrace)
 
-# One measurement: prints "conn_per_s events cpu_us_per_event hwm_kib expected".
-measure() {
-  local cfg=$1 out=$tmp/$cfg.out tracer=""
+# Starts a tracer on CPU 1 and waits until it is attached; sets $tracer.
+start_tracer() {
+  local cfg=$1 out=$2 t0 i
+  tracer=""
   rm -f "$tmp/ready"
   case $cfg in
-    none) ;;
-    nettrace-*) taskset -c 1 "$bin/nettrace" --backend "${cfg#nettrace-}" --ready-file "$tmp/ready" >"$out" 2>/dev/null &
-                tracer=$!; while [[ ! -e $tmp/ready ]]; do sleep 0.05; done ;;
-    tcplife) taskset -c 1 tcplife >"$out" 2>/dev/null & tracer=$!; sleep 2 ;;
-    tcpstates) taskset -c 1 tcpstates >"$out" 2>/dev/null & tracer=$!; sleep 2 ;;
-    bpftrace) taskset -c 1 bpftrace "$here/tools/bench/established.bt" >"$out" 2>/dev/null & tracer=$!; sleep 3 ;;
+    none) return ;;
+    nettrace-*) taskset -c 1 "$bin/nettrace" --backend "${cfg#nettrace-}" --ready-file "$tmp/ready" >"$out" 2>"$out.err" & ;;
+    tcplife) taskset -c 1 tcplife >"$out" 2>"$out.err" & ;;
+    tcpstates) taskset -c 1 tcpstates >"$out" 2>"$out.err" & ;;
+    bpftrace) taskset -c 1 bpftrace "$here/tools/bench/established.bt" >"$out" 2>"$out.err" & ;;
   esac
-  local t0=0
+  tracer=$!
+  if [[ $cfg == nettrace-* ]]; then
+    for i in $(seq 1 200); do
+      [[ -e $tmp/ready ]] && return
+      kill -0 "$tracer" 2>/dev/null || break
+      sleep 0.05
+    done
+    log "$cfg did not start: $(cat "$out.err")"
+    exit 1
+  fi
+  # The peers print a header once attached; give them time to attach too.
+  for i in $(seq 1 100); do
+    [[ -s $out ]] && break
+    sleep 0.05
+  done
+  sleep 1
+}
+
+# One storm measurement. Prints: conn_per_s events tracer_cpu_us_per_event
+# tracer_hwm_kib expected_events cpu0_us_per_conn reported_lost
+measure() {
+  local cfg=$1; shift
+  local out=$tmp/$cfg.out
+  start_tracer "$cfg" "$out"
+  local t0=0 b0 b1
   [[ -n $tracer ]] && t0=$(cpu_ticks "$tracer")
-  taskset -c 0 "$bin/benchtool" load --seconds "$secs" >"$tmp/load"
+  b0=$(cpu0_busy)
+  taskset -c 0 "$bin/benchtool" load --seconds "$secs" "$@" >"$tmp/load"
+  b1=$(cpu0_busy)
   sleep 0.5
-  local conns rate t1=0 mem=0 events=0
+  local conns rate t1=0 mem=0 events=0 lost=-
   conns=$(awk '{ print $2 }' "$tmp/load"); rate=$(awk '{ print $6 }' "$tmp/load")
+  local failed; failed=$(awk '{ print $10 }' "$tmp/load")
+  [[ ${failed:-0} -eq 0 ]] || log "$cfg: $failed connects failed during the storm (the figures measure that, not tracing)"
   if [[ -n $tracer ]]; then
     t1=$(cpu_ticks "$tracer"); mem=$(hwm "$tracer")
     kill -INT "$tracer"; wait "$tracer" 2>/dev/null || true
-    events=$(grep -vc '^#\|^PID\|^Attaching\|^SKADDR\|^Tracing' "$out" || true)
+    events=$(grep -vc '^#\|^PID\|^Attaching\|^SKADDR\|^Tracing\|^TIME\|^$' "$out" || true)
+    if [[ $cfg == nettrace-* ]]; then
+      lost=$(sed -nE 's/^nettrace: [0-9]+ events, ([0-9]+) lost.*/\1/p' "$out.err")
+    fi
   fi
   local cpu_us=$(( (t1 - t0) * 1000000 / tick ))
   local per=0; [[ $events -gt 0 ]] && per=$(awk -v c="$cpu_us" -v e="$events" 'BEGIN { printf "%.2f", c / e }')
-  # Expected: nettrace/bpftrace one line per connection end (2 per connection),
-  # tcplife one per socket closed (2), tcpstates every state change (about 10).
-  echo "$rate $events $per $mem $((conns * 2))"
+  local c0; c0=$(awk -v b=$((b1 - b0)) -v t="$tick" -v n="$conns" 'BEGIN { printf "%.2f", b * 1e6 / t / n }')
+  # Expected: nettrace/bpftrace one line per connection end (2 per
+  # connection), tcplife one per socket closed (2), tcpstates every state
+  # change (about 10).
+  echo "$rate $events $per $mem $((conns * 2)) $c0 ${lost:--}"
 }
 
-declare -A rates evs pers mems exps
-for r in $(seq 1 "$rounds"); do
-  for cfg in "${configs[@]}"; do
-    read -r rate ev per mem exp < <(measure "$cfg")
-    rates[$cfg]+="$rate "; evs[$cfg]+="$ev "; pers[$cfg]+="$per "; mems[$cfg]+="$mem "; exps[$cfg]+="$exp "
-  done
-done
 median() { tr ' ' '\n' | grep . | sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 minimum() { tr ' ' '\n' | grep . | sort -g | head -1; }
-base=$(median <<<"${rates[none]}")
-echo "### Connection storm (connect -> accept -> close on loopback, ${secs} s, $rounds rounds)"
+maximum() { tr ' ' '\n' | grep . | sort -g | tail -1; }
+
+# Runs every configuration of $@ (the first must be "none") for $rounds
+# rounds with load options $load_opts, then prints the markdown table.
+declare -A rates evs pers mems exps cpu0s losts
+storm() {
+  local title=$1; shift
+  local cfgs=("$@") r cfg order
+  for cfg in "${cfgs[@]}"; do rates[$cfg]=""; evs[$cfg]=""; pers[$cfg]=""; mems[$cfg]=""; exps[$cfg]=""; cpu0s[$cfg]=""; losts[$cfg]=""; done
+  for r in $(seq 1 "$rounds"); do
+    order=("${cfgs[@]}")
+    if (( r % 2 == 0 )); then
+      order=(); for ((i = ${#cfgs[@]} - 1; i >= 0; i--)); do order+=("${cfgs[i]}"); done
+    fi
+    for cfg in "${order[@]}"; do
+      log "$title: round $r/$rounds: $cfg"
+      read -r rate ev per mem exp c0 lost < <(measure "$cfg" $load_opts)
+      rates[$cfg]+="$rate "; evs[$cfg]+="$ev "; pers[$cfg]+="$per "; mems[$cfg]+="$mem "; exps[$cfg]+="$exp "
+      cpu0s[$cfg]+="$c0 "; [[ $lost != - ]] && losts[$cfg]+="$lost "
+    done
+  done
+  local base base_cpu
+  base=$(median <<<"${rates[none]}"); base_cpu=$(median <<<"${cpu0s[none]}")
+  echo "### $title"
+  echo
+  echo "| tracer | conn/s median | conn/s min | R (median / no tracer) | CPU 0 µs/conn (added) | tracer CPU µs/event | events written / expected | events lost (reported) | peak RSS KiB |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+  for cfg in "${cfgs[@]}"; do
+    local m mn R ratio c0 added lost
+    m=$(median <<<"${rates[$cfg]}"); mn=$(minimum <<<"${rates[$cfg]}")
+    R=$(awk -v a="$m" -v b="$base" 'BEGIN { printf "%.3f", a / b }')
+    ratio=$(paste -d/ <(tr ' ' '\n' <<<"${evs[$cfg]}" | grep .) <(tr ' ' '\n' <<<"${exps[$cfg]}" | grep .) |
+            awk -F/ '$2 > 0 { r = $1 / $2; if (NR == 1 || r < lo) lo = r; if (NR == 1 || r > hi) hi = r }
+                     END { if (lo == hi) printf "%.3f", lo; else printf "%.3f-%.3f", lo, hi }')
+    c0=$(median <<<"${cpu0s[$cfg]}")
+    added=$(awk -v a="$c0" -v b="$base_cpu" 'BEGIN { printf "%+.2f", a - b }')
+    lost=-; [[ -n ${losts[$cfg]} ]] && lost=$(maximum <<<"${losts[$cfg]}")
+    if [[ $cfg == none ]]; then
+      echo "| none | $m | $mn | 1.000 | $c0 | - | - | - | - |"
+    else
+      echo "| $cfg | $m | $mn | $R | $c0 ($added) | $(median <<<"${pers[$cfg]}") | $ratio | $lost | $(median <<<"${mems[$cfg]}") |"
+    fi
+  done
+  echo
+}
+
+echo "_Run: $(date -u '+%Y-%m-%d %H:%M UTC'), kernel $(uname -r), $(nproc) CPUs, $rounds rounds of $secs s per configuration._"
 echo
-echo "| tracer | conn/s median | conn/s min | R (median / no tracer) | tracer CPU µs/event | events written / expected | peak RSS KiB |"
-echo "|---|---:|---:|---:|---:|---:|---:|"
-for cfg in "${configs[@]}"; do
-  m=$(median <<<"${rates[$cfg]}"); mn=$(minimum <<<"${rates[$cfg]}")
-  R=$(awk -v a="$m" -v b="$base" 'BEGIN { printf "%.3f", a / b }')
-  ratio=$(paste -d/ <(tr ' ' '\n' <<<"${evs[$cfg]}" | grep .) <(tr ' ' '\n' <<<"${exps[$cfg]}" | grep .) |
-          awk -F/ '{ if ($2 > 0) s += $1 / $2 } END { printf "%.3f", s / NR }')
-  [[ $cfg == none ]] && ratio=- 
-  echo "| $cfg | $m | $mn | $R | $(median <<<"${pers[$cfg]}") | $ratio | $(median <<<"${mems[$cfg]}") |"
-done
-echo
+load_opts=""
+storm "Connection storm (IPv4 on loopback, FIN close, 1 connecting thread)" "${configs[@]}"
+
+# The same storm in other shapes, nettrace against no tracer.
+nt_configs=(none); for c in "${configs[@]}"; do [[ $c == nettrace-* ]] && nt_configs+=("$c"); done
+load_opts="--v6"
+storm "Variant: IPv6 on loopback" "${nt_configs[@]}"
+load_opts="--rst"
+storm "Variant: RST close (SO_LINGER 0)" "${nt_configs[@]}"
+load_opts="--server-netns $srv_ns --client-netns $cli_ns --addr 10.204.0.1"
+storm "Variant: two network namespaces over veth (10.204.0.2 -> 10.204.0.1)" "${nt_configs[@]}"
+load_opts=""
 
 # Burst: exact accounting with a small ring buffer.
+log "burst of $burst connections"
 port=18001
 taskset -c 1 "$bin/nettrace" --port $port --format json --ringbuf-size 16384 --ready-file "$tmp/ready.b" >"$tmp/burst.json" 2>"$tmp/burst.err" &
 nt=$!; while [[ ! -e $tmp/ready.b ]]; do sleep 0.05; done
@@ -90,14 +188,16 @@ sleep 1; kill -INT $nt; wait $nt || true
 made=$(awk '{ print $2 * 2 }' "$tmp/bload")
 written=$(grep -c '"type":"\(connect\|accept\)"' "$tmp/burst.json" || true)
 lost=$( { grep -o '"count":[0-9]*' "$tmp/burst.json" || true; } | cut -d: -f2 | awk '{ s += $1 } END { print s + 0 }')
-echo "### Burst ($burst connections as fast as possible, 16 KiB ring)"
+missed=$(sed -nE 's/.*skipped ([0-9]+) runs.*/\1/p' "$tmp/burst.err"); missed=${missed:-0}
+echo "### Burst ($burst connections as fast as possible, 2 threads, 16 KiB ring)"
 echo
-echo "| events expected | written | reported lost | written + lost == expected |"
-echo "|---:|---:|---:|---|"
-echo "| $made | $written | $lost | $([[ $((written + lost)) -eq $made ]] && echo yes || echo NO) |"
+echo "| events expected | written | reported lost | hook runs the kernel skipped | written + lost == expected |"
+echo "|---:|---:|---:|---:|---|"
+echo "| $made | $written | $lost | $missed | $([[ $((written + lost)) -eq $made ]] && echo yes || echo NO) |"
 echo
 
 # Delivery latency at a fixed rate.
+log "delivery latency at 10,000 connections/s"
 port=18002
 ( taskset -c 1 "$bin/nettrace" --port $port --format json --ready-file "$tmp/ready.l" 2>/dev/null | "$bin/benchtool" latency >"$tmp/lat" ) &
 pl=$!; while [[ ! -e $tmp/ready.l ]]; do sleep 0.05; done
@@ -110,20 +210,40 @@ cat "$tmp/lat" "$tmp/lload"
 echo '```'
 echo
 
-# netgraph throughput against the line-splitting limit (wc -l).
-"$bin/benchtool" tracegen --lines "$lines" --procs 64 >"$tmp/trace"
-size=$(stat -c %s "$tmp/trace")
-tm() { local s e; s=$(date +%s.%N); "$@" >/dev/null; e=$(date +%s.%N); awk -v s="$s" -v e="$e" 'BEGIN { printf "%.3f", e - s }'; }
-twc=$(tm wc -l "$tmp/trace")
-/usr/bin/time -f "%e %M" -o "$tmp/ngtime" "$bin/netgraph" "$tmp/trace" -o "$tmp/graph.dot"
-read -r tng rss <"$tmp/ngtime"
-tdot=$(tm dot -Tsvg "$tmp/graph.dot")
-echo "### netgraph on a synthetic $lines-line trace ($((size / 1000000)) MB; 64 client processes on 200 addresses, 6 servers, 1 in 4 IPv6)"
+# netgraph throughput against the line-splitting limit (wc -l), and its
+# memory as the input grows.
+tm() { local s e; s=$(date +%s.%N); "$@" >/dev/null; e=$(date +%s.%N); awk -v s="$s" -v e="$e" 'BEGIN { printf "%.4f", e - s }'; }
+best() { # best wall time of 5 runs (nanosecond clock), then the peak RSS of one more: "secs kib"
+  local t b=999999 rss i
+  for i in 1 2 3 4 5; do
+    t=$(tm "$@")
+    b=$(awk -v a="$t" -v b="$b" 'BEGIN { print (a < b) ? a : b }')
+  done
+  /usr/bin/time -f "%M" -o "$tmp/ngtime" "$@" >/dev/null
+  rss=$(cat "$tmp/ngtime")
+  echo "$b $rss"
+}
+row() { # name secs bytes lines rss
+  echo "| $1 | $2 | $(awk -v b="$3" -v t="$2" 'BEGIN { printf "%.2f", b / t / 1e9 }') | $(awk -v l="$4" -v t="$2" 'BEGIN { printf "%.0f", l / t }') | $5 |"
+}
+log "netgraph on synthetic traces"
+small=$((lines / 4)) big=$((lines * 4))
+[[ $quick -eq 1 ]] && big=$lines
+for n in $small $lines $big; do taskset -c 1 "$bin/benchtool" tracegen --lines "$n" --procs 64 >"$tmp/trace.$n"; done
+taskset -c 1 "$bin/benchtool" tracegen --lines "$lines" --procs 64 --json >"$tmp/trace.json"
+size=$(stat -c %s "$tmp/trace.$lines")
+echo "### netgraph on synthetic traces (64 client processes on 200 addresses, 6 servers, 1 line in 4 IPv6; best of 5, one core)"
 echo
 echo "| step | seconds | GB/s | lines/s | peak RSS KiB |"
 echo "|---|---:|---:|---:|---:|"
-for row in "wc -l:$twc:-" "netgraph trace -> DOT:$tng:$rss"; do
-  IFS=: read -r name t mem <<<"$row"
-  echo "| $name | $t | $(awk -v b="$size" -v t="$t" 'BEGIN { printf "%.2f", b / t / 1e9 }') | $(awk -v l="$lines" -v t="$t" 'BEGIN { printf "%.0f", l / t }') | $mem |"
+read -r t _ < <(best taskset -c 1 wc -l "$tmp/trace.$lines")
+row "wc -l, $lines lines ($((size / 1000000)) MB)" "$t" "$size" "$lines" -
+for n in $small $lines $big; do
+  read -r t rss < <(best taskset -c 1 "$bin/netgraph" "$tmp/trace.$n" -o "$tmp/graph.$n.dot")
+  row "netgraph trace -> DOT, $n lines" "$t" "$(stat -c %s "$tmp/trace.$n")" "$n" "$rss"
 done
-echo "| dot -Tsvg on netgraph's output ($(grep -c -- '->' "$tmp/graph.dot" || true) edges) | $tdot | - | - | - |"
+read -r t rss < <(best taskset -c 1 "$bin/netgraph" "$tmp/trace.json" -o "$tmp/graph.json.dot")
+row "netgraph JSON lines -> DOT, $lines lines ($(( $(stat -c %s "$tmp/trace.json") / 1000000 )) MB)" "$t" "$(stat -c %s "$tmp/trace.json")" "$lines" "$rss"
+cmp -s "$tmp/graph.$lines.dot" "$tmp/graph.json.dot" || log "WARNING: arrow and JSON input gave different graphs"
+tdot=$(tm taskset -c 1 dot -Tsvg "$tmp/graph.$lines.dot")
+echo "| dot -Tsvg on netgraph's output for $lines lines ($(grep -c -- '->' "$tmp/graph.$lines.dot" || true) edges, $(stat -c %s "$tmp/graph.$lines.dot") bytes) | $tdot | - | - | - |"
