@@ -1,5 +1,6 @@
 #include "trace/parse.h"
 
+#include <array>
 #include <cstring>
 #include <simdjson.h>
 
@@ -127,41 +128,53 @@ ParseResult parse_marker(std::string_view line, Record& out) {
 
 namespace {
 
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
+// Value of a hex digit, or -1; a table because IPv6 text is read one byte at a
+// time.
+constexpr std::array<int8_t, 256> kHexValue = [] {
+  std::array<int8_t, 256> t{};
+  for (int c = 0; c < 256; ++c)
+    t[c] = c >= '0' && c <= '9' ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
+  return t;
+}();
+int hex_value(char c) { return kHexValue[static_cast<unsigned char>(c)]; }
+
+// 0..9 for a decimal digit, more for any other byte.
+unsigned digit(char c) { return unsigned(static_cast<unsigned char>(c)) - unsigned('0'); }
 
 // Dotted quad, exactly as glibc's inet_pton(AF_INET) takes it: four decimal
-// parts of at most 255, no leading zeros ("01"), nothing else. Writes dst only
-// on success. inet_pton itself needed a NUL-terminated copy and a libc call per
-// address, a fifth of netgraph's time.
-bool parse_v4(const char* p, const char* end, uint8_t* dst) {
-  uint8_t tmp[4] = {0, 0, 0, 0};
-  int octets = 0, i = 0;
-  bool saw_digit = false;
-  while (p < end) {
-    const char c = *p++;
-    if (c >= '0' && c <= '9') {
-      if (saw_digit && tmp[i] == 0) return false;  // leading zero
-      const unsigned v = tmp[i] * 10u + unsigned(c - '0');
-      if (v > 255) return false;
-      tmp[i] = uint8_t(v);
-      if (!saw_digit) {
-        if (++octets > 4) return false;
-        saw_digit = true;
+// parts of at most 255 with no leading zero ("01"), separated by single dots.
+// Reads from p up to the first byte that cannot continue the address and
+// returns where it stopped, or nullptr; dst is written only on success.
+// inet_pton itself needed a NUL-terminated copy and a libc call per address,
+// a fifth of netgraph's time.
+const char* scan_v4(const char* p, const char* end, uint8_t* dst) {
+  uint8_t tmp[4];
+  for (int part = 0;; ++part) {
+    if (p == end || digit(*p) > 9) return nullptr;
+    unsigned v = digit(*p++);
+    if (p != end && digit(*p) <= 9) {
+      if (v == 0) return nullptr;  // leading zero
+      v = v * 10 + digit(*p++);
+      if (p != end && digit(*p) <= 9) {
+        v = v * 10 + digit(*p++);
+        if (v > 255 || (p != end && digit(*p) <= 9)) return nullptr;
       }
-    } else if (c == '.' && saw_digit) {
-      if (octets == 4) return false;
-      tmp[++i] = 0;
-      saw_digit = false;
-    } else {
-      return false;
     }
+    tmp[part] = uint8_t(v);
+    if (part == 3) break;
+    if (p == end || *p != '.') return nullptr;
+    ++p;
   }
-  if (octets < 4) return false;
+  std::memcpy(dst, tmp, 4);
+  return p;
+}
+
+bool parse_v4(const char* p, const char* end, uint8_t* dst) {
+  uint8_t tmp[4];
+  if (scan_v4(p, end, tmp) != end) return false;
   std::memcpy(dst, tmp, 4);
   return true;
 }
@@ -229,20 +242,15 @@ bool parse_v6(const char* p, const char* end, uint8_t* dst) {
 
 // The family is chosen by the caller as parse_ip always did: by a ':' anywhere
 // in the text.
-bool parse_ip_as(std::string_view text, bool v6, IpAddr& out) {
+// Takes the whole text or nothing: no byte may follow the address.
+bool parse_ip_whole(std::string_view text, bool v6, IpAddr& out) {
   out = {};
   // inet_pton's limit: the text had to fit a INET6_ADDRSTRLEN buffer.
   if (text.empty() || text.size() > 46) return false;
-  auto parse = [&](const char* end) {
-    return v6 ? parse_v6(text.data(), end, out.bytes.data())
-              : parse_v4(text.data(), end, out.bytes.data());
-  };
-  if (!parse(text.data() + text.size())) {
-    // inet_pton read a C string, so an embedded NUL ended the address. Neither
-    // parser accepts a NUL, so only a failed parse needs the second look.
-    const char* nul = static_cast<const char*>(std::memchr(text.data(), '\0', text.size()));
-    if (!nul || !parse(nul)) return false;
-  }
+  const char* end = text.data() + text.size();
+  if (!(v6 ? parse_v6(text.data(), end, out.bytes.data())
+           : parse_v4(text.data(), end, out.bytes.data())))
+    return false;
   out.family = v6 ? 6 : 4;
   // IPv4-mapped IPv6 is the same peer as its IPv4 address: normalise so both
   // ends of a dual-stack connection pair up.
@@ -253,6 +261,15 @@ bool parse_ip_as(std::string_view text, bool v6, IpAddr& out) {
     out.family = 4;
   }
   return true;
+}
+
+bool parse_ip_as(std::string_view text, bool v6, IpAddr& out) {
+  if (parse_ip_whole(text, v6, out)) return true;
+  // inet_pton read a C string, so an embedded NUL ended the address. Neither
+  // parser accepts a NUL, so only a failed parse needs the second look.
+  const size_t nul = text.find('\0');
+  return nul != std::string_view::npos && text.size() <= 46 &&
+         parse_ip_whole(text.substr(0, nul), v6, out);
 }
 
 }  // namespace
@@ -360,11 +377,86 @@ ParseResult parse_json(simdjson::dom::parser& parser, std::string& padded, std::
   return ok();
 }
 
+// A port as parse_endpoint takes it (1 to 20 digits, at most 65535), read up to
+// the first non-digit; returns where it stopped, or nullptr.
+const char* scan_port(const char* p, const char* end, uint16_t& port) {
+  const char* start = p;
+  unsigned v = 0;
+  while (p != end && digit(*p) <= 9) {
+    v = v * 10 + digit(*p++);
+    if (v > 65535) return nullptr;
+  }
+  if (p == start || p - start > 20) return nullptr;
+  port = uint16_t(v);
+  return p;
+}
+
+// "1.2.3.4:80" or "[2001:db8::1]:443" from p; returns the byte after the port.
+const char* scan_endpoint(const char* p, const char* end, Endpoint& ep) {
+  if (*p == '[') {
+    // The first ']' on the line: if it lies past this endpoint, what is
+    // between holds the arrow and fails to parse as an address.
+    ++p;
+    const char* q = static_cast<const char*>(std::memchr(p, ']', size_t(end - p)));
+    if (!q || end - q < 2 || q[1] != ':') return nullptr;
+    // Whole: a NUL before the ']' would end the address for parse_ip, but the
+    // general parser may have split the line elsewhere.
+    if (!parse_ip_whole(std::string_view(p, size_t(q - p)), true, ep.ip)) return nullptr;
+    return scan_port(q + 2, end, ep.port);
+  }
+  ep.ip = {};
+  p = scan_v4(p, end, ep.ip.bytes.data());
+  if (!p || p == end || *p != ':') return nullptr;
+  ep.ip.family = 4;
+  return scan_port(p + 1, end, ep.port);
+}
+
+// The arrow line nettrace writes, in one pass from left to right, where
+// parse_arrow_body searches the line for '|', the arrow and each ':' in turn.
+// It takes only lines whose every field has the plain form (so the searches
+// would find the same places) and returns false on anything else, possibly
+// with part of `out` written: the general parser then starts over.
+// fuzz_trace_line checks on any bytes that both give the same result.
+bool parse_arrow_fast(std::string_view line, Record& out) {
+  const char* p = line.data();
+  const char* const end = p + line.size();
+  if (!(p = scan_endpoint(p, end, out.remote)) || end - p < 2) return false;
+  if (p[0] == '<' && p[1] == '-') out.type = RecordType::Connect;
+  else if (p[0] == '-' && p[1] == '>') out.type = RecordType::Accept;
+  else return false;
+  p += 2;
+  if (p == end || !(p = scan_endpoint(p, end, out.local))) return false;
+  if (end - p < 5 || std::memcmp(p, "|PID=", 5) != 0) return false;
+  p += 5;
+  const char* digits = p;
+  while (p != end && digit(*p) <= 9) ++p;
+  if (!parse_uint(std::string_view(digits, size_t(p - digits)), out.pid)) return false;
+  if (end - p < 5 || std::memcmp(p, " CMD=", 5) != 0) return false;
+  p += 5;
+  take_comm(std::string_view(p, size_t(end - p)), out.comm);
+  return true;
+}
+
 }  // namespace
 
 ParseResult LineParser::parse(std::string_view line, Record& out) {
   reset(out);
   if (!line.empty() && line.back() == '\r') line.remove_suffix(1);  // CRLF traces
+  // Almost every line: an arrow line starting with an address.
+  if (!line.empty() && (line[0] == '[' || digit(line[0]) <= 9)) {
+    if (parse_arrow_fast(line, out)) return ok();
+    reset(out);
+  }
+  return parse_stripped(line, out);
+}
+
+ParseResult LineParser::parse_general(std::string_view line, Record& out) {
+  reset(out);
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);  // CRLF traces
+  return parse_stripped(line, out);
+}
+
+ParseResult LineParser::parse_stripped(std::string_view line, Record& out) {
   size_t first = line.find_first_not_of(" \t");
   if (first == std::string_view::npos) return skip();
   if (line[first] == '#') return parse_marker(line.substr(first), out);
@@ -380,9 +472,17 @@ ParseResult LineParser::parse(std::string_view line, Record& out) {
   return r;
 }
 
-ParseResult parse_line(std::string_view line, Record& out) {
+namespace {
+LineParser& thread_parser() {
   thread_local LineParser parser;
-  return parser.parse(line, out);
+  return parser;
+}
+}  // namespace
+
+ParseResult parse_line(std::string_view line, Record& out) { return thread_parser().parse(line, out); }
+
+ParseResult parse_line_general(std::string_view line, Record& out) {
+  return thread_parser().parse_general(line, out);
 }
 
 }  // namespace nt

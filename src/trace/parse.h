@@ -31,14 +31,19 @@ class LineParser {
   LineParser& operator=(const LineParser&) = delete;
 
   ParseResult parse(std::string_view line, Record& out);
+  // The same without the one-pass reader of common arrow lines (which must
+  // agree with it: tests/fuzz checks that).
+  ParseResult parse_general(std::string_view line, Record& out);
 
  private:
+  ParseResult parse_stripped(std::string_view line, Record& out);  // after reset and '\r'
   struct Json;
   std::unique_ptr<Json> json_;
 };
 
 // Convenience: parses with a thread-local LineParser.
 ParseResult parse_line(std::string_view line, Record& out);
+ParseResult parse_line_general(std::string_view line, Record& out);
 
 // Building blocks, exposed for tests.
 bool parse_ip(std::string_view text, IpAddr& out);

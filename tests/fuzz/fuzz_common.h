@@ -1,6 +1,7 @@
 // Shared checks of the two fuzz targets: whatever the bytes, parse_line gives an
-// error or a value, never both; and a parsed record survives being formatted
-// and parsed again.
+// error or a value, never both; its one-pass reader of common arrow lines
+// agrees with the general parser; and a parsed record survives being
+// formatted and parsed again.
 #pragma once
 
 #include <cstdio>
@@ -38,6 +39,12 @@ inline bool same_all_fields(const Record& a, const Record& b) {
 inline void check_line(std::string_view line) {
   Record rec;
   const ParseResult res = parse_line(line, rec);
+  Record general;
+  const ParseResult res_general = parse_line_general(line, general);
+  if (res.kind != res_general.kind || res.error != res_general.error ||
+      rec.has_details != general.has_details || rec.error != general.error ||
+      rec.lost != general.lost || !same_all_fields(rec, general))
+    fail("the fast arrow path and the general parser disagree", line, std::string(res.error));
   const bool is_value = res.kind == ParseKind::Record;
   const bool is_error = res.kind == ParseKind::Error;
   if (is_error == !res.error.empty()) {

@@ -255,6 +255,28 @@ TEST(Address, Endpoints) {
     EXPECT_FALSE(parse_endpoint(bad, e)) << bad;
 }
 
+// Common arrow lines take a one-pass reader; whatever it takes or leaves to
+// the general parser, the result is the same (fuzz_trace_line checks any bytes).
+TEST(Parse, OnePassArrowReaderAgreesWithTheGeneralParser) {
+  using namespace std::string_literals;
+  for (const std::string& line :
+       {"10.0.0.1:80<-10.0.0.2:40000|PID=1 CMD=a"s, "[::1]:80->[::ffff:1.2.3.4]:9|PID=1 CMD=a b"s,
+        "1.2.3.4:80<-1.2.3.4:0080|PID=007 CMD="s, "1.2.3.4:80<-5.6.7.8:9|PID=1 CMD=x\\x41\r"s,
+        "1.2.3.4:80->5.6.7.8:9<-1.2.3.4:5|PID=1 CMD=x"s, "1.2.3.4:80<-5.6.7.8:9|PID=1  CMD=x"s,
+        "1.2.3.4:80<-5.6.7.8:9 |PID=1 CMD=x"s, "1.2.3.4:80<-5.6.7.8:9|PID=99999999999 CMD=x"s,
+        "1.2.3.4\0:80<-5.6.7.8:9|PID=1 CMD=x"s, "[2db8::b\0<-[::1]:80<-[::2]:1|PID=1 CMD=x"s,
+        "[::1<-[::2]:1|PID=1 CMD=]"s, "01.2.3.4:80<-5.6.7.8:9|PID=1 CMD=x"s, "\r\r"s, "\r"s,
+        "1.2.3.4:65536<-5.6.7.8:9|PID=1 CMD=x"s, "[1.2.3.4]:80<-5.6.7.8:9|PID=1 CMD=x"s}) {
+    Record fast, general;
+    ParseResult a = parse_line(line, fast), b = parse_line_general(line, general);
+    EXPECT_EQ(a.kind, b.kind) << line;
+    EXPECT_EQ(a.error, b.error) << line;
+    if (a.kind == ParseKind::Record && b.kind == ParseKind::Record) {
+      EXPECT_EQ(arrow(fast), arrow(general)) << line;
+    }
+  }
+}
+
 TEST(Parse, ReplaysTheRecordedK3sTrace) {
   std::ifstream in(NT_SHARED_TRACES "/k3s-cluster.trace");
   ASSERT_TRUE(in) << "missing " NT_SHARED_TRACES "/k3s-cluster.trace (shared/ must sit beside the clone)";
