@@ -58,10 +58,6 @@ LabelAddr label_addr(const IpAddr& ip) {
   return a;
 }
 
-void append_binary(std::string& key, const void* bytes, size_t n) {
-  key.append(static_cast<const char*>(bytes), n);
-}
-
 // A connection's identity: client endpoint, server endpoint, and for loopback
 // the host and network namespace (two pods both using 127.0.0.1 are different
 // machines to us). `bytes` holds the endpoints as family, address (4 or 16
@@ -141,6 +137,15 @@ struct GraphBuilder::Index {
   // Connection ends waiting for their peer. An entry is erased as soon as it
   // pairs.
   std::unordered_map<PairKey, Pending, PairKeyHash> connects, accepts;
+  // A direct-mapped cache in front of `nodes`: a trace names the same few
+  // processes over and over, and a short key compared whole is cheaper than
+  // hashing it for the map.
+  struct NodeSlot {
+    std::array<char, 24> key{};  // zero-padded
+    size_t len = SIZE_MAX;       // no key
+    size_t node = 0;
+  };
+  std::array<NodeSlot, 256> node_cache;
   std::string key;      // reused: the node key being looked up
   std::string text;     // reused: external node names, scoped pair keys
 };
@@ -169,17 +174,42 @@ size_t GraphBuilder::process_node(const Record& r, uint32_t host) {
   // stands for the escaped one (escaping is one to one) and the binary
   // address for its text (label_addr).
   const LabelAddr local = label_addr(r.local.ip);
+  // Remembers the local addresses a node uses, for its label (a process may
+  // have several: loopback and an interface, or IPv4 and IPv6).
+  auto note_local = [&](size_t node) {
+    Index::Addrs& addrs = x.addrs[node];
+    if (addrs.n < 4 && std::find(addrs.a.begin(), addrs.a.begin() + addrs.n, local) ==
+                           addrs.a.begin() + addrs.n)
+      addrs.a[addrs.n++] = local;
+    return node;
+  };
   std::string& key = x.key;
-  key.clear();
-  append_binary(key, &host, sizeof host);
   switch (options_.group_by) {
     case GroupBy::Pid:
-      append_binary(key, &r.pid, sizeof r.pid);
-      key += r.comm;
+      key.resize(sizeof host + sizeof r.pid + r.comm.size());
+      std::memcpy(key.data() + sizeof host, &r.pid, sizeof r.pid);
+      std::memcpy(key.data() + sizeof host + sizeof r.pid, r.comm.data(), r.comm.size());
       break;
-    case GroupBy::Comm: key += r.comm; break;
-    case GroupBy::Host: break;
-    case GroupBy::Address: append_binary(key, &local, sizeof local); break;
+    case GroupBy::Comm:
+      key.resize(sizeof host + r.comm.size());
+      std::memcpy(key.data() + sizeof host, r.comm.data(), r.comm.size());
+      break;
+    case GroupBy::Host: key.resize(sizeof host); break;
+    case GroupBy::Address:
+      key.resize(sizeof host + sizeof local);
+      std::memcpy(key.data() + sizeof host, &local, sizeof local);
+      break;
+  }
+  std::memcpy(key.data(), &host, sizeof host);
+  Index::NodeSlot* slot = nullptr;
+  std::array<char, 24> short_key{};
+  if (key.size() <= short_key.size()) {
+    std::memcpy(short_key.data(), key.data(), key.size());
+    uint64_t w[3];
+    std::memcpy(w, short_key.data(), sizeof w);
+    const uint64_t h = (w[0] * 0x9e3779b97f4a7c15 ^ w[1] * 0xc2b2ae3d27d4eb4f ^ w[2]) * 0x9e3779b97f4a7c15;
+    slot = &x.node_cache[h >> 56];
+    if (slot->len == key.size() && slot->key == short_key) return note_local(slot->node);
   }
   auto it = x.nodes.find(absl_view(key));
   if (it == x.nodes.end()) {
@@ -205,13 +235,12 @@ size_t GraphBuilder::process_node(const Record& r, uint32_t host) {
     graph_.nodes.push_back(std::move(n));
     x.addrs.resize(graph_.nodes.size());
   }
-  // Remember the local addresses a node uses, for its label (a process may
-  // have several: loopback and an interface, or IPv4 and IPv6).
-  Index::Addrs& addrs = x.addrs[it->second];
-  if (addrs.n < 4 && std::find(addrs.a.begin(), addrs.a.begin() + addrs.n, local) ==
-                         addrs.a.begin() + addrs.n)
-    addrs.a[addrs.n++] = local;
-  return it->second;
+  if (slot) {
+    slot->key = short_key;
+    slot->len = key.size();
+    slot->node = it->second;
+  }
+  return note_local(it->second);
 }
 
 size_t GraphBuilder::external_node(std::string_view key) {
