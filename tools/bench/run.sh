@@ -2,7 +2,10 @@
 # Regenerates every table of BENCHMARKS.md (printed as markdown on stdout;
 # progress on stderr). Needs root.
 #
-#   tools/bench/run.sh [--quick] [BUILD_DIR]
+#   tools/bench/run.sh [--quick] [--soak SECONDS] [BUILD_DIR]
+#
+# --soak SECONDS also runs tools/bench/soak.sh for that long at ~1,850
+# connections/s and appends its table (BENCHMARKS.md's soak used 600).
 #
 # Storms: the load (benchtool load) runs on CPU 0 and the tracer on CPU 1.
 # Every configuration runs once per round; the order is reversed every other
@@ -11,8 +14,15 @@
 # burst and smaller traces (a smoke run, not figures to publish).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
-quick=0
-[[ "${1:-}" == "--quick" ]] && { quick=1; shift; }
+quick=0 soak=0
+while [[ $# -gt 0 ]]; do
+  case $1 in
+    --quick) quick=1; shift ;;
+    --soak) soak=${2:?--soak needs a number of seconds}; shift 2 ;;
+    -*) echo "run.sh: unknown option $1 (use --quick, --soak SECONDS, BUILD_DIR)" >&2; exit 64 ;;
+    *) break ;;
+  esac
+done
 build=${1:-$here/build}
 bin=$build/bin
 [[ $(id -u) -eq 0 ]] || { echo "run.sh: needs root (the tracers load BPF programs)" >&2; exit 77; }
@@ -247,3 +257,11 @@ row "netgraph JSON lines -> DOT, $lines lines ($(( $(stat -c %s "$tmp/trace.json
 cmp -s "$tmp/graph.$lines.dot" "$tmp/graph.json.dot" || log "WARNING: arrow and JSON input gave different graphs"
 tdot=$(tm taskset -c 1 dot -Tsvg "$tmp/graph.$lines.dot")
 echo "| dot -Tsvg on netgraph's output for $lines lines ($(grep -c -- '->' "$tmp/graph.$lines.dot" || true) edges, $(stat -c %s "$tmp/graph.$lines.dot") bytes) | $tdot | - | - | - |"
+
+if [[ $soak -gt 0 ]]; then
+  log "soak for $soak s"
+  echo
+  echo "### Soak: nettrace for $soak s at a steady rate"
+  echo
+  "$here/tools/bench/soak.sh" "$build" "$soak" 100
+fi
