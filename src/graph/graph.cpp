@@ -43,7 +43,12 @@ std::string ip_text(const IpAddr& ip) {
 // these and turn them into text once, in finish().
 struct LabelAddr {
   IpAddr ip;  // family 4 (bytes[0..3]), 6, or 0 for "?"
-  bool operator==(const LabelAddr&) const = default;
+  bool operator==(const LabelAddr& o) const {
+    uint64_t a[2], b[2];
+    std::memcpy(a, ip.bytes.data(), 16);
+    std::memcpy(b, o.ip.bytes.data(), 16);
+    return ip.family == o.ip.family && a[0] == b[0] && a[1] == b[1];
+  }
 };
 
 LabelAddr label_addr(const IpAddr& ip) {
@@ -104,6 +109,27 @@ struct EdgeKey {
   }
 };
 
+// Up to 16 bytes as two words that, with the length, tell them apart: two
+// loads that may overlap instead of a copy into a zeroed buffer.
+void short_bytes(std::string_view b, uint64_t& lo, uint64_t& hi) {
+  const char* p = b.data();
+  const size_t n = b.size();
+  if (n >= 8) {
+    std::memcpy(&lo, p, 8);
+    std::memcpy(&hi, p + n - 8, 8);
+  } else if (n >= 4) {
+    uint32_t a, c;
+    std::memcpy(&a, p, 4);
+    std::memcpy(&c, p + n - 4, 4);
+    lo = a;
+    hi = c;
+  } else {
+    lo = n ? uint64_t(uint8_t(p[0])) | uint64_t(uint8_t(p[n / 2])) << 8 | uint64_t(uint8_t(p[n - 1])) << 16
+           : 0;
+    hi = 0;
+  }
+}
+
 std::unique_ptr<re2::RE2> compile(const std::string& pattern, const char* flag) {
   if (pattern.empty()) return nullptr;
   re2::RE2::Options o;
@@ -138,11 +164,14 @@ struct GraphBuilder::Index {
   // pairs.
   std::unordered_map<PairKey, Pending, PairKeyHash> connects, accepts;
   // A direct-mapped cache in front of `nodes`: a trace names the same few
-  // processes over and over, and a short key compared whole is cheaper than
-  // hashing it for the map.
+  // processes over and over, and comparing a few words is cheaper than
+  // building and hashing the map's key. A slot holds the host, a number (pid
+  // or address family) and up to 16 bytes (name or address) as two words
+  // (see short_bytes).
   struct NodeSlot {
-    std::array<char, 24> key{};  // zero-padded
-    size_t len = SIZE_MAX;       // no key
+    uint32_t host = 0, num = 0;
+    uint64_t lo = 0, hi = 0;
+    size_t len = SIZE_MAX;  // SIZE_MAX: empty
     size_t node = 0;
   };
   std::array<NodeSlot, 256> node_cache;
@@ -170,9 +199,6 @@ uint32_t GraphBuilder::host_index(std::string_view host) {
 
 size_t GraphBuilder::process_node(const Record& r, uint32_t host) {
   Index& x = *index_;
-  // The lookup key: host index, then what the node groups on. The raw name
-  // stands for the escaped one (escaping is one to one) and the binary
-  // address for its text (label_addr).
   const LabelAddr local = label_addr(r.local.ip);
   // Remembers the local addresses a node uses, for its label (a process may
   // have several: loopback and an interface, or IPv4 and IPv6).
@@ -183,34 +209,41 @@ size_t GraphBuilder::process_node(const Record& r, uint32_t host) {
       addrs.a[addrs.n++] = local;
     return node;
   };
-  std::string& key = x.key;
+  // What the node groups on besides the host: a number and some bytes.
+  uint32_t num = 0;
+  std::string_view bytes;
   switch (options_.group_by) {
     case GroupBy::Pid:
-      key.resize(sizeof host + sizeof r.pid + r.comm.size());
-      std::memcpy(key.data() + sizeof host, &r.pid, sizeof r.pid);
-      std::memcpy(key.data() + sizeof host + sizeof r.pid, r.comm.data(), r.comm.size());
+      num = r.pid;
+      bytes = r.comm;
       break;
-    case GroupBy::Comm:
-      key.resize(sizeof host + r.comm.size());
-      std::memcpy(key.data() + sizeof host, r.comm.data(), r.comm.size());
-      break;
-    case GroupBy::Host: key.resize(sizeof host); break;
+    case GroupBy::Comm: bytes = r.comm; break;
+    case GroupBy::Host: break;
     case GroupBy::Address:
-      key.resize(sizeof host + sizeof local);
-      std::memcpy(key.data() + sizeof host, &local, sizeof local);
+      num = local.ip.family;
+      bytes = {reinterpret_cast<const char*>(local.ip.bytes.data()), local.ip.bytes.size()};
       break;
   }
-  std::memcpy(key.data(), &host, sizeof host);
   Index::NodeSlot* slot = nullptr;
-  std::array<char, 24> short_key{};
-  if (key.size() <= short_key.size()) {
-    std::memcpy(short_key.data(), key.data(), key.size());
-    uint64_t w[3];
-    std::memcpy(w, short_key.data(), sizeof w);
-    const uint64_t h = (w[0] * 0x9e3779b97f4a7c15 ^ w[1] * 0xc2b2ae3d27d4eb4f ^ w[2]) * 0x9e3779b97f4a7c15;
+  uint64_t lo = 0, hi = 0;
+  if (bytes.size() <= 16) {
+    short_bytes(bytes, lo, hi);
+    const uint64_t h = ((uint64_t(host) << 32 | num) * 0x9e3779b97f4a7c15 ^ lo * 0xc2b2ae3d27d4eb4f ^
+                        hi ^ bytes.size()) *
+                       0x9e3779b97f4a7c15;
     slot = &x.node_cache[h >> 56];
-    if (slot->len == key.size() && slot->key == short_key) return note_local(slot->node);
+    if (slot->len == bytes.size() && slot->host == host && slot->num == num && slot->lo == lo &&
+        slot->hi == hi)
+      return note_local(slot->node);
   }
+  // The map's key: host index, number, bytes. The raw name stands for the
+  // escaped one (escaping is one to one) and the binary address for its text
+  // (label_addr).
+  std::string& key = x.key;
+  key.resize(sizeof host + sizeof num + bytes.size());
+  std::memcpy(key.data(), &host, sizeof host);
+  std::memcpy(key.data() + sizeof host, &num, sizeof num);
+  std::memcpy(key.data() + sizeof host + sizeof num, bytes.data(), bytes.size());
   auto it = x.nodes.find(absl_view(key));
   if (it == x.nodes.end()) {
     // Node::key keeps the text form it has always had: finish() reads the pid
@@ -235,11 +268,7 @@ size_t GraphBuilder::process_node(const Record& r, uint32_t host) {
     graph_.nodes.push_back(std::move(n));
     x.addrs.resize(graph_.nodes.size());
   }
-  if (slot) {
-    slot->key = short_key;
-    slot->len = key.size();
-    slot->node = it->second;
-  }
+  if (slot) *slot = {host, num, lo, hi, bytes.size(), it->second};
   return note_local(it->second);
 }
 
