@@ -76,10 +76,13 @@ struct PairKey {
   uint32_t netns = 0;  // scoped keys only
   uint8_t len = 0;
   bool scoped = false;
-  std::array<uint8_t, 2 * 19> bytes{};  // zeros past len: compared whole, inline
+  std::array<uint8_t, 40> bytes{};  // 2 x 19 used at most; zeros past len
   bool operator==(const PairKey& o) const {
+    uint64_t a[5], b[5];  // compared whole as words: no memcmp call
+    std::memcpy(a, bytes.data(), sizeof a);
+    std::memcpy(b, o.bytes.data(), sizeof b);
     return hash == o.hash && len == o.len && scoped == o.scoped && host == o.host &&
-           netns == o.netns && bytes == o.bytes;
+           netns == o.netns && ((a[0] ^ b[0]) | (a[1] ^ b[1]) | (a[2] ^ b[2]) | (a[3] ^ b[3]) | (a[4] ^ b[4])) == 0;
   }
   void append(const Endpoint& ep) {
     const size_t n = ep.ip.family == 4 ? 4 : 16;
@@ -175,6 +178,12 @@ struct GraphBuilder::Index {
     size_t node = 0;
   };
   std::array<NodeSlot, 256> node_cache;
+  // The same in front of `edges`: the graph has few edges, each seen often.
+  struct EdgeSlot {
+    EdgeKey key{SIZE_MAX, SIZE_MAX, 0, 0};
+    size_t edge = 0;
+  };
+  std::array<EdgeSlot, 1024> edge_cache;
   std::string key;      // reused: the node key being looked up
   std::string text;     // reused: external node names, scoped pair keys
 };
@@ -289,9 +298,18 @@ size_t GraphBuilder::external_node(std::string_view key) {
 
 void GraphBuilder::add_edge(size_t from, size_t to, uint16_t port, uint16_t client_port, bool matched) {
   if (!options_.per_connection) client_port = 0;
-  auto [it, inserted] = index_->edges.try_emplace(EdgeKey{from, to, port, client_port}, graph_.edges.size());
+  const EdgeKey key{from, to, port, client_port};
+  const uint64_t h = ((from << 32 ^ to) * 0x9e3779b97f4a7c15 ^ (uint64_t(port) << 16 | client_port)) *
+                     0xc2b2ae3d27d4eb4f;
+  Index::EdgeSlot& slot = index_->edge_cache[h >> 54];
+  if (slot.key == key) {
+    ++graph_.edges[slot.edge].count;
+    return;
+  }
+  auto [it, inserted] = index_->edges.try_emplace(key, graph_.edges.size());
   if (inserted) graph_.edges.push_back(Edge{from, to, port, client_port, 0, matched});
   ++graph_.edges[it->second].count;
+  slot = {key, it->second};
 }
 
 void GraphBuilder::flush_connect(const Pending& p) {
