@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <array>
 #include <charconv>
+#include <cmath>
 #include <cstring>
 #include <functional>
 #include <stdexcept>
@@ -77,12 +78,13 @@ struct PairKey {
   uint8_t len = 0;
   bool scoped = false;
   std::array<uint8_t, 40> bytes{};  // 2 x 19 used at most; zeros past len
-  bool operator==(const PairKey& o) const {
+  bool operator==(const PairKey& o) const { return hash == o.hash && same_tuple(o); }
+  bool same_tuple(const PairKey& o) const {  // equal but for the hash
     uint64_t a[5], b[5];  // compared whole as words: no memcmp call
     std::memcpy(a, bytes.data(), sizeof a);
     std::memcpy(b, o.bytes.data(), sizeof b);
-    return hash == o.hash && len == o.len && scoped == o.scoped && host == o.host &&
-           netns == o.netns && ((a[0] ^ b[0]) | (a[1] ^ b[1]) | (a[2] ^ b[2]) | (a[3] ^ b[3]) | (a[4] ^ b[4])) == 0;
+    return len == o.len && scoped == o.scoped && host == o.host && netns == o.netns &&
+           ((a[0] ^ b[0]) | (a[1] ^ b[1]) | (a[2] ^ b[2]) | (a[3] ^ b[3]) | (a[4] ^ b[4])) == 0;
   }
   void append(const Endpoint& ep) {
     const size_t n = ep.ip.family == 4 ? 4 : 16;
@@ -97,6 +99,20 @@ struct PairKey {
 // Debian builds abseil with its own string_view (ABSL_OPTION_USE_STD_STRING_VIEW
 // is 0): heterogeneous lookups into a map of std::string take that type.
 absl::string_view absl_view(std::string_view s) { return {s.data(), s.size()}; }
+
+// std::hash of the byte string the key used to be (see PairKey); `hosts` names
+// the host indexes, `text` is scratch.
+size_t pair_hash(const PairKey& key, const std::vector<std::string>& hosts, std::string& text) {
+  const std::string_view binary(reinterpret_cast<const char*>(key.bytes.data()), key.len);
+  if (!key.scoped) return std::hash<std::string_view>{}(binary);
+  text.assign(binary);
+  text.push_back('\0');
+  text += hosts[key.host];
+  text.push_back('\0');
+  char digits[10];
+  text.append(digits, std::to_chars(digits, digits + sizeof digits, key.netns).ptr);
+  return std::hash<std::string_view>{}(text);
+}
 
 struct PairKeyHash {
   size_t operator()(const PairKey& k) const noexcept { return k.hash; }
@@ -166,6 +182,11 @@ struct GraphBuilder::Index {
   // Connection ends waiting for their peer. An entry is erased as soon as it
   // pairs.
   std::unordered_map<PairKey, Pending, PairKeyHash> connects, accepts;
+  // The newest entry, not yet in its map (see add()).
+  bool staged = false;
+  bool staged_connect = false;
+  PairKey staged_key;
+  Pending staged_end{};
   // A direct-mapped cache in front of `nodes`: a trace names the same few
   // processes over and over, and comparing a few words is cheaper than
   // building and hashing the map's key. A slot holds the host, a number (pid
@@ -345,45 +366,83 @@ void GraphBuilder::add(const Record& r, std::string_view input_host) {
   PairKey key;
   key.append(connect ? r.local : r.remote);  // client
   key.append(connect ? r.remote : r.local);  // server
-  const std::string_view binary(reinterpret_cast<const char*>(key.bytes.data()), key.len);
   if (is_loopback(connect ? r.remote.ip : r.local.ip)) {
     key.scoped = true;
     key.host = host;
     key.netns = r.netns;
-    std::string& text = index_->text;
-    text.assign(binary);
-    text.push_back('\0');
-    text += graph_.hosts[host];
-    text.push_back('\0');
-    char digits[10];
-    text.append(digits, std::to_chars(digits, digits + sizeof digits, r.netns).ptr);
-    key.hash = std::hash<std::string_view>{}(text);
-  } else {
-    key.hash = std::hash<std::string_view>{}(binary);
   }
-
-  auto& mine = connect ? index_->connects : index_->accepts;
-  auto& theirs = connect ? index_->accepts : index_->connects;
-  auto peer = theirs.find(key);
-  if (peer != theirs.end()) {
+  Index& x = *index_;
+  auto pair_up = [&](const Pending& peer) {
     ++graph_.stats.matched;
-    const size_t client = connect ? node : peer->second.node;
-    const size_t server = connect ? peer->second.node : node;
+    const size_t client = connect ? node : peer.node;
+    const size_t server = connect ? peer.node : node;
     const uint16_t server_port = connect ? r.remote.port : r.local.port;
     const uint16_t client_port = connect ? r.local.port : r.remote.port;
     add_edge(client, server, server_port, client_port, true);
-    theirs.erase(peer);
+  };
+  if (x.staged) {
+    if (x.staged_connect != connect && x.staged_key.same_tuple(key)) {
+      // Its peer came next: inserted and erased at once, it would have left
+      // the map as it was.
+      x.staged = false;
+      pair_up(x.staged_end);
+      return;
+    }
+    commit_staged();
+  }
+
+  auto& mine = connect ? x.connects : x.accepts;
+  auto& theirs = connect ? x.accepts : x.connects;
+  // Lookups need the order-keeping hash; with both maps empty (the common
+  // case when ends pair at once) there is nothing to look up.
+  if (!theirs.empty() || !mine.empty()) key.hash = pair_hash(key, graph_.hosts, x.text);
+  if (!theirs.empty()) {
+    auto peer = theirs.find(key);
+    if (peer != theirs.end()) {
+      pair_up(peer->second);
+      theirs.erase(peer);
+      return;
+    }
+  }
+  Pending p{node, r.remote, r.local.port, seq_++};
+  if (!mine.empty()) {
+    // The same 4-tuple again before its peer showed up: the earlier one can no
+    // longer pair (the port was reused), so it goes out as unmatched.
+    auto it = mine.find(key);
+    if (it != mine.end()) {
+      connect ? flush_connect(it->second) : flush_accept(it->second);
+      it->second = p;
+      if (mine.size() > options_.max_pending) evict_oldest(connect);
+      return;
+    }
+  }
+  // A new entry. Most are erased by the very next record (its peer), so it
+  // waits beside the map, unless inserting it would grow the map or evict:
+  // those must happen now to keep the map's order and the eviction as they
+  // were. The map grows when its size passes bucket_count * max_load_factor
+  // (libstdc++ also grows a never-used map, whose bucket_count is 1).
+  const bool grows = mine.bucket_count() <= 1 ||
+                     double(mine.size() + 1) > std::floor(mine.bucket_count() * double(mine.max_load_factor()));
+  if (!grows && mine.size() + 1 <= options_.max_pending) {
+    x.staged = true;
+    x.staged_connect = connect;
+    x.staged_key = key;
+    x.staged_end = p;
     return;
   }
-  // The same 4-tuple again before its peer showed up: the earlier one can no
-  // longer pair (the port was reused), so it goes out as unmatched.
-  Pending p{node, r.remote, r.local.port, seq_++};
-  auto [it, inserted] = mine.try_emplace(key, p);
-  if (!inserted) {
-    connect ? flush_connect(it->second) : flush_accept(it->second);
-    it->second = p;
-  }
+  key.hash = pair_hash(key, graph_.hosts, x.text);
+  mine.try_emplace(key, p);
   if (mine.size() > options_.max_pending) evict_oldest(connect);
+}
+
+// Puts the waiting entry into its map, as add() would have done when it came.
+void GraphBuilder::commit_staged() {
+  Index& x = *index_;
+  x.staged = false;
+  x.staged_key.hash = pair_hash(x.staged_key, graph_.hosts, x.text);
+  auto& map = x.staged_connect ? x.connects : x.accepts;
+  map.try_emplace(x.staged_key, x.staged_end);
+  if (map.size() > options_.max_pending) evict_oldest(x.staged_connect);
 }
 
 // Drops the older half of one pending map as unmatched. Amortised O(1) per
@@ -408,6 +467,7 @@ void GraphBuilder::evict_oldest(bool connects) {
 }
 
 Graph GraphBuilder::finish() {
+  if (index_->staged) commit_staged();
   for (auto& [key, p] : index_->connects) flush_connect(p);
   for (auto& [key, p] : index_->accepts) flush_accept(p);
   index_->connects.clear();

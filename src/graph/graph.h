@@ -90,6 +90,7 @@ class GraphBuilder {
   void flush_connect(const Pending& p);
   void flush_accept(const Pending& p);
   void evict_oldest(bool connects);
+  void commit_staged();
 
   GraphOptions options_;
   std::unique_ptr<re2::RE2> include_, exclude_;
