@@ -193,6 +193,36 @@ load_opts="--server-netns $srv_ns --client-netns $cli_ns --addr 10.204.0.1"
 storm "Variant: two network namespaces over veth (10.204.0.2 -> 10.204.0.1)" "${nt_configs[@]}"
 load_opts=""
 
+# Where nettrace's in-kernel time goes, per program (kernel.bpf_stats_enabled
+# makes the kernel time every run; that timing itself adds some tens of ns per
+# run, so these figures are an upper bound).
+stats_before=$(sysctl -n kernel.bpf_stats_enabled)
+for cfg in "${nt_configs[@]}"; do
+  [[ $cfg == none ]] && continue
+  log "BPF run time per program: $cfg"
+  sysctl -qw kernel.bpf_stats_enabled=1
+  start_tracer "$cfg" "$tmp/stats.out"
+  taskset -c 0 "$bin/benchtool" load --seconds "$secs" >"$tmp/load"
+  conns=$(awk '{ print $2 }' "$tmp/load")
+  echo "### BPF run time per connection, $cfg ($conns connections; kernel.bpf_stats_enabled)"
+  echo
+  echo "| program | runs per connection | ns per run | ns per connection |"
+  echo "|---|---:|---:|---:|"
+  bpftool -j prog show | python3 -c '
+import json, sys
+conns = int(sys.argv[1]); total = 0
+for p in json.load(sys.stdin):
+    name = p.get("name", "")
+    if not name.startswith(("tracepoint_", "fentry_", "kprobe_", "kretprobe_")) or not p.get("run_cnt"):
+        continue
+    t, c = p.get("run_time_ns", 0), p["run_cnt"]; total += t
+    print(f"| {name} | {c / conns:.1f} | {t / c:.0f} | {t / conns:.0f} |")
+print(f"| all | | | {total / conns:.0f} |")' "$conns"
+  echo
+  kill -INT "$tracer"; wait "$tracer" 2>/dev/null || true
+  sysctl -qw kernel.bpf_stats_enabled="$stats_before"
+done
+
 # Burst: exact accounting with a small ring buffer.
 log "burst of $burst connections"
 port=18001
