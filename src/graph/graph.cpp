@@ -229,6 +229,8 @@ uint32_t GraphBuilder::host_index(std::string_view host) {
 
 size_t GraphBuilder::process_node(const Record& r, uint32_t host) {
   Index& x = *index_;
+  const uint64_t host_word = uint64_t(host) << 32;  // widened first: a spilled
+                                                    // 32-bit copy reloaded as 64 stalled
   const LabelAddr local = label_addr(r.local.ip);
   // Remembers the local addresses a node uses, for its label (a process may
   // have several: loopback and an interface, or IPv4 and IPv6).
@@ -258,7 +260,7 @@ size_t GraphBuilder::process_node(const Record& r, uint32_t host) {
   uint64_t lo = 0, hi = 0;
   if (bytes.size() <= 16) {
     short_bytes(bytes, lo, hi);
-    const uint64_t h = ((uint64_t(host) << 32 | num) * 0x9e3779b97f4a7c15 ^ lo * 0xc2b2ae3d27d4eb4f ^
+    const uint64_t h = ((host_word | num) * 0x9e3779b97f4a7c15 ^ lo * 0xc2b2ae3d27d4eb4f ^
                         hi ^ bytes.size()) *
                        0x9e3779b97f4a7c15;
     slot = &x.node_cache[h >> 56];
