@@ -66,33 +66,28 @@ LabelAddr label_addr(const IpAddr& ip) {
 
 // A connection's identity: client endpoint, server endpoint, and for loopback
 // the host and network namespace (two pods both using 127.0.0.1 are different
-// machines to us). `bytes` holds the endpoints as family, address (4 or 16
-// bytes) and port. The pending maps are std::unordered_map and finish() sends
-// their leftovers out in the map's order, which the DOT output shows: `hash` is
-// therefore std::hash of the byte string the key used to be (endpoints, then
-// "\0host\0netns" for loopback), which keeps that order as it was.
+// machines to us). An IPv4 endpoint counts 4 address bytes, any other 16.
+// The pending maps are std::unordered_map and finish() sends their leftovers
+// out in the map's order, which the DOT output shows: `hash` is therefore
+// std::hash of the byte string the key used to be (see pair_hash), which keeps
+// that order as it was.
 struct PairKey {
   size_t hash = 0;
   uint32_t host = 0;   // scoped keys only
   uint32_t netns = 0;  // scoped keys only
-  uint8_t len = 0;
   bool scoped = false;
-  std::array<uint8_t, 40> bytes{};  // 2 x 19 used at most; zeros past len
+  Endpoint client, server;
   bool operator==(const PairKey& o) const { return hash == o.hash && same_tuple(o); }
-  bool same_tuple(const PairKey& o) const {  // equal but for the hash
-    uint64_t a[5], b[5];  // compared whole as words: no memcmp call
-    std::memcpy(a, bytes.data(), sizeof a);
-    std::memcpy(b, o.bytes.data(), sizeof b);
-    return len == o.len && scoped == o.scoped && host == o.host && netns == o.netns &&
-           ((a[0] ^ b[0]) | (a[1] ^ b[1]) | (a[2] ^ b[2]) | (a[3] ^ b[3]) | (a[4] ^ b[4])) == 0;
+  // Equal but for the hash. Field by field, as the fields were written: a
+  // wider load over several fresh narrow stores would stall.
+  bool same_tuple(const PairKey& o) const {
+    return same(client, o.client) && same(server, o.server) && scoped == o.scoped &&
+           host == o.host && netns == o.netns;
   }
-  void append(const Endpoint& ep) {
-    const size_t n = ep.ip.family == 4 ? 4 : 16;
-    bytes[len] = ep.ip.family;
-    std::memcpy(&bytes[len + 1], ep.ip.bytes.data(), n);
-    bytes[len + 1 + n] = uint8_t(ep.port >> 8);
-    bytes[len + 2 + n] = uint8_t(ep.port & 0xff);
-    len = uint8_t(len + n + 3);
+  static bool same(const Endpoint& a, const Endpoint& b) {
+    if (a.port != b.port || a.ip.family != b.ip.family) return false;
+    return a.ip.family == 4 ? std::memcmp(a.ip.bytes.data(), b.ip.bytes.data(), 4) == 0
+                            : a.ip.bytes == b.ip.bytes;
   }
 };
 
@@ -103,7 +98,19 @@ absl::string_view absl_view(std::string_view s) { return {s.data(), s.size()}; }
 // std::hash of the byte string the key used to be (see PairKey); `hosts` names
 // the host indexes, `text` is scratch.
 size_t pair_hash(const PairKey& key, const std::vector<std::string>& hosts, std::string& text) {
-  const std::string_view binary(reinterpret_cast<const char*>(key.bytes.data()), key.len);
+  // Each endpoint as family, address (4 bytes for IPv4, else 16) and port,
+  // big-endian.
+  char bytes[2 * 19];
+  size_t len = 0;
+  for (const Endpoint* ep : {&key.client, &key.server}) {
+    const size_t n = ep->ip.family == 4 ? 4 : 16;
+    bytes[len] = char(ep->ip.family);
+    std::memcpy(bytes + len + 1, ep->ip.bytes.data(), n);
+    bytes[len + 1 + n] = char(ep->port >> 8);
+    bytes[len + 2 + n] = char(ep->port & 0xff);
+    len += n + 3;
+  }
+  const std::string_view binary(bytes, len);
   if (!key.scoped) return std::hash<std::string_view>{}(binary);
   text.assign(binary);
   text.push_back('\0');
@@ -366,8 +373,8 @@ void GraphBuilder::add(const Record& r, std::string_view input_host) {
   size_t node = process_node(r, host);
 
   PairKey key;
-  key.append(connect ? r.local : r.remote);  // client
-  key.append(connect ? r.remote : r.local);  // server
+  key.client = connect ? r.local : r.remote;
+  key.server = connect ? r.remote : r.local;
   if (is_loopback(connect ? r.remote.ip : r.local.ip)) {
     key.scoped = true;
     key.host = host;
