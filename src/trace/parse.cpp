@@ -9,6 +9,12 @@
 namespace nt {
 namespace {
 
+// Errno values stop at the kernel's MAX_ERRNO. Both forms of a failed connect
+// (the arrow marker and JSON) refuse larger ones, so a line that one reader
+// takes the other takes too (fuzzing found "# failed errno=44230" accepted as
+// a marker, then refused once written as JSON).
+constexpr int kMaxErrno = 4095;
+
 constexpr ParseResult ok() { return {ParseKind::Record, {}}; }
 constexpr ParseResult skip() { return {ParseKind::Skip, {}}; }
 constexpr ParseResult error(std::string_view why) { return {ParseKind::Error, why}; }
@@ -109,7 +115,7 @@ ParseResult parse_marker(std::string_view line, Record& out) {
     std::string_view name = rest.substr(0, sp);
     int err = 0;
     if (starts_with(name, "errno=")) {
-      if (!parse_uint(name.substr(6), err)) return error("bad errno in '# failed' marker");
+      if (!parse_uint(name.substr(6), err) || err > kMaxErrno) return error("bad errno in '# failed' marker");
     } else {
       err = errno_from_name(name);
       if (err == 0) return error("unknown error name in '# failed' marker");
@@ -371,7 +377,7 @@ ParseResult parse_json(simdjson::dom::parser& parser, std::string& padded, std::
   take_comm(comm, out.comm);
   if (out.type == RecordType::Failed) {
     uint32_t e = 0;
-    if (!get_uint(o, "errno", e, false) || e > 4095) return error("bad 'errno'");
+    if (!get_uint(o, "errno", e, false) || e > kMaxErrno) return error("bad 'errno'");
     out.error = static_cast<int32_t>(e);
   }
   return ok();

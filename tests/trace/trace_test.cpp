@@ -178,6 +178,8 @@ TEST(Parse, RejectsBrokenLinesWithAReason) {
                           "::1:5<-::1:6|PID=1 CMD=x", "[1.2.3.4]:5<-6.7.8.9:10|PID=1 CMD=x",
                           "{\"type\":\"connect\"}", "{not json", "[1,2]", "# lost many",
                           "# failed EWHAT 1.2.3.4:5<-6.7.8.9:10|PID=1 CMD=x",
+                          "# failed errno=4096 1.2.3.4:5<-6.7.8.9:10|PID=1 CMD=x",
+                          "# failed errno=44230 1.2.3.4:5<-6.7.8.9:10|PID=1 CMD=x",
                           "{\"type\":\"connect\",\"local_ip\":\"1.2.3.4\",\"local_port\":99999,"
                           "\"remote_ip\":\"1.2.3.4\",\"remote_port\":1,\"pid\":1,\"comm\":\"x\"}"}) {
     Record r;
@@ -185,6 +187,24 @@ TEST(Parse, RejectsBrokenLinesWithAReason) {
     EXPECT_EQ(res.kind, ParseKind::Error) << bad;
     EXPECT_FALSE(res.error.empty()) << bad;
   }
+}
+
+// Both forms of a failed connect take errno values up to the kernel's
+// MAX_ERRNO and no further, so whatever one reads the other reads too.
+TEST(Parse, FailedErrnoStopsAtMaxErrnoInBothForms) {
+  Record r;
+  ASSERT_EQ(parse_line("# failed errno=4095 1.2.3.4:5<-6.7.8.9:10|PID=1 CMD=x", r).kind, ParseKind::Record);
+  EXPECT_EQ(r.error, 4095);
+  std::string json;
+  append_json(json, r);
+  json.pop_back();
+  Record back;
+  ASSERT_EQ(parse_line(json, back).kind, ParseKind::Record) << json;
+  EXPECT_EQ(back.error, 4095);
+  EXPECT_EQ(parse_line("{\"type\":\"failed\",\"local_ip\":\"6.7.8.9\",\"local_port\":10,\"remote_ip\":"
+                       "\"1.2.3.4\",\"remote_port\":5,\"pid\":1,\"comm\":\"x\",\"errno\":4096}",
+                       r).kind,
+            ParseKind::Error);
 }
 
 // parse_ip is hand-written; it must take exactly what inet_pton takes (the
