@@ -5,6 +5,9 @@
 
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <string>
+#include <unordered_map>
+#include <vector>
 
 namespace nt {
 namespace {
@@ -17,12 +20,65 @@ struct GvcDeleter {
 };
 using GraphPtr = std::unique_ptr<Agraph_t, GraphDeleter>;
 
+// IDs in creation order. cgraph's default ID discipline makes a named object's
+// ID the address of its interned name, and Graphviz 2.42 writes subgraphs in ID
+// order: the host clusters of one trace came out in heap order, which changed
+// with unrelated allocations. Here a name's ID is its rank of first use (even,
+// as cgraph expects of named objects; anonymous ones, our edges, are odd), so
+// clusters come out in the order their hosts were first seen.
+struct SequentialIds {
+  Agraph_t* root = nullptr;
+  std::unordered_map<std::string, IDTYPE> ids;
+  // names[id / 2 - 1], interned in the graph's string pool: cgraph reads
+  // flags (is it an HTML label?) from the pool's header in front of a name.
+  std::vector<char*> names;
+  IDTYPE next_anonymous = 1;
+};
+
+void* ids_open(Agraph_t* g, Agdisc_t*) {
+  auto* s = new SequentialIds;
+  s->root = g;
+  return s;
+}
+
+long ids_map(void* state, int, char* str, IDTYPE* id, int create) {
+  auto* s = static_cast<SequentialIds*>(state);
+  if (!str) {
+    *id = s->next_anonymous;
+    s->next_anonymous += 2;
+    return 1;
+  }
+  auto it = s->ids.find(str);
+  if (it != s->ids.end()) {
+    *id = it->second;
+    return 1;
+  }
+  if (!create) return 0;  // a lookup of a name never used
+  s->names.push_back(agstrdup(s->root, str));
+  *id = IDTYPE(s->names.size()) * 2;
+  s->ids.emplace(str, *id);
+  return 1;
+}
+
+long ids_alloc(void*, int, IDTYPE) { return 0; }  // no caller-chosen IDs
+void ids_free(void*, int, IDTYPE) {}  // names live as long as the graph's string pool
+char* ids_print(void* state, int, IDTYPE id) {
+  auto* s = static_cast<SequentialIds*>(state);
+  if (id == 0 || id % 2 != 0 || id / 2 > IDTYPE(s->names.size())) return nullptr;
+  return s->names[size_t(id / 2 - 1)];
+}
+void ids_close(void* state) { delete static_cast<SequentialIds*>(state); }
+void ids_register(void*, int, void*) {}
+
+Agiddisc_t sequential_id_disc = {ids_open, ids_map, ids_alloc, ids_free, ids_print, ids_close, ids_register};
+Agdisc_t netgraph_disc = {&AgMemDisc, &sequential_id_disc, &AgIoDisc};
+
 // cgraph takes char* for names and values that it copies.
 char* cs(const std::string& s) { return const_cast<char*>(s.c_str()); }
 char* cs(const char* s) { return const_cast<char*>(s); }
 
 GraphPtr build_cgraph(const Graph& g) {
-  GraphPtr G(agopen(cs("netgraph"), Agdirected, nullptr));
+  GraphPtr G(agopen(cs("netgraph"), Agdirected, &netgraph_disc));
   agattr(G.get(), AGRAPH, cs("rankdir"), cs("LR"));
   agattr(G.get(), AGNODE, cs("shape"), cs("box"));
   agattr(G.get(), AGNODE, cs("style"), cs(""));

@@ -142,19 +142,55 @@ TEST(Filters, IncludeExcludeMinCountNoLoopbackPerConnection) {
   EXPECT_THROW(GraphBuilder{o}, std::invalid_argument);
 }
 
+std::string dot_text(const Graph& g) {
+  char* buf = nullptr;
+  size_t len = 0;
+  FILE* f = open_memstream(&buf, &len);
+  EXPECT_TRUE(write_dot(g, f));
+  std::fclose(f);
+  std::string dot(buf, len);
+  free(buf);
+  return dot;
+}
+
 TEST(Lost, MarkersMakeTheGraphIncomplete) {
   Graph g = build(std::vector<std::string>{"# lost 7 events: ring buffer full (raise --ringbuf-size)",
                                            "10.0.0.1:80<-10.0.0.2:1|PID=10 CMD=curl"});
   EXPECT_TRUE(g.incomplete());
   EXPECT_EQ(g.stats.lost, 7u);
-  char* buf = nullptr;
-  size_t len = 0;
-  FILE* f = open_memstream(&buf, &len);
-  ASSERT_TRUE(write_dot(g, f));
-  std::fclose(f);
-  std::string dot(buf, len);
-  free(buf);
+  std::string dot = dot_text(g);
   EXPECT_NE(dot.find("incomplete"), std::string::npos) << dot;
+}
+
+// One trace, one DOT text: host clusters come out in the order the hosts were
+// first seen, whatever the heap looked like (cgraph's default IDs are the
+// addresses of the interned names, and Graphviz 2.42 writes subgraphs in ID
+// order). Names of many lengths land in many allocation size classes, where
+// freed chunks are reused out of order.
+TEST(Dot, HostClustersComeOutInTheOrderTheHostsWereFirstSeen) {
+  std::vector<std::pair<std::string, std::string>> lines;
+  std::vector<std::string> hosts;
+  for (int i = 0; i < 30; ++i) {
+    std::string host = "h" + std::to_string(i) + std::string(size_t((i * 7) % 40), 'x');
+    hosts.push_back(host);
+    const std::string a = "10.9." + std::to_string(i) + ".1", b = "10.8." + std::to_string(i) + ".1";
+    lines.push_back({host, b + ":80<-" + a + ":4000|PID=" + std::to_string(100 + i) + " CMD=c"});
+  }
+  for (int round = 0; round < 3; ++round) {
+    // Churn the heap differently before each build.
+    std::vector<std::string> junk;
+    for (int i = 0; i < 200 * (round + 1); ++i) junk.emplace_back(size_t(20 + (i * 13) % 60), 'j');
+    for (size_t i = 0; i < junk.size(); i += 2) junk[i].clear(), junk[i].shrink_to_fit();
+    std::string dot = dot_text(build_hosts(lines));
+    size_t last = 0;
+    for (const std::string& h : hosts) {
+      size_t at = dot.find("cluster_" + h + "\"");
+      if (at == std::string::npos) at = dot.find("cluster_" + h + " ");
+      ASSERT_NE(at, std::string::npos) << h << "\n" << dot;
+      EXPECT_GT(at, last) << "cluster_" << h << " is out of first-seen order (round " << round << ")\n" << dot;
+      last = at;
+    }
+  }
 }
 
 TEST(K3s, RecordedTraceGivesTheKnownPairsAndNoServerToClientEdge) {
