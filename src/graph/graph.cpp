@@ -285,8 +285,9 @@ size_t GraphBuilder::process_node(const Record& r, uint32_t host) {
   std::memcpy(key.data() + sizeof host + sizeof num, bytes.data(), bytes.size());
   auto it = x.nodes.find(absl_view(key));
   if (it == x.nodes.end()) {
-    // Node::key keeps the text form it has always had: finish() reads the pid
-    // back out of it.
+    // Node::key keeps the text form it has always had (host, NUL, pid, NUL,
+    // name); labels take the pid from Node::pid, since a host name may hold
+    // a NUL itself.
     const std::string& host_name = graph_.hosts[host];
     Node n;
     n.key = host_name;
@@ -297,6 +298,7 @@ size_t GraphBuilder::process_node(const Record& r, uint32_t host) {
         n.key += std::to_string(r.pid);
         n.key.push_back('\0');
         n.key += n.name;
+        n.pid = r.pid;
         break;
       case GroupBy::Comm: n.key += n.name; break;
       case GroupBy::Host: break;
@@ -487,14 +489,11 @@ Graph GraphBuilder::finish() {
     Node& n = graph_.nodes[i];
     if (n.external) continue;
     n.label.clear();
-    const std::string& k = n.key;
     switch (options_.group_by) {
-      case GroupBy::Pid: {
+      case GroupBy::Pid:
         append_dot_text(n.label, n.name);
-        size_t a = k.find('\0') + 1, b = k.find('\0', a);
-        n.label += "\\npid " + k.substr(a, b - a);
+        n.label += "\\npid " + std::to_string(n.pid);
         break;
-      }
       case GroupBy::Comm: append_dot_text(n.label, n.name); break;
       case GroupBy::Host: append_dot_text(n.label, n.host.empty() ? "this host" : n.host); break;
       case GroupBy::Address: break;

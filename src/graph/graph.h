@@ -37,6 +37,7 @@ struct Node {
   std::string label;  // DOT label text (already DOT-escaped: "\\n" line breaks)
   std::string host;   // cluster; empty for nodes outside every host
   std::string name;   // process name (escaped), or the address for external nodes
+  uint32_t pid = 0;   // the process, with GroupBy::Pid (labels show it)
   bool external = false;
 };
 

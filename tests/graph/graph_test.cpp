@@ -105,6 +105,23 @@ TEST(Nodes, PidReuseAndSeveralAddressesDoNotMergeOrCrash) {
   }
 }
 
+// A JSON host name may hold any byte, NUL included: the label's pid must not
+// be read back out of a key that the NUL cuts short.
+TEST(Nodes, PidLabelSurvivesANulInTheHostName) {
+  Graph g = build(std::vector<std::string>{
+      "{\"type\":\"connect\",\"host\":\"a\\\\x00b\",\"local_ip\":\"10.0.0.2\",\"local_port\":4000,"
+      "\"remote_ip\":\"10.0.0.1\",\"remote_port\":80,\"pid\":77,\"comm\":\"curl\"}"});
+  ASSERT_EQ(g.hosts.size(), 1u);
+  EXPECT_EQ(g.hosts[0], std::string("a\0b", 3));
+  bool found = false;
+  for (const Node& n : g.nodes)
+    if (n.name == "curl") {
+      found = true;
+      EXPECT_NE(n.label.find("pid 77"), std::string::npos) << n.label;
+    }
+  EXPECT_TRUE(found);
+}
+
 TEST(Nodes, SeveralProcessesOnOneReusePortListener) {
   Graph g = build({"10.0.0.1:80<-10.0.0.2:1|PID=10 CMD=cli", "10.0.0.2:1->10.0.0.1:80|PID=21 CMD=worker",
                    "10.0.0.1:80<-10.0.0.2:2|PID=10 CMD=cli", "10.0.0.2:2->10.0.0.1:80|PID=22 CMD=worker"});
