@@ -91,8 +91,8 @@ if [[ -z "${NT_TEST_FAST:-}" ]]; then
   echo "== build (clang + libFuzzer) =="
   if cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNT_FUZZ=ON \
        -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ >/dev/null &&
-     cmake --build build-fuzz -j"$jobs" --target fuzz_trace_line fuzz_json_line; then
-    echo "== fuzzing the trace-line parser (bounded runs) =="
+     cmake --build build-fuzz -j"$jobs" --target fuzz_all; then
+    echo "== fuzzing the parsers (bounded runs) =="
     run_ctest build-fuzz -L fuzz
   else
     echo "test.sh: fuzz build failed" >&2
