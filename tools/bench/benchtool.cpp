@@ -141,7 +141,7 @@ int load(int argc, char** argv) {
   }
   close(home);
   std::atomic<bool> stop{false};
-  std::atomic<long> made{0}, accepted{0}, failed{0};
+  std::atomic<long> made{0}, accepted{0}, failed{0}, tickets{0};
   // The acceptor drains every connection made, backlog included, so that
   // "made" is exactly the number of connects and of accepts a tracer sees.
   // poll() with a timeout lets it notice the end without a wake-up connection.
@@ -165,7 +165,9 @@ int load(int argc, char** argv) {
     const auto period = rate > 0 ? std::chrono::duration<double>(double(threads) / rate) : std::chrono::duration<double>(0);
     auto next = Clock::now();
     for (;;) {
-      if (count ? made.load() >= count : Clock::now() - t0 >= std::chrono::duration<double>(seconds)) break;
+      // With --count each connect takes a ticket first: checking `made`
+      // instead let two threads both pass at count - 1 and make one too many.
+      if (count ? tickets.fetch_add(1) >= count : Clock::now() - t0 >= std::chrono::duration<double>(seconds)) break;
       if (rate > 0) {
         next += std::chrono::duration_cast<Clock::duration>(period);
         std::this_thread::sleep_until(next);
