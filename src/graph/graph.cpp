@@ -243,6 +243,8 @@ size_t GraphBuilder::process_node(const Record& r, uint32_t host) {
   // have several: loopback and an interface, or IPv4 and IPv6).
   auto note_local = [&](size_t node) {
     Index::Addrs& addrs = x.addrs[node];
+    // Most processes use one address: the first is checked before the rest.
+    if (addrs.n > 0 && addrs.a[0] == local) return node;
     if (addrs.n < 4 && std::find(addrs.a.begin(), addrs.a.begin() + addrs.n, local) ==
                            addrs.a.begin() + addrs.n)
       addrs.a[addrs.n++] = local;
@@ -361,7 +363,11 @@ void GraphBuilder::flush_accept(const Pending& p) {
 }
 
 void GraphBuilder::add(const Record& r, std::string_view input_host) {
-  const uint32_t host = host_index(r.host.empty() ? input_host : std::string_view(r.host));
+  add(r, r.host.empty() ? host_index(input_host) : UINT32_MAX);
+}
+
+void GraphBuilder::add(const Record& r, uint32_t input_host) {
+  const uint32_t host = r.host.empty() ? input_host : host_index(r.host);
   switch (r.type) {
     case RecordType::Lost: graph_.stats.lost += r.lost; return;
     case RecordType::Failed: ++graph_.stats.failed; return;

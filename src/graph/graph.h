@@ -72,6 +72,12 @@ class GraphBuilder {
 
   // `host` names the input the record came from; a record's own host field wins.
   void add(const Record& r, std::string_view host);
+  // The same with the input's host resolved once by host_id(): a caller
+  // feeding millions of records from one input saves comparing its name each
+  // time. host_id() registers the host (graph.hosts, in first-seen order), so
+  // call it when the input's first record comes, not before.
+  uint32_t host_id(std::string_view host) { return host_index(host); }
+  void add(const Record& r, uint32_t host_id);
   // Resolves connections still waiting for their other end and returns the graph.
   Graph finish();
 

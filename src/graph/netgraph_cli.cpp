@@ -72,6 +72,7 @@ struct Feeder : LineSink {
   uint64_t lines = 0, skipped = 0, bad = 0;
   uint64_t& shown;
   bool failed = false;
+  uint32_t host_id = UINT32_MAX;  // of `host`, once a record needed it
   Record rec;
   LineParser parser;
   Feeder(GraphBuilder& b, std::string n, std::string h, bool s, uint64_t& sh)
@@ -86,7 +87,10 @@ struct Feeder : LineSink {
     } else {
       ParseResult r = parser.parse(line, rec);
       if (r.kind == ParseKind::Record) {
-        builder.add(rec, host);
+        // Resolved at the first record that needs it, so an input without
+        // records adds no host (and no cluster) to the graph.
+        if (host_id == UINT32_MAX && rec.host.empty()) host_id = builder.host_id(host);
+        builder.add(rec, host_id);
         return;
       }
       if (r.kind == ParseKind::Skip) {

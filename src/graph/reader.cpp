@@ -6,13 +6,41 @@
 #include <cstring>
 #include <vector>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace nt {
+namespace {
+
+// Calls on_nl(position) for every '\n' in [p, end), in order. A trace line is
+// about 55 bytes: a memchr call per line cost more than the byte compares
+// themselves, so with SSE2 (every x86-64) 16 bytes are compared at once and
+// the matches walked as bits.
+template <typename F>
+void for_each_newline(const char* p, const char* end, F&& on_nl) {
+#if defined(__SSE2__)
+  const __m128i nl = _mm_set1_epi8('\n');
+  for (; end - p >= 16; p += 16) {
+    unsigned mask = unsigned(_mm_movemask_epi8(
+        _mm_cmpeq_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)), nl)));
+    while (mask) {
+      on_nl(p + __builtin_ctz(mask));
+      mask &= mask - 1;
+    }
+  }
+#endif
+  for (; p < end; ++p)
+    if (*p == '\n') on_nl(p);
+}
+
+}  // namespace
 
 bool read_lines(int fd, size_t max_line, LineSink& sink, std::string& error) {
   constexpr size_t kChunk = 1 << 20;
   std::vector<char> buf(kChunk);
   std::string carry;  // a line split across reads
-  bool overlong = false;
+  bool overlong = false;  // the line being carried is past max_line
   uint64_t lineno = 0;
   for (;;) {
     ssize_t n = ::read(fd, buf.data(), buf.size());
@@ -22,36 +50,33 @@ bool read_lines(int fd, size_t max_line, LineSink& sink, std::string& error) {
       return false;
     }
     if (n == 0) break;
-    const char* p = buf.data();
-    const char* end = p + n;
-    while (p < end) {
-      const char* nl = static_cast<const char*>(std::memchr(p, '\n', size_t(end - p)));
-      if (!nl) {
-        if (!overlong) {
-          carry.append(p, end);
-          if (carry.size() > max_line) {
-            overlong = true;
-            carry.clear();
-            carry.shrink_to_fit();
-          }
-        }
-        break;
-      }
+    const char* start = buf.data();  // of the line being read
+    const char* const end = start + n;
+    for_each_newline(start, end, [&](const char* nl) {
       ++lineno;
       if (overlong) {
         sink.on_line({}, lineno, true);
         overlong = false;
       } else if (!carry.empty()) {
-        carry.append(p, nl);
+        carry.append(start, nl);
         if (carry.size() > max_line) sink.on_line({}, lineno, true);
         else sink.on_line(carry, lineno, false);
         carry.clear();
-      } else if (size_t(nl - p) > max_line) {
+      } else if (size_t(nl - start) > max_line) {
         sink.on_line({}, lineno, true);
       } else {
-        sink.on_line(std::string_view(p, size_t(nl - p)), lineno, false);
+        sink.on_line(std::string_view(start, size_t(nl - start)), lineno, false);
       }
-      p = nl + 1;
+      start = nl + 1;
+    });
+    // The rest waits for the next read; past max_line it is only counted.
+    if (start < end && !overlong) {
+      carry.append(start, end);
+      if (carry.size() > max_line) {
+        overlong = true;
+        carry.clear();
+        carry.shrink_to_fit();
+      }
     }
   }
   // A last line without '\n' (a trace cut off mid-write) still counts.

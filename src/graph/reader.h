@@ -1,5 +1,5 @@
-// Streams lines out of a file descriptor: fixed 1 MiB reads, lines found with
-// memchr and handed out as string_views into the buffer. Memory stays bounded
+// Streams lines out of a file descriptor: fixed 1 MiB reads, lines found 16
+// bytes at a time and handed out as string_views into the buffer. Memory stays bounded
 // by the longest line kept (max_line), not by the input.
 #pragma once
 
