@@ -7,6 +7,7 @@
 #include <array>
 #include <charconv>
 #include <cmath>
+#include <cstddef>
 #include <cstring>
 #include <functional>
 #include <stdexcept>
@@ -41,25 +42,41 @@ std::string ip_text(const IpAddr& ip) {
 
 // An address as its label text tells it apart, in binary: append_ip writes
 // IPv4 and IPv4-mapped IPv6 alike and any other family as "?". Nodes keep
-// these and turn them into text once, in finish().
+// these and turn them into text once, in finish(). Built and compared as two
+// words: reading bytes back as words right after writing them one by one
+// stalled the CPU (store forwarding), a tenth of add_arrow's time.
 struct LabelAddr {
-  IpAddr ip;  // family 4 (bytes[0..3]), 6, or 0 for "?"
-  bool operator==(const LabelAddr& o) const {
-    uint64_t a[2], b[2];
-    std::memcpy(a, ip.bytes.data(), 16);
-    std::memcpy(b, o.ip.bytes.data(), 16);
-    return ip.family == o.ip.family && a[0] == b[0] && a[1] == b[1];
+  uint64_t lo = 0, hi = 0;  // the address bytes as IpAddr holds them
+  uint8_t family = 0;       // 4 (lo's low 4 bytes), 6, or 0 for "?"
+  bool operator==(const LabelAddr& o) const { return lo == o.lo && hi == o.hi && family == o.family; }
+  IpAddr ip() const {
+    IpAddr a;
+    a.family = family;
+    std::memcpy(a.bytes.data(), &lo, 8);
+    std::memcpy(a.bytes.data() + 8, &hi, 8);
+    return a;
   }
 };
 
-LabelAddr label_addr(const IpAddr& ip) {
-  static constexpr uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+inline LabelAddr label_addr(const IpAddr& ip) {
   LabelAddr a;
-  if (ip.family == 4 || (ip.family == 6 && std::memcmp(ip.bytes.data(), mapped, 12) == 0)) {
-    a.ip.family = 4;
-    std::memcpy(a.ip.bytes.data(), ip.bytes.data() + (ip.family == 4 ? 0 : 12), 4);
+  std::memcpy(&a.lo, ip.bytes.data(), 8);
+  std::memcpy(&a.hi, ip.bytes.data() + 8, 8);
+  // ::ffff:a.b.c.d: bytes 8..11 zero, 12..15 hold the IPv4 address.
+  constexpr uint64_t mapped_hi = 0xffff0000;  // bytes 8..11 as a little-endian word
+  static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "label_addr reads words little-endian");
+  if (ip.family == 4) {
+    a.lo &= 0xffffffff;
+    a.hi = 0;
+    a.family = 4;
+  } else if (ip.family == 6 && a.lo == 0 && uint32_t(a.hi) == mapped_hi) {
+    a.lo = a.hi >> 32;
+    a.hi = 0;
+    a.family = 4;
   } else if (ip.family == 6) {
-    a.ip = ip;
+    a.family = 6;
+  } else {
+    a.lo = a.hi = 0;
   }
   return a;
 }
@@ -86,8 +103,10 @@ struct PairKey {
   }
   static bool same(const Endpoint& a, const Endpoint& b) {
     if (a.port != b.port || a.ip.family != b.ip.family) return false;
-    return a.ip.family == 4 ? std::memcmp(a.ip.bytes.data(), b.ip.bytes.data(), 4) == 0
-                            : a.ip.bytes == b.ip.bytes;
+    uint64_t x[2], y[2];
+    std::memcpy(x, a.ip.bytes.data(), 16);
+    std::memcpy(y, b.ip.bytes.data(), 16);
+    return a.ip.family == 4 ? uint32_t(x[0]) == uint32_t(y[0]) : x[0] == y[0] && x[1] == y[1];
   }
 };
 
@@ -184,6 +203,11 @@ struct GraphBuilder::Index {
   struct Addrs {
     uint8_t n = 0;
     std::array<LabelAddr, 4> a;
+    void note(const LabelAddr& local) {
+      // Most processes use one address: the first is checked before the rest.
+      if (n > 0 && a[0] == local) return;
+      if (n < 4 && std::find(a.begin(), a.begin() + n, local) == a.begin() + n) a[n++] = local;
+    }
   };
   std::vector<Addrs> addrs;
   // Connection ends waiting for their peer. An entry is erased as soon as it
@@ -212,6 +236,19 @@ struct GraphBuilder::Index {
     size_t edge = 0;
   };
   std::array<EdgeSlot, 1024> edge_cache;
+  // add_arrow's memo: (host, process text) -> node. With grouping by pid,
+  // name or host, the node a text maps to never changes (process_node looks
+  // up what the text says), so a hit only has the local address left to
+  // note, as process_node would.
+  static constexpr size_t kTailWords = 6;
+  struct ProcSlot {
+    uint64_t w[kTailWords] = {};
+    size_t len = 0;  // 0 = empty
+    uint32_t host = 0;
+    size_t node = 0;
+  };
+  std::array<ProcSlot, 256> proc_memo;
+  Record scratch;       // reused: add_arrow's record when the memo misses
   std::string key;      // reused: the node key being looked up
   std::string text;     // reused: external node names, scoped pair keys
 };
@@ -242,12 +279,7 @@ size_t GraphBuilder::process_node(const Record& r, uint32_t host) {
   // Remembers the local addresses a node uses, for its label (a process may
   // have several: loopback and an interface, or IPv4 and IPv6).
   auto note_local = [&](size_t node) {
-    Index::Addrs& addrs = x.addrs[node];
-    // Most processes use one address: the first is checked before the rest.
-    if (addrs.n > 0 && addrs.a[0] == local) return node;
-    if (addrs.n < 4 && std::find(addrs.a.begin(), addrs.a.begin() + addrs.n, local) ==
-                           addrs.a.begin() + addrs.n)
-      addrs.a[addrs.n++] = local;
+    x.addrs[node].note(local);
     return node;
   };
   // What the node groups on besides the host: a number and some bytes.
@@ -261,8 +293,9 @@ size_t GraphBuilder::process_node(const Record& r, uint32_t host) {
     case GroupBy::Comm: bytes = r.comm; break;
     case GroupBy::Host: break;
     case GroupBy::Address:
-      num = local.ip.family;
-      bytes = {reinterpret_cast<const char*>(local.ip.bytes.data()), local.ip.bytes.size()};
+      num = local.family;
+      static_assert(offsetof(LabelAddr, hi) == offsetof(LabelAddr, lo) + 8, "lo and hi are the 16 address bytes");
+      bytes = {reinterpret_cast<const char*>(&local.lo), 16};
       break;
   }
   Index::NodeSlot* slot = nullptr;
@@ -376,29 +409,87 @@ void GraphBuilder::add(const Record& r, uint32_t input_host) {
   }
   ++graph_.stats.events;
   if (options_.no_loopback && is_loopback(r.remote.ip)) return;
+  add_end(r.type == RecordType::Connect, r.local, r.remote, r.netns, host, process_node(r, host));
+}
 
-  const bool connect = r.type == RecordType::Connect;
-  size_t node = process_node(r, host);
-
-  PairKey key;
-  key.client = connect ? r.local : r.remote;
-  key.server = connect ? r.remote : r.local;
-  if (is_loopback(connect ? r.remote.ip : r.local.ip)) {
-    key.scoped = true;
-    key.host = host;
-    key.netns = r.netns;
+bool GraphBuilder::add_arrow(const ArrowView& v, uint32_t host) {
+  Index& x = *index_;
+  // The process memo's key: host and the tail's bytes as words, the last one
+  // read so that it ends where the tail ends and shifted down. Tails of 8 to
+  // 48 bytes use the memo (a word read must stay inside the tail); others
+  // take the long way.
+  const size_t n = v.tail.size();
+  Index::ProcSlot* slot = nullptr;
+  uint64_t w[Index::kTailWords] = {};
+  size_t node = SIZE_MAX;
+  // With --group-by address the node follows the local address, not the
+  // process text: those go the long way every time.
+  if (n >= 8 && n <= 8 * Index::kTailWords && options_.group_by != GroupBy::Address) {
+    const char* p = v.tail.data();
+    const size_t words = (n + 7) / 8;
+    for (size_t i = 0; i + 1 < words; ++i) std::memcpy(&w[i], p + 8 * i, 8);
+    std::memcpy(&w[words - 1], p + n - 8, 8);
+    w[words - 1] >>= 8 * (8 * words - n);
+    uint64_t h = (uint64_t(host) << 32 ^ n) * 0x9e3779b97f4a7c15;
+    for (size_t i = 0; i < words; ++i) h = (h ^ w[i]) * 0xc2b2ae3d27d4eb4f;
+    slot = &x.proc_memo[h >> 56];
+    // Same length, same number of words: the rest are zero on both sides.
+    // A loop, not std::equal, which calls memcmp for a few words.
+    bool same = slot->len == n && slot->host == host;
+    for (size_t i = 0; same && i < words; ++i) same = w[i] == slot->w[i];
+    if (same) node = slot->node;
   }
+  Record& r = x.scratch;
+  if (node == SIZE_MAX) {
+    // First time for this process text: read it as parse() would. A tail it
+    // would not take makes the caller go the general way; nothing has
+    // changed yet.
+    if (!parse_arrow_tail(v.tail, r.pid, r.comm)) return false;
+    r.type = v.type;
+    r.local = v.local;
+    r.remote = v.remote;
+  }
+  // From here on what add() does with the record parse() would give.
+  const bool connect = v.type == RecordType::Connect;
+  ++(connect ? graph_.stats.connects : graph_.stats.accepts);
+  ++graph_.stats.events;
+  if (options_.no_loopback && is_loopback(v.remote.ip)) return true;
+  if (node != SIZE_MAX) {
+    x.addrs[node].note(label_addr(v.local.ip));
+  } else {
+    node = process_node(r, host);
+    if (slot) {
+      std::memcpy(slot->w, w, sizeof w);
+      slot->len = n;
+      slot->host = host;
+      slot->node = node;
+    }
+  }
+  add_end(connect, v.local, v.remote, 0, host, node);
+  return true;
+}
+
+void GraphBuilder::add_end(bool connect, const Endpoint& local, const Endpoint& remote, uint32_t netns,
+                           uint32_t host, size_t node) {
+  const Endpoint& client_end = connect ? local : remote;
+  const Endpoint& server_end = connect ? remote : local;
+  const bool scoped = is_loopback(server_end.ip);
+  if (!scoped) host = netns = 0;
   Index& x = *index_;
   auto pair_up = [&](const Pending& peer) {
     ++graph_.stats.matched;
     const size_t client = connect ? node : peer.node;
     const size_t server = connect ? peer.node : node;
-    const uint16_t server_port = connect ? r.remote.port : r.local.port;
-    const uint16_t client_port = connect ? r.local.port : r.remote.port;
+    const uint16_t server_port = connect ? remote.port : local.port;
+    const uint16_t client_port = connect ? local.port : remote.port;
     add_edge(client, server, server_port, client_port, true);
   };
   if (x.staged) {
-    if (x.staged_connect != connect && x.staged_key.same_tuple(key)) {
+    // Compared before any key is built: zeroing and filling a PairKey only
+    // to compare it cost more than the rest of this function.
+    const PairKey& k = x.staged_key;
+    if (x.staged_connect != connect && PairKey::same(k.client, client_end) &&
+        PairKey::same(k.server, server_end) && k.scoped == scoped && k.host == host && k.netns == netns) {
       // Its peer came next: inserted and erased at once, it would have left
       // the map as it was.
       x.staged = false;
@@ -407,6 +498,12 @@ void GraphBuilder::add(const Record& r, uint32_t input_host) {
     }
     commit_staged();
   }
+  PairKey key;
+  key.client = client_end;
+  key.server = server_end;
+  key.scoped = scoped;
+  key.host = host;
+  key.netns = netns;
 
   auto& mine = connect ? x.connects : x.accepts;
   auto& theirs = connect ? x.accepts : x.connects;
@@ -421,7 +518,7 @@ void GraphBuilder::add(const Record& r, uint32_t input_host) {
       return;
     }
   }
-  Pending p{node, r.remote, r.local.port, seq_++};
+  Pending p{node, remote, local.port, seq_++};
   if (!mine.empty()) {
     // The same 4-tuple again before its peer showed up: the earlier one can no
     // longer pair (the port was reused), so it goes out as unmatched.
@@ -438,8 +535,13 @@ void GraphBuilder::add(const Record& r, uint32_t input_host) {
   // those must happen now to keep the map's order and the eviction as they
   // were. The map grows when its size passes bucket_count * max_load_factor
   // (libstdc++ also grows a never-used map, whose bucket_count is 1).
+  // With the default load factor of 1 the limit is the bucket count itself
+  // (no floating point on every record).
   const bool grows = mine.bucket_count() <= 1 ||
-                     double(mine.size() + 1) > std::floor(mine.bucket_count() * double(mine.max_load_factor()));
+                     (mine.max_load_factor() == 1.0f
+                          ? mine.size() + 1 > mine.bucket_count()
+                          : double(mine.size() + 1) >
+                                std::floor(mine.bucket_count() * double(mine.max_load_factor())));
   if (!grows && mine.size() + 1 <= options_.max_pending) {
     x.staged = true;
     x.staged_connect = connect;
@@ -507,7 +609,7 @@ Graph GraphBuilder::finish() {
     const Index::Addrs& addrs = index_->addrs[i];
     for (size_t a = 0; a < addrs.n; ++a) {
       if (!n.label.empty()) n.label += "\\n";
-      append_ip(n.label, addrs.a[a].ip);
+      append_ip(n.label, addrs.a[a].ip());
     }
   }
 

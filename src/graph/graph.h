@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "trace/parse.h"
 #include "trace/record.h"
 
 namespace re2 {
@@ -78,6 +79,12 @@ class GraphBuilder {
   // call it when the input's first record comes, not before.
   uint32_t host_id(std::string_view host) { return host_index(host); }
   void add(const Record& r, uint32_t host_id);
+  // A plain arrow line as LineParser::parse_arrow_view() gives it: the same as
+  // add() of the record parse() would give, but a process seen before is
+  // found by its text, without reading its pid and name again. False when
+  // the tail is not in the plain form: nothing was added, and the caller
+  // goes the general way (parse() and add()).
+  bool add_arrow(const ArrowView& v, uint32_t host_id);
   // Resolves connections still waiting for their other end and returns the graph.
   Graph finish();
 
@@ -92,6 +99,9 @@ class GraphBuilder {
   struct Index;    // the lookup tables behind add(), in graph.cpp
   uint32_t host_index(std::string_view host);
   size_t process_node(const Record& r, uint32_t host);
+  // Pairs one connection end of process `node` (or keeps it waiting).
+  void add_end(bool connect, const Endpoint& local, const Endpoint& remote, uint32_t netns, uint32_t host,
+               size_t node);
   size_t external_node(std::string_view key);
   void add_edge(size_t from, size_t to, uint16_t port, uint16_t client_port, bool matched);
   void flush_connect(const Pending& p);

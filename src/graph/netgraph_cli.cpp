@@ -74,6 +74,7 @@ struct Feeder : LineSink {
   bool failed = false;
   uint32_t host_id = UINT32_MAX;  // of `host`, once a record needed it
   Record rec;
+  ArrowView view;
   LineParser parser;
   Feeder(GraphBuilder& b, std::string n, std::string h, bool s, uint64_t& sh)
       : builder(b), name(std::move(n)), host(std::move(h)), strict(s), shown(sh) {}
@@ -81,6 +82,12 @@ struct Feeder : LineSink {
   void on_line(std::string_view line, uint64_t lineno, bool overlong) override {
     ++lines;
     if (failed) return;
+    // Almost every line: a plain arrow line from an input whose host is
+    // known (the first record of each input goes the general way, which
+    // names the host only when a record needs it).
+    if (!overlong && host_id != UINT32_MAX && parser.parse_arrow_view(line, view) &&
+        builder.add_arrow(view, host_id))
+      return;
     std::string_view why;
     if (overlong) {
       why = "line longer than 1 MiB";

@@ -37,7 +37,7 @@ void for_each_newline(const char* p, const char* end, F&& on_nl) {
 }  // namespace
 
 bool read_lines(int fd, size_t max_line, LineSink& sink, std::string& error) {
-  constexpr size_t kChunk = 1 << 20;
+  constexpr size_t kChunk = 1 << 17;
   std::vector<char> buf(kChunk);
   std::string carry;  // a line split across reads
   bool overlong = false;  // the line being carried is past max_line

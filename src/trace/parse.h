@@ -22,7 +22,21 @@ struct ParseResult {
   std::string_view error;  // static text, empty unless kind == Error
 };
 
-// Holds the reusable state of the JSON reader. One per thread.
+// A plain arrow line as nettrace writes it, before its process part is read:
+// for readers that look processes up by their text (netgraph) and read the
+// pid and name only the first time a text comes (parse_arrow_tail).
+struct ArrowView {
+  RecordType type = RecordType::Connect;  // Connect ("<-") or Accept ("->")
+  Endpoint local, remote;
+  std::string_view tail;  // what follows "|PID=": "<pid> CMD=<name>", to the end
+};
+
+// Reads a tail as parse() would: pid and name (unescaped). False if it is not
+// in the plain form; parse() then gives what the line holds, or the error.
+bool parse_arrow_tail(std::string_view tail, uint32_t& pid, std::string& comm);
+
+// Holds the reusable state of the JSON reader and of the arrow reader's
+// address memo. One per thread.
 class LineParser {
  public:
   LineParser();
@@ -34,6 +48,10 @@ class LineParser {
   // The same without the one-pass reader of common arrow lines (which must
   // agree with it: tests/fuzz checks that).
   ParseResult parse_general(std::string_view line, Record& out);
+  // The head of a plain arrow line, or false (then use parse()). When both
+  // this and parse_arrow_tail(out.tail) succeed, parse() gives that record:
+  // it is made of the same two steps.
+  bool parse_arrow_view(std::string_view line, ArrowView& out);
 
  private:
   ParseResult parse_stripped(std::string_view line, Record& out);  // after reset and '\r'

@@ -276,3 +276,89 @@ TEST(Memory, PendingEndsAreBoundedAndEvictedAsUnmatched) {
 
 }  // namespace
 }  // namespace nt
+
+namespace nt {
+namespace {
+
+// netgraph reads plain arrow lines through parse_arrow_view() + add_arrow(),
+// which find a process seen before by its text; the result must be exactly
+// what parse() + add() give. Both ways over the same inputs, with every
+// option that changes what add() does, compared as JSON (nodes in order,
+// labels, edges, counts, stats, hosts).
+std::string both_ways(const std::vector<std::pair<std::string, std::vector<std::string>>>& inputs,
+                      const GraphOptions& o, std::string& general_json) {
+  GraphBuilder general(o), fast(o);
+  LineParser parser;
+  Record r;
+  ArrowView v;
+  for (const auto& [host, lines] : inputs) {
+    uint32_t host_id = UINT32_MAX;
+    for (const std::string& line : lines) {
+      const bool is_record = parse_line(line, r).kind == ParseKind::Record;
+      if (is_record) general.add(r, host);
+      // As netgraph's reader does: the fast way once the input's host is known.
+      if (host_id != UINT32_MAX && parser.parse_arrow_view(line, v) && fast.add_arrow(v, host_id)) continue;
+      if (parser.parse(line, r).kind != ParseKind::Record) continue;
+      if (host_id == UINT32_MAX && r.host.empty()) host_id = fast.host_id(host);
+      fast.add(r, host_id);
+    }
+  }
+  general_json = to_json(general.finish());
+  return to_json(fast.finish());
+}
+
+std::vector<std::string> read_trace(const std::string& path) {
+  std::ifstream in(path);
+  EXPECT_TRUE(in) << "missing " << path;
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+TEST(FastLane, GivesWhatTheGeneralPathGives) {
+  std::vector<std::pair<std::string, std::vector<std::string>>> inputs = {
+      {"k3s", read_trace(NT_SHARED_TRACES "/k3s-cluster.trace")},
+      {"demo", read_trace(NT_EXAMPLE_TRACES "/demo-netns.trace")},
+      {"v6", read_trace(NT_EXAMPLE_TRACES "/ipv6-synthetic.trace")},
+      {"web1", read_trace(NT_EXAMPLE_TRACES "/fleet/web1.trace")},
+      {"db1", read_trace(NT_EXAMPLE_TRACES "/fleet/db1.trace")},
+      {"cache1", read_trace(NT_EXAMPLE_TRACES "/fleet/cache1.trace")},
+  };
+  // Lines the memo must not shortcut: tails too short or too long for it,
+  // tails that differ only past 8 bytes or by length, bad tails, escapes,
+  // CRLF, the same process on several addresses, loopback, reused tuples.
+  std::vector<std::string> odd;
+  const std::string long_name(40, 'n');
+  for (int i = 0; i < 300; ++i) {
+    const std::string port = std::to_string(30000 + i);
+    odd.push_back("10.9.0.1:80<-10.9.0." + std::to_string(i % 7 + 2) + ":" + port + "|PID=7 CMD=client");
+    odd.push_back("10.9.0." + std::to_string(i % 7 + 2) + ":" + port + "->10.9.0.1:80|PID=8 CMD=server");
+    odd.push_back("127.0.0.1:80<-127.0.0.1:" + port + "|PID=9 CMD=" + long_name);
+    odd.push_back("127.0.0.1:" + port + "->127.0.0.1:80|PID=10 CMD=x");
+    odd.push_back("[::1]:443<-[::1]:" + port + "|PID=11 CMD=a\\x20b\r");
+    odd.push_back("[::1]:" + port + "->[::1]:443|PID=11 CMD=a\\x20c");
+    odd.push_back("10.9.0.1:81<-10.9.0.2:" + port + "|PID=12 CMD=clientA");
+    odd.push_back("10.9.0.1:81<-10.9.0.2:" + port + "|PID=12 CMD=clientAB");
+    odd.push_back("10.9.0.1:81<-10.9.0.2:" + port + "|PID=1x CMD=bad");
+    odd.push_back("10.9.0.1:81<-10.9.0.2:" + port + "|PID=12  CMD=spaces");
+    odd.push_back("10.9.0.3:82<-[::ffff:10.9.0.4]:" + port + "|PID=13 CMD=mapped");
+  }
+  inputs.push_back({"odd", odd});
+  inputs.push_back({"odd2", odd});  // the same texts on another host
+  for (GroupBy g : {GroupBy::Pid, GroupBy::Comm, GroupBy::Host, GroupBy::Address}) {
+    for (int variant = 0; variant < 3; ++variant) {
+      GraphOptions o;
+      o.group_by = g;
+      o.no_loopback = variant == 1;
+      o.per_connection = variant == 2;
+      o.max_pending = variant == 2 ? 64 : o.max_pending;  // evictions too
+      std::string general;
+      const std::string fast = both_ways(inputs, o, general);
+      EXPECT_GT(general.size(), 1000u);
+      EXPECT_EQ(fast, general) << "group_by " << int(g) << " variant " << variant;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace nt
