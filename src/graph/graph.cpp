@@ -240,14 +240,14 @@ struct GraphBuilder::Index {
   // name or host, the node a text maps to never changes (process_node looks
   // up what the text says), so a hit only has the local address left to
   // note, as process_node would.
-  static constexpr size_t kTailWords = 6;
+  static constexpr size_t kTailMid = 4;  // words between the first and last
   struct ProcSlot {
-    uint64_t w[kTailWords] = {};
+    uint64_t first = 0, last = 0, mid[kTailMid] = {};
     size_t len = 0;  // 0 = empty
     uint32_t host = 0;
     size_t node = 0;
   };
-  std::array<ProcSlot, 256> proc_memo;
+  std::array<ProcSlot, 1024> proc_memo;
   Record scratch;       // reused: add_arrow's record when the memo misses
   std::string key;      // reused: the node key being looked up
   std::string text;     // reused: external node names, scoped pair keys
@@ -414,29 +414,34 @@ void GraphBuilder::add(const Record& r, uint32_t input_host) {
 
 bool GraphBuilder::add_arrow(const ArrowView& v, uint32_t host) {
   Index& x = *index_;
-  // The process memo's key: host and the tail's bytes as words, the last one
-  // read so that it ends where the tail ends and shifted down. Tails of 8 to
-  // 48 bytes use the memo (a word read must stay inside the tail); others
-  // take the long way.
+  // The process memo's key: host, length and the tail's bytes as words: the
+  // first 8, the last 8 (overlapping the first when the tail is short) and
+  // for tails past 16 bytes the words between. Tails of 8 to 48 bytes use the
+  // memo (every read stays inside the tail); others take the long way, and so
+  // does --group-by address, where the node follows the local address, not
+  // the process text.
   const size_t n = v.tail.size();
   Index::ProcSlot* slot = nullptr;
-  uint64_t w[Index::kTailWords] = {};
+  uint64_t first = 0, last = 0, mid[Index::kTailMid] = {};
+  size_t mids = 0;
   size_t node = SIZE_MAX;
-  // With --group-by address the node follows the local address, not the
-  // process text: those go the long way every time.
-  if (n >= 8 && n <= 8 * Index::kTailWords && options_.group_by != GroupBy::Address) {
+  if (n >= 8 && n <= 8 * (Index::kTailMid + 2) && options_.group_by != GroupBy::Address) {
     const char* p = v.tail.data();
-    const size_t words = (n + 7) / 8;
-    for (size_t i = 0; i + 1 < words; ++i) std::memcpy(&w[i], p + 8 * i, 8);
-    std::memcpy(&w[words - 1], p + n - 8, 8);
-    w[words - 1] >>= 8 * (8 * words - n);
-    uint64_t h = (uint64_t(host) << 32 ^ n) * 0x9e3779b97f4a7c15;
-    for (size_t i = 0; i < words; ++i) h = (h ^ w[i]) * 0xc2b2ae3d27d4eb4f;
-    slot = &x.proc_memo[h >> 56];
-    // Same length, same number of words: the rest are zero on both sides.
-    // A loop, not std::equal, which calls memcmp for a few words.
-    bool same = slot->len == n && slot->host == host;
-    for (size_t i = 0; same && i < words; ++i) same = w[i] == slot->w[i];
+    std::memcpy(&first, p, 8);
+    std::memcpy(&last, p + n - 8, 8);
+    uint64_t h = ((uint64_t(host) << 32 | n) * 0x9e3779b97f4a7c15) ^ (first * 0xc2b2ae3d27d4eb4f) ^
+                 (last * 0x165667b19e3779f9);
+    if (n > 16) {
+      mids = (n - 1) / 8 - 1;
+      for (size_t i = 0; i < mids; ++i) {
+        std::memcpy(&mid[i], p + 8 * (i + 1), 8);
+        h = (h ^ mid[i]) * 0x27d4eb2f165667c5;
+      }
+    }
+    slot = &x.proc_memo[(h * 0x9e3779b97f4a7c15) >> 54];
+    // Same length, so the same words are in use; unused ones are zero.
+    bool same = slot->len == n && slot->host == host && slot->first == first && slot->last == last;
+    for (size_t i = 0; same && i < mids; ++i) same = slot->mid[i] == mid[i];
     if (same) node = slot->node;
   }
   Record& r = x.scratch;
@@ -459,7 +464,9 @@ bool GraphBuilder::add_arrow(const ArrowView& v, uint32_t host) {
   } else {
     node = process_node(r, host);
     if (slot) {
-      std::memcpy(slot->w, w, sizeof w);
+      slot->first = first;
+      slot->last = last;
+      std::memcpy(slot->mid, mid, sizeof mid);
       slot->len = n;
       slot->host = host;
       slot->node = node;

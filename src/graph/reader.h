@@ -1,4 +1,4 @@
-// Streams lines out of a file descriptor: fixed 1 MiB reads, lines found 16
+// Streams lines out of a file descriptor: fixed 128 KiB reads, lines found 16
 // bytes at a time and handed out as string_views into the buffer. Memory stays bounded
 // by the longest line kept (max_line), not by the input.
 #pragma once
