@@ -2,8 +2,9 @@
 # Regenerates every table of BENCHMARKS.md (printed as markdown on stdout;
 # progress on stderr). Needs root.
 #
-#   tools/bench/run.sh [--quick] [--soak SECONDS] [BUILD_DIR]
+#   tools/bench/run.sh [--quick] [--soak SECONDS] [--netgraph-only] [BUILD_DIR]
 #
+# --netgraph-only prints only the netgraph table (a minute, no BPF).
 # --soak SECONDS also runs tools/bench/soak.sh for that long at ~1,850
 # connections/s and appends its table (BENCHMARKS.md's soak used 600).
 #
@@ -14,12 +15,13 @@
 # burst and smaller traces (a smoke run, not figures to publish).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
-quick=0 soak=0
+quick=0 soak=0 ngonly=0
 while [[ $# -gt 0 ]]; do
   case $1 in
     --quick) quick=1; shift ;;
     --soak) soak=${2:?--soak needs a number of seconds}; shift 2 ;;
-    -*) echo "run.sh: unknown option $1 (use --quick, --soak SECONDS, BUILD_DIR)" >&2; exit 64 ;;
+    --netgraph-only) ngonly=1; shift ;;
+    -*) echo "run.sh: unknown option $1 (use --quick, --soak SECONDS, --netgraph-only, BUILD_DIR)" >&2; exit 64 ;;
     *) break ;;
   esac
 done
@@ -176,6 +178,7 @@ storm() {
   echo
 }
 
+if [[ $ngonly -eq 0 ]]; then
 echo "_Run: $(date -u '+%Y-%m-%d %H:%M UTC'), kernel $(uname -r), $(nproc) CPUs; storms of $secs s, $main_rounds rounds for the main one, $rounds for the variants._"
 echo
 load_opts=""
@@ -254,6 +257,7 @@ echo '```'
 cat "$tmp/lat" "$tmp/lload"
 echo '```'
 echo
+fi
 
 # netgraph throughput against the line-splitting limit (wc -l), and its
 # memory as the input grows.
@@ -277,6 +281,7 @@ small=$((lines / 4)) big=$((lines * 4))
 for n in $small $lines $big; do taskset -c 1 "$bin/benchtool" tracegen --lines "$n" --procs 64 >"$tmp/trace.$n"; done
 taskset -c 1 "$bin/benchtool" tracegen --lines "$lines" --procs 64 --json >"$tmp/trace.json"
 size=$(stat -c %s "$tmp/trace.$lines")
+[[ $ngonly -eq 1 ]] && { echo "_Run: $(date -u '+%Y-%m-%d %H:%M UTC'), kernel $(uname -r), $(nproc) CPUs; netgraph only._"; echo; }
 echo "### netgraph on synthetic traces (64 client processes on 200 addresses, 6 servers, 1 line in 4 IPv6; best of 5, one core)"
 echo
 echo "| step | seconds | GB/s | lines/s | peak RSS KiB |"
