@@ -317,7 +317,8 @@ size_t GraphBuilder::process_node(const Record& r, uint32_t host) {
   key.resize(sizeof host + sizeof num + bytes.size());
   std::memcpy(key.data(), &host, sizeof host);
   std::memcpy(key.data() + sizeof host, &num, sizeof num);
-  std::memcpy(key.data() + sizeof host + sizeof num, bytes.data(), bytes.size());
+  // --group-by host has no bytes (a null view): memcpy must not see it.
+  if (!bytes.empty()) std::memcpy(key.data() + sizeof host + sizeof num, bytes.data(), bytes.size());
   auto it = x.nodes.find(absl_view(key));
   if (it == x.nodes.end()) {
     // Node::key keeps the text form it has always had (host, NUL, pid, NUL,
