@@ -543,13 +543,8 @@ void GraphBuilder::add_end(bool connect, const Endpoint& local, const Endpoint& 
   // those must happen now to keep the map's order and the eviction as they
   // were. The map grows when its size passes bucket_count * max_load_factor
   // (libstdc++ also grows a never-used map, whose bucket_count is 1).
-  // With the default load factor of 1 the limit is the bucket count itself
-  // (no floating point on every record).
   const bool grows = mine.bucket_count() <= 1 ||
-                     (mine.max_load_factor() == 1.0f
-                          ? mine.size() + 1 > mine.bucket_count()
-                          : double(mine.size() + 1) >
-                                std::floor(mine.bucket_count() * double(mine.max_load_factor())));
+                     double(mine.size() + 1) > std::floor(mine.bucket_count() * double(mine.max_load_factor()));
   if (!grows && mine.size() + 1 <= options_.max_pending) {
     x.staged = true;
     x.staged_connect = connect;

@@ -1,6 +1,6 @@
 // Streams lines out of a file descriptor: fixed 128 KiB reads, lines found 16
-// bytes at a time and handed out as string_views into the buffer. Memory stays bounded
-// by the longest line kept (max_line), not by the input.
+// bytes at a time and handed out as string_views into the buffer. Memory
+// stays bounded by the longest line kept (max_line), not by the input.
 #pragma once
 
 #include <cstddef>

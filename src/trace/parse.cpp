@@ -41,15 +41,8 @@ bool parse_uint(std::string_view s, T& out) {
 // not a valid escape sequence is therefore taken as it stands. Almost no name
 // holds a backslash: those are copied without going through the unescaper.
 void take_comm(std::string_view text, std::string& out) {
-  const bool plain = std::memchr(text.data(), '\\', text.size()) == nullptr;
-  if (plain && text.size() <= out.capacity()) {
-    // The reused string holds every name so far: no need for assign()'s
-    // checks for growth and for overlapping sources.
-    out.resize(text.size());
-    std::memcpy(out.data(), text.data(), text.size());
-  } else if (plain || !unescape_comm(text, out)) {
-    out.assign(text);
-  }
+  if (text.find('\\') == std::string_view::npos) out.assign(text);
+  else if (!unescape_comm(text, out)) out.assign(text);
 }
 
 // First "ab" in s, or npos. memchr finds the candidates: string_view::find of a
@@ -426,31 +419,6 @@ ParseResult parse_json(simdjson::dom::parser& parser, std::string& padded, std::
   return ok();
 }
 
-// The decimal number at p, for a field that is read up to its first
-// non-digit: returns the number of digits (0 = none) and their value, or 8
-// when that many or more could not be told from 8 bytes (the caller then
-// reads digit by digit). Needs 8 readable bytes at p. Eight bytes at once:
-// a digit-by-digit loop was a tenth of netgraph's time.
-unsigned scan_digits8(const char* p, uint64_t& value) {
-  uint64_t w;
-  std::memcpy(&w, p, 8);
-  // A byte is a digit when its high nibble is 3 and its low one below 10.
-  const uint64_t nibbles = 0x0f0f0f0f0f0f0f0f;
-  const uint64_t bad = ((w & ~nibbles) ^ 0x3030303030303030) | (((w & nibbles) + 0x0606060606060606) & ~nibbles);
-  // High bit of each byte that is not a digit (no carry crosses bytes).
-  const uint64_t nondigit = (bad | ((bad & 0x7f7f7f7f7f7f7f7f) + 0x7f7f7f7f7f7f7f7f)) & 0x8080808080808080;
-  if (!nondigit) return 8;
-  const unsigned n = unsigned(__builtin_ctzll(nondigit)) / 8;
-  if (n == 0) return 0;
-  // Digits to the top, zeros below them, then pairs, quads and the whole.
-  uint64_t v = (w & nibbles) << (8 * (8 - n));
-  v = (v * 10 + (v >> 8)) & 0x00ff00ff00ff00ff;
-  v = (v * 100 + (v >> 16)) & 0x0000ffff0000ffff;
-  v = (v * 10000 + (v >> 32)) & 0xffffffff;
-  value = v;
-  return n;
-}
-
 // A port as parse_endpoint takes it (1 to 20 digits, at most 65535), read up to
 // the first non-digit; returns where it stopped, or nullptr.
 [[gnu::always_inline]] inline const char* scan_port(const char* p, const char* end, uint16_t& port) {
@@ -587,7 +555,8 @@ static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "first_colon16 reads by
 // would find the same places) and returns false on anything else, possibly
 // with part of `out` written: the general parser then starts over.
 // fuzz_trace_line checks on any bytes that both give the same result.
-// The head of a plain arrow line: endpoints, arrow and "|PID=".
+// This is its head: endpoints, arrow and "|PID="; parse_arrow_tail reads the
+// rest.
 bool parse_arrow_head(std::string_view line, ArrowView& out, AddrMemo& memo) {
   const char* p = line.data();
   const char* const end = p + line.size();
@@ -603,13 +572,9 @@ bool parse_arrow_head(std::string_view line, ArrowView& out, AddrMemo& memo) {
   return true;
 }
 
-bool parse_arrow_fast(std::string_view line, Record& out, AddrMemo& memo) {
-  ArrowView v;
-  if (!parse_arrow_head(line, v, memo) || !parse_arrow_tail(v.tail, out.pid, out.comm)) return false;
-  out.type = v.type;
-  out.local = v.local;
-  out.remote = v.remote;
-  return true;
+// A line whose '\r' is stripped: its head if it is a plain arrow line.
+bool arrow_view_stripped(std::string_view line, ArrowView& out, AddrMemo& memo) {
+  return !line.empty() && (line[0] == '[' || digit(line[0]) <= 9) && parse_arrow_head(line, out, memo);
 }
 
 }  // namespace
@@ -617,17 +582,9 @@ bool parse_arrow_fast(std::string_view line, Record& out, AddrMemo& memo) {
 bool parse_arrow_tail(std::string_view tail, uint32_t& pid, std::string& comm) {
   const char* p = tail.data();
   const char* const end = p + tail.size();
-  uint64_t v;
-  unsigned n;
-  if (end - p >= 8 && (n = scan_digits8(p, v)) < 8) {
-    if (n == 0) return false;  // up to 7 digits: no overflow
-    pid = uint32_t(v);
-    p += n;
-  } else {
-    const char* digits = p;
-    while (p != end && digit(*p) <= 9) ++p;
-    if (!parse_uint(std::string_view(digits, size_t(p - digits)), pid)) return false;
-  }
+  const char* digits = p;
+  while (p != end && digit(*p) <= 9) ++p;
+  if (!parse_uint(std::string_view(digits, size_t(p - digits)), pid)) return false;
   if (end - p < 5 || std::memcmp(p, " CMD=", 5) != 0) return false;
   p += 5;
   take_comm(std::string_view(p, size_t(end - p)), comm);
@@ -636,16 +593,22 @@ bool parse_arrow_tail(std::string_view tail, uint32_t& pid, std::string& comm) {
 
 bool LineParser::parse_arrow_view(std::string_view line, ArrowView& out) {
   if (!line.empty() && line.back() == '\r') line.remove_suffix(1);  // as parse() does
-  return !line.empty() && (line[0] == '[' || digit(line[0]) <= 9) &&
-         parse_arrow_head(line, out, json_->addrs);
+  return arrow_view_stripped(line, out, json_->addrs);
 }
 
 ParseResult LineParser::parse(std::string_view line, Record& out) {
   reset(out);
   if (!line.empty() && line.back() == '\r') line.remove_suffix(1);  // CRLF traces
-  // Almost every line: an arrow line starting with an address.
-  if (!line.empty() && (line[0] == '[' || digit(line[0]) <= 9)) {
-    if (parse_arrow_fast(line, out, json_->addrs)) return ok();
+  // Almost every line: a plain arrow line, read head then tail as netgraph's
+  // fast lane reads it (parse_arrow_view, parse_arrow_tail).
+  ArrowView v;
+  if (arrow_view_stripped(line, v, json_->addrs)) {
+    if (parse_arrow_tail(v.tail, out.pid, out.comm)) {
+      out.type = v.type;
+      out.local = v.local;
+      out.remote = v.remote;
+      return ok();
+    }
     reset(out);
   }
   return parse_stripped(line, out);

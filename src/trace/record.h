@@ -17,9 +17,8 @@ enum class RecordType : uint8_t {
 };
 
 struct IpAddr {
-  uint8_t family = 0;  // 4 or 6; 0 = unset
-  // Network order; IPv4 uses bytes[0..3], the rest stay zero.
-  std::array<uint8_t, 16> bytes{};
+  uint8_t family = 0;              // 4 or 6; 0 = unset
+  std::array<uint8_t, 16> bytes{};  // network order; IPv4 uses bytes[0..3]
   bool operator==(const IpAddr&) const = default;
 };
 
