@@ -7,7 +7,8 @@
 
 int main(int argc, char** argv) {
   nt::NettraceConfig config;
-  if (auto code = nt::parse_cli(argc, argv, config, std::cout, std::cerr)) return *code;
+  if (auto code = nt::parse_cli(argc, argv, config, std::cout, std::cerr))
+    return *code;
   try {
     return nt::run_nettrace(config);
   } catch (const nt::TracerError& e) {

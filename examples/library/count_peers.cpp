@@ -13,7 +13,7 @@
 
 int main(int argc, char** argv) {
   const int seconds = argc > 1 ? std::atoi(argv[1]) : 5;
-  nt::TracerOptions options;  // every connection; set options.port etc. to filter
+  nt::TracerOptions options; // every connection; set options.port etc. to filter
   std::unique_ptr<nt::Tracer> tracer;
   try {
     tracer = nt::Tracer::open(options, [](std::string_view msg) {
@@ -28,11 +28,14 @@ int main(int argc, char** argv) {
   const std::time_t end = std::time(nullptr) + seconds;
   while (std::time(nullptr) < end) {
     tracer->poll(100, [&](const nt::Record& r) {
-      if (r.type == nt::RecordType::Connect) ++counts[{r.comm, r.remote.port}];
-      if (r.type == nt::RecordType::Accept) ++counts[{r.comm, r.local.port}];
+      if (r.type == nt::RecordType::Connect)
+        ++counts[{r.comm, r.remote.port}];
+      if (r.type == nt::RecordType::Accept)
+        ++counts[{r.comm, r.local.port}];
     });
   }
-  for (const auto& [key, n] : counts) std::printf("%-16s port %5u  %d\n", key.first.c_str(), key.second, n);
+  for (const auto& [key, n] : counts)
+    std::printf("%-16s port %5u  %d\n", key.first.c_str(), key.second, n);
   std::printf("%llu events, %llu lost\n", static_cast<unsigned long long>(tracer->events()),
               static_cast<unsigned long long>(tracer->lost()));
   return 0;

@@ -18,7 +18,8 @@
 namespace nt {
 
 bool is_loopback(const IpAddr& ip) {
-  if (ip.family == 4) return ip.bytes[0] == 127;
+  if (ip.family == 4)
+    return ip.bytes[0] == 127;
   static constexpr uint8_t v6_loopback[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
   return ip.family == 6 && std::memcmp(ip.bytes.data(), v6_loopback, 16) == 0;
 }
@@ -29,7 +30,8 @@ namespace {
 // and friends a meaning); the names are already ASCII (escaped by nt_trace).
 void append_dot_text(std::string& out, std::string_view s) {
   for (char c : s) {
-    if (c == '\\') out.push_back('\\');
+    if (c == '\\')
+      out.push_back('\\');
     out.push_back(c);
   }
 }
@@ -46,9 +48,11 @@ std::string ip_text(const IpAddr& ip) {
 // words: reading bytes back as words right after writing them one by one
 // stalled the CPU (store forwarding), a tenth of add_arrow's time.
 struct LabelAddr {
-  uint64_t lo = 0, hi = 0;  // the address bytes as IpAddr holds them
-  uint8_t family = 0;       // 4 (lo's low 4 bytes), 6, or 0 for "?"
-  bool operator==(const LabelAddr& o) const { return lo == o.lo && hi == o.hi && family == o.family; }
+  uint64_t lo = 0, hi = 0; // the address bytes as IpAddr holds them
+  uint8_t family = 0;      // 4 (lo's low 4 bytes), 6, or 0 for "?"
+  bool operator==(const LabelAddr& o) const {
+    return lo == o.lo && hi == o.hi && family == o.family;
+  }
   IpAddr ip() const {
     IpAddr a;
     a.family = family;
@@ -63,7 +67,7 @@ inline LabelAddr label_addr(const IpAddr& ip) {
   std::memcpy(&a.lo, ip.bytes.data(), 8);
   std::memcpy(&a.hi, ip.bytes.data() + 8, 8);
   // ::ffff:a.b.c.d: bytes 8..11 zero, 12..15 hold the IPv4 address.
-  constexpr uint64_t mapped_hi = 0xffff0000;  // bytes 8..11 as a little-endian word
+  constexpr uint64_t mapped_hi = 0xffff0000; // bytes 8..11 as a little-endian word
   static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "label_addr reads words little-endian");
   if (ip.family == 4) {
     a.lo &= 0xffffffff;
@@ -90,8 +94,8 @@ inline LabelAddr label_addr(const IpAddr& ip) {
 // that order as it was.
 struct PairKey {
   size_t hash = 0;
-  uint32_t host = 0;   // scoped keys only
-  uint32_t netns = 0;  // scoped keys only
+  uint32_t host = 0;  // scoped keys only
+  uint32_t netns = 0; // scoped keys only
   bool scoped = false;
   Endpoint client, server;
   bool operator==(const PairKey& o) const { return hash == o.hash && same_tuple(o); }
@@ -102,7 +106,8 @@ struct PairKey {
            host == o.host && netns == o.netns;
   }
   static bool same(const Endpoint& a, const Endpoint& b) {
-    if (a.port != b.port || a.ip.family != b.ip.family) return false;
+    if (a.port != b.port || a.ip.family != b.ip.family)
+      return false;
     uint64_t x[2], y[2];
     std::memcpy(x, a.ip.bytes.data(), 16);
     std::memcpy(y, b.ip.bytes.data(), 16);
@@ -112,7 +117,9 @@ struct PairKey {
 
 // Debian builds abseil with its own string_view (ABSL_OPTION_USE_STD_STRING_VIEW
 // is 0): heterogeneous lookups into a map of std::string take that type.
-absl::string_view absl_view(std::string_view s) { return {s.data(), s.size()}; }
+absl::string_view absl_view(std::string_view s) {
+  return {s.data(), s.size()};
+}
 
 // std::hash of the byte string the key used to be (see PairKey); `hosts` names
 // the host indexes, `text` is scratch.
@@ -130,7 +137,8 @@ size_t pair_hash(const PairKey& key, const std::vector<std::string>& hosts, std:
     len += n + 3;
   }
   const std::string_view binary(bytes, len);
-  if (!key.scoped) return std::hash<std::string_view>{}(binary);
+  if (!key.scoped)
+    return std::hash<std::string_view>{}(binary);
   text.assign(binary);
   text.push_back('\0');
   text += hosts[key.host];
@@ -148,8 +156,7 @@ struct EdgeKey {
   size_t from, to;
   uint16_t port, client_port;
   bool operator==(const EdgeKey&) const = default;
-  template <typename H>
-  friend H AbslHashValue(H h, const EdgeKey& k) {
+  template <typename H> friend H AbslHashValue(H h, const EdgeKey& k) {
     return H::combine(std::move(h), k.from, k.to, k.port, k.client_port);
   }
 };
@@ -169,22 +176,25 @@ void short_bytes(std::string_view b, uint64_t& lo, uint64_t& hi) {
     lo = a;
     hi = c;
   } else {
-    lo = n ? uint64_t(uint8_t(p[0])) | uint64_t(uint8_t(p[n / 2])) << 8 | uint64_t(uint8_t(p[n - 1])) << 16
+    lo = n ? uint64_t(uint8_t(p[0])) | uint64_t(uint8_t(p[n / 2])) << 8 |
+                 uint64_t(uint8_t(p[n - 1])) << 16
            : 0;
     hi = 0;
   }
 }
 
 std::unique_ptr<re2::RE2> compile(const std::string& pattern, const char* flag) {
-  if (pattern.empty()) return nullptr;
+  if (pattern.empty())
+    return nullptr;
   re2::RE2::Options o;
   o.set_log_errors(false);
   auto re = std::make_unique<re2::RE2>(pattern, o);
-  if (!re->ok()) throw std::invalid_argument(std::string(flag) + " '" + pattern + "': " + re->error());
+  if (!re->ok())
+    throw std::invalid_argument(std::string(flag) + " '" + pattern + "': " + re->error());
   return re;
 }
 
-}  // namespace
+} // namespace
 
 // Everything add() looks up, keyed in binary so that a record whose host,
 // process and edge are already known allocates nothing.
@@ -205,8 +215,10 @@ struct GraphBuilder::Index {
     std::array<LabelAddr, 4> a;
     void note(const LabelAddr& local) {
       // Most processes use one address: the first is checked before the rest.
-      if (n > 0 && a[0] == local) return;
-      if (n < 4 && std::find(a.begin(), a.begin() + n, local) == a.begin() + n) a[n++] = local;
+      if (n > 0 && a[0] == local)
+        return;
+      if (n < 4 && std::find(a.begin(), a.begin() + n, local) == a.begin() + n)
+        a[n++] = local;
     }
   };
   std::vector<Addrs> addrs;
@@ -226,7 +238,7 @@ struct GraphBuilder::Index {
   struct NodeSlot {
     uint32_t host = 0, num = 0;
     uint64_t lo = 0, hi = 0;
-    size_t len = SIZE_MAX;  // SIZE_MAX: empty
+    size_t len = SIZE_MAX; // SIZE_MAX: empty
     size_t node = 0;
   };
   std::array<NodeSlot, 256> node_cache;
@@ -240,32 +252,32 @@ struct GraphBuilder::Index {
   // name or host, the node a text maps to never changes (process_node looks
   // up what the text says), so a hit only has the local address left to
   // note, as process_node would.
-  static constexpr size_t kTailMid = 4;  // words between the first and last
+  static constexpr size_t kTailMid = 4; // words between the first and last
   struct ProcSlot {
     uint64_t first = 0, last = 0, mid[kTailMid] = {};
-    size_t len = 0;  // 0 = empty
+    size_t len = 0; // 0 = empty
     uint32_t host = 0;
     size_t node = 0;
   };
   std::array<ProcSlot, 1024> proc_memo;
-  Record scratch;       // reused: add_arrow's record when the memo misses
-  std::string key;      // reused: the node key being looked up
-  std::string text;     // reused: external node names, scoped pair keys
+  Record scratch;   // reused: add_arrow's record when the memo misses
+  std::string key;  // reused: the node key being looked up
+  std::string text; // reused: external node names, scoped pair keys
 };
 
 GraphBuilder::GraphBuilder(GraphOptions options)
-    : options_(std::move(options)),
-      include_(compile(options_.include, "--include")),
-      exclude_(compile(options_.exclude, "--exclude")),
-      index_(std::make_unique<Index>()) {}
+    : options_(std::move(options)), include_(compile(options_.include, "--include")),
+      exclude_(compile(options_.exclude, "--exclude")), index_(std::make_unique<Index>()) {}
 
 GraphBuilder::~GraphBuilder() = default;
 
 uint32_t GraphBuilder::host_index(std::string_view host) {
   Index& x = *index_;
-  if (x.last_host_index != UINT32_MAX && host == x.last_host) return x.last_host_index;
+  if (x.last_host_index != UINT32_MAX && host == x.last_host)
+    return x.last_host_index;
   auto [it, inserted] = x.hosts.try_emplace(absl_view(host), uint32_t(graph_.hosts.size()));
-  if (inserted) graph_.hosts.emplace_back(host);
+  if (inserted)
+    graph_.hosts.emplace_back(host);
   x.last_host.assign(host);
   x.last_host_index = it->second;
   return it->second;
@@ -273,8 +285,8 @@ uint32_t GraphBuilder::host_index(std::string_view host) {
 
 size_t GraphBuilder::process_node(const Record& r, uint32_t host) {
   Index& x = *index_;
-  const uint64_t host_word = uint64_t(host) << 32;  // widened first: a spilled
-                                                    // 32-bit copy reloaded as 64 stalled
+  const uint64_t host_word = uint64_t(host) << 32; // widened first: a spilled
+                                                   // 32-bit copy reloaded as 64 stalled
   const LabelAddr local = label_addr(r.local.ip);
   // Remembers the local addresses a node uses, for its label (a process may
   // have several: loopback and an interface, or IPv4 and IPv6).
@@ -286,25 +298,29 @@ size_t GraphBuilder::process_node(const Record& r, uint32_t host) {
   uint32_t num = 0;
   std::string_view bytes;
   switch (options_.group_by) {
-    case GroupBy::Pid:
-      num = r.pid;
-      bytes = r.comm;
-      break;
-    case GroupBy::Comm: bytes = r.comm; break;
-    case GroupBy::Host: break;
-    case GroupBy::Address:
-      num = local.family;
-      static_assert(offsetof(LabelAddr, hi) == offsetof(LabelAddr, lo) + 8, "lo and hi are the 16 address bytes");
-      bytes = {reinterpret_cast<const char*>(&local.lo), 16};
-      break;
+  case GroupBy::Pid:
+    num = r.pid;
+    bytes = r.comm;
+    break;
+  case GroupBy::Comm:
+    bytes = r.comm;
+    break;
+  case GroupBy::Host:
+    break;
+  case GroupBy::Address:
+    num = local.family;
+    static_assert(offsetof(LabelAddr, hi) == offsetof(LabelAddr, lo) + 8,
+                  "lo and hi are the 16 address bytes");
+    bytes = {reinterpret_cast<const char*>(&local.lo), 16};
+    break;
   }
   Index::NodeSlot* slot = nullptr;
   uint64_t lo = 0, hi = 0;
   if (bytes.size() <= 16) {
     short_bytes(bytes, lo, hi);
-    const uint64_t h = ((host_word | num) * 0x9e3779b97f4a7c15 ^ lo * 0xc2b2ae3d27d4eb4f ^
-                        hi ^ bytes.size()) *
-                       0x9e3779b97f4a7c15;
+    const uint64_t h =
+        ((host_word | num) * 0x9e3779b97f4a7c15 ^ lo * 0xc2b2ae3d27d4eb4f ^ hi ^ bytes.size()) *
+        0x9e3779b97f4a7c15;
     slot = &x.node_cache[h >> 56];
     if (slot->len == bytes.size() && slot->host == host && slot->num == num && slot->lo == lo &&
         slot->hi == hi)
@@ -318,7 +334,8 @@ size_t GraphBuilder::process_node(const Record& r, uint32_t host) {
   std::memcpy(key.data(), &host, sizeof host);
   std::memcpy(key.data() + sizeof host, &num, sizeof num);
   // --group-by host has no bytes (a null view): memcpy must not see it.
-  if (!bytes.empty()) std::memcpy(key.data() + sizeof host + sizeof num, bytes.data(), bytes.size());
+  if (!bytes.empty())
+    std::memcpy(key.data() + sizeof host + sizeof num, bytes.data(), bytes.size());
   auto it = x.nodes.find(absl_view(key));
   if (it == x.nodes.end()) {
     // Node::key keeps the text form it has always had (host, NUL, pid, NUL,
@@ -330,22 +347,28 @@ size_t GraphBuilder::process_node(const Record& r, uint32_t host) {
     n.key.push_back('\0');
     append_escaped_comm(n.name, r.comm);
     switch (options_.group_by) {
-      case GroupBy::Pid:
-        n.key += std::to_string(r.pid);
-        n.key.push_back('\0');
-        n.key += n.name;
-        n.pid = r.pid;
-        break;
-      case GroupBy::Comm: n.key += n.name; break;
-      case GroupBy::Host: break;
-      case GroupBy::Address: n.key += ip_text(r.local.ip); break;
+    case GroupBy::Pid:
+      n.key += std::to_string(r.pid);
+      n.key.push_back('\0');
+      n.key += n.name;
+      n.pid = r.pid;
+      break;
+    case GroupBy::Comm:
+      n.key += n.name;
+      break;
+    case GroupBy::Host:
+      break;
+    case GroupBy::Address:
+      n.key += ip_text(r.local.ip);
+      break;
     }
     n.host = host_name;
     it = x.nodes.emplace(key, graph_.nodes.size()).first;
     graph_.nodes.push_back(std::move(n));
     x.addrs.resize(graph_.nodes.size());
   }
-  if (slot) *slot = {host, num, lo, hi, bytes.size(), it->second};
+  if (slot)
+    *slot = {host, num, lo, hi, bytes.size(), it->second};
   return note_local(it->second);
 }
 
@@ -364,18 +387,22 @@ size_t GraphBuilder::external_node(std::string_view key) {
   return it->second;
 }
 
-void GraphBuilder::add_edge(size_t from, size_t to, uint16_t port, uint16_t client_port, bool matched) {
-  if (!options_.per_connection) client_port = 0;
+void GraphBuilder::add_edge(size_t from, size_t to, uint16_t port, uint16_t client_port,
+                            bool matched) {
+  if (!options_.per_connection)
+    client_port = 0;
   const EdgeKey key{from, to, port, client_port};
-  const uint64_t h = ((from << 32 ^ to) * 0x9e3779b97f4a7c15 ^ (uint64_t(port) << 16 | client_port)) *
-                     0xc2b2ae3d27d4eb4f;
+  const uint64_t h =
+      ((from << 32 ^ to) * 0x9e3779b97f4a7c15 ^ (uint64_t(port) << 16 | client_port)) *
+      0xc2b2ae3d27d4eb4f;
   Index::EdgeSlot& slot = index_->edge_cache[h >> 54];
   if (slot.key == key) {
     ++graph_.edges[slot.edge].count;
     return;
   }
   auto [it, inserted] = index_->edges.try_emplace(key, graph_.edges.size());
-  if (inserted) graph_.edges.push_back(Edge{from, to, port, client_port, 0, matched});
+  if (inserted)
+    graph_.edges.push_back(Edge{from, to, port, client_port, 0, matched});
   ++graph_.edges[it->second].count;
   slot = {key, it->second};
 }
@@ -403,13 +430,22 @@ void GraphBuilder::add(const Record& r, std::string_view input_host) {
 void GraphBuilder::add(const Record& r, uint32_t input_host) {
   const uint32_t host = r.host.empty() ? input_host : host_index(r.host);
   switch (r.type) {
-    case RecordType::Lost: graph_.stats.lost += r.lost; return;
-    case RecordType::Failed: ++graph_.stats.failed; return;
-    case RecordType::Connect: ++graph_.stats.connects; break;
-    case RecordType::Accept: ++graph_.stats.accepts; break;
+  case RecordType::Lost:
+    graph_.stats.lost += r.lost;
+    return;
+  case RecordType::Failed:
+    ++graph_.stats.failed;
+    return;
+  case RecordType::Connect:
+    ++graph_.stats.connects;
+    break;
+  case RecordType::Accept:
+    ++graph_.stats.accepts;
+    break;
   }
   ++graph_.stats.events;
-  if (options_.no_loopback && is_loopback(r.remote.ip)) return;
+  if (options_.no_loopback && is_loopback(r.remote.ip))
+    return;
   add_end(r.type == RecordType::Connect, r.local, r.remote, r.netns, host, process_node(r, host));
 }
 
@@ -442,15 +478,18 @@ bool GraphBuilder::add_arrow(const ArrowView& v, uint32_t host) {
     slot = &x.proc_memo[(h * 0x9e3779b97f4a7c15) >> 54];
     // Same length, so the same words are in use; unused ones are zero.
     bool same = slot->len == n && slot->host == host && slot->first == first && slot->last == last;
-    for (size_t i = 0; same && i < mids; ++i) same = slot->mid[i] == mid[i];
-    if (same) node = slot->node;
+    for (size_t i = 0; same && i < mids; ++i)
+      same = slot->mid[i] == mid[i];
+    if (same)
+      node = slot->node;
   }
   Record& r = x.scratch;
   if (node == SIZE_MAX) {
     // First time for this process text: read it as parse() would. A tail it
     // would not take makes the caller go the general way; nothing has
     // changed yet.
-    if (!parse_arrow_tail(v.tail, r.pid, r.comm)) return false;
+    if (!parse_arrow_tail(v.tail, r.pid, r.comm))
+      return false;
     r.type = v.type;
     r.local = v.local;
     r.remote = v.remote;
@@ -459,7 +498,8 @@ bool GraphBuilder::add_arrow(const ArrowView& v, uint32_t host) {
   const bool connect = v.type == RecordType::Connect;
   ++(connect ? graph_.stats.connects : graph_.stats.accepts);
   ++graph_.stats.events;
-  if (options_.no_loopback && is_loopback(v.remote.ip)) return true;
+  if (options_.no_loopback && is_loopback(v.remote.ip))
+    return true;
   if (node != SIZE_MAX) {
     x.addrs[node].note(label_addr(v.local.ip));
   } else {
@@ -477,12 +517,13 @@ bool GraphBuilder::add_arrow(const ArrowView& v, uint32_t host) {
   return true;
 }
 
-void GraphBuilder::add_end(bool connect, const Endpoint& local, const Endpoint& remote, uint32_t netns,
-                           uint32_t host, size_t node) {
+void GraphBuilder::add_end(bool connect, const Endpoint& local, const Endpoint& remote,
+                           uint32_t netns, uint32_t host, size_t node) {
   const Endpoint& client_end = connect ? local : remote;
   const Endpoint& server_end = connect ? remote : local;
   const bool scoped = is_loopback(server_end.ip);
-  if (!scoped) host = netns = 0;
+  if (!scoped)
+    host = netns = 0;
   Index& x = *index_;
   auto pair_up = [&](const Pending& peer) {
     ++graph_.stats.matched;
@@ -497,7 +538,8 @@ void GraphBuilder::add_end(bool connect, const Endpoint& local, const Endpoint& 
     // to compare it cost more than the rest of this function.
     const PairKey& k = x.staged_key;
     if (x.staged_connect != connect && PairKey::same(k.client, client_end) &&
-        PairKey::same(k.server, server_end) && k.scoped == scoped && k.host == host && k.netns == netns) {
+        PairKey::same(k.server, server_end) && k.scoped == scoped && k.host == host &&
+        k.netns == netns) {
       // Its peer came next: inserted and erased at once, it would have left
       // the map as it was.
       x.staged = false;
@@ -517,7 +559,8 @@ void GraphBuilder::add_end(bool connect, const Endpoint& local, const Endpoint& 
   auto& theirs = connect ? x.accepts : x.connects;
   // Lookups need the order-keeping hash; with both maps empty (the common
   // case when ends pair at once) there is nothing to look up.
-  if (!theirs.empty() || !mine.empty()) key.hash = pair_hash(key, graph_.hosts, x.text);
+  if (!theirs.empty() || !mine.empty())
+    key.hash = pair_hash(key, graph_.hosts, x.text);
   if (!theirs.empty()) {
     auto peer = theirs.find(key);
     if (peer != theirs.end()) {
@@ -534,7 +577,8 @@ void GraphBuilder::add_end(bool connect, const Endpoint& local, const Endpoint& 
     if (it != mine.end()) {
       connect ? flush_connect(it->second) : flush_accept(it->second);
       it->second = p;
-      if (mine.size() > options_.max_pending) evict_oldest(connect);
+      if (mine.size() > options_.max_pending)
+        evict_oldest(connect);
       return;
     }
   }
@@ -543,8 +587,9 @@ void GraphBuilder::add_end(bool connect, const Endpoint& local, const Endpoint& 
   // those must happen now to keep the map's order and the eviction as they
   // were. The map grows when its size passes bucket_count * max_load_factor
   // (libstdc++ also grows a never-used map, whose bucket_count is 1).
-  const bool grows = mine.bucket_count() <= 1 ||
-                     double(mine.size() + 1) > std::floor(mine.bucket_count() * double(mine.max_load_factor()));
+  const bool grows =
+      mine.bucket_count() <= 1 ||
+      double(mine.size() + 1) > std::floor(mine.bucket_count() * double(mine.max_load_factor()));
   if (!grows && mine.size() + 1 <= options_.max_pending) {
     x.staged = true;
     x.staged_connect = connect;
@@ -554,7 +599,8 @@ void GraphBuilder::add_end(bool connect, const Endpoint& local, const Endpoint& 
   }
   key.hash = pair_hash(key, graph_.hosts, x.text);
   mine.try_emplace(key, p);
-  if (mine.size() > options_.max_pending) evict_oldest(connect);
+  if (mine.size() > options_.max_pending)
+    evict_oldest(connect);
 }
 
 // Puts the waiting entry into its map, as add() would have done when it came.
@@ -564,7 +610,8 @@ void GraphBuilder::commit_staged() {
   x.staged_key.hash = pair_hash(x.staged_key, graph_.hosts, x.text);
   auto& map = x.staged_connect ? x.connects : x.accepts;
   map.try_emplace(x.staged_key, x.staged_end);
-  if (map.size() > options_.max_pending) evict_oldest(x.staged_connect);
+  if (map.size() > options_.max_pending)
+    evict_oldest(x.staged_connect);
 }
 
 // Drops the older half of one pending map as unmatched. Amortised O(1) per
@@ -573,7 +620,8 @@ void GraphBuilder::evict_oldest(bool connects) {
   auto& pending = connects ? index_->connects : index_->accepts;
   std::vector<uint64_t> seqs;
   seqs.reserve(pending.size());
-  for (const auto& [key, p] : pending) seqs.push_back(p.seq);
+  for (const auto& [key, p] : pending)
+    seqs.push_back(p.seq);
   auto mid = seqs.begin() + seqs.size() / 2;
   std::nth_element(seqs.begin(), mid, seqs.end());
   const uint64_t cutoff = *mid;
@@ -589,29 +637,39 @@ void GraphBuilder::evict_oldest(bool connects) {
 }
 
 Graph GraphBuilder::finish() {
-  if (index_->staged) commit_staged();
-  for (auto& [key, p] : index_->connects) flush_connect(p);
-  for (auto& [key, p] : index_->accepts) flush_accept(p);
+  if (index_->staged)
+    commit_staged();
+  for (auto& [key, p] : index_->connects)
+    flush_connect(p);
+  for (auto& [key, p] : index_->accepts)
+    flush_accept(p);
   index_->connects.clear();
   index_->accepts.clear();
 
   // Labels: name, pid, local addresses (like the prototype drew them).
   for (size_t i = 0; i < graph_.nodes.size(); ++i) {
     Node& n = graph_.nodes[i];
-    if (n.external) continue;
+    if (n.external)
+      continue;
     n.label.clear();
     switch (options_.group_by) {
-      case GroupBy::Pid:
-        append_dot_text(n.label, n.name);
-        n.label += "\\npid " + std::to_string(n.pid);
-        break;
-      case GroupBy::Comm: append_dot_text(n.label, n.name); break;
-      case GroupBy::Host: append_dot_text(n.label, n.host.empty() ? "this host" : n.host); break;
-      case GroupBy::Address: break;
+    case GroupBy::Pid:
+      append_dot_text(n.label, n.name);
+      n.label += "\\npid " + std::to_string(n.pid);
+      break;
+    case GroupBy::Comm:
+      append_dot_text(n.label, n.name);
+      break;
+    case GroupBy::Host:
+      append_dot_text(n.label, n.host.empty() ? "this host" : n.host);
+      break;
+    case GroupBy::Address:
+      break;
     }
     const Index::Addrs& addrs = index_->addrs[i];
     for (size_t a = 0; a < addrs.n; ++a) {
-      if (!n.label.empty()) n.label += "\\n";
+      if (!n.label.empty())
+        n.label += "\\n";
       append_ip(n.label, addrs.a[a].ip());
     }
   }
@@ -624,19 +682,24 @@ Graph GraphBuilder::finish() {
   for (const Edge& e : graph_.edges) {
     const Node& a = graph_.nodes[e.from];
     const Node& b = graph_.nodes[e.to];
-    if (e.count < options_.min_count) continue;
-    if (include_ && !matches(include_.get(), a) && !matches(include_.get(), b)) continue;
-    if (exclude_ && (matches(exclude_.get(), a) || matches(exclude_.get(), b))) continue;
+    if (e.count < options_.min_count)
+      continue;
+    if (include_ && !matches(include_.get(), a) && !matches(include_.get(), b))
+      continue;
+    if (exclude_ && (matches(exclude_.get(), a) || matches(exclude_.get(), b)))
+      continue;
     kept.push_back(e);
   }
   graph_.edges = std::move(kept);
   // Drop nodes no edge touches any more (after filtering), keeping order.
   std::vector<size_t> remap(graph_.nodes.size(), SIZE_MAX);
   std::vector<bool> used(graph_.nodes.size(), false);
-  for (const Edge& e : graph_.edges) used[e.from] = used[e.to] = true;
+  for (const Edge& e : graph_.edges)
+    used[e.from] = used[e.to] = true;
   std::vector<Node> nodes;
   for (size_t i = 0; i < graph_.nodes.size(); ++i) {
-    if (!used[i]) continue;
+    if (!used[i])
+      continue;
     remap[i] = nodes.size();
     nodes.push_back(std::move(graph_.nodes[i]));
   }
@@ -648,4 +711,4 @@ Graph GraphBuilder::finish() {
   return std::move(graph_);
 }
 
-}  // namespace nt
+} // namespace nt

@@ -22,10 +22,10 @@ enum class GroupBy : uint8_t { Pid, Comm, Host, Address };
 
 struct GraphOptions {
   GroupBy group_by = GroupBy::Pid;
-  bool per_connection = false;  // one edge per 4-tuple instead of per (client, server, port)
+  bool per_connection = false; // one edge per 4-tuple instead of per (client, server, port)
   bool no_loopback = false;
-  std::string include;  // RE2 on process names: keep edges with an endpoint that matches
-  std::string exclude;  // RE2 on process names: drop edges with an endpoint that matches
+  std::string include; // RE2 on process names: keep edges with an endpoint that matches
+  std::string exclude; // RE2 on process names: drop edges with an endpoint that matches
   uint64_t min_count = 1;
   // Connection ends waiting for their peer, at most, per direction. Past it the
   // oldest half go out as unmatched: memory then follows the graph, not the
@@ -34,26 +34,26 @@ struct GraphOptions {
 };
 
 struct Node {
-  std::string key;    // identity within the graph
-  std::string label;  // DOT label text (already DOT-escaped: "\\n" line breaks)
-  std::string host;   // cluster; empty for nodes outside every host
-  std::string name;   // process name (escaped), or the address for external nodes
-  uint32_t pid = 0;   // the process, with GroupBy::Pid (labels show it)
+  std::string key;   // identity within the graph
+  std::string label; // DOT label text (already DOT-escaped: "\\n" line breaks)
+  std::string host;  // cluster; empty for nodes outside every host
+  std::string name;  // process name (escaped), or the address for external nodes
+  uint32_t pid = 0;  // the process, with GroupBy::Pid (labels show it)
   bool external = false;
 };
 
 struct Edge {
   size_t from = 0, to = 0;
-  uint16_t port = 0;      // server port
-  uint16_t client_port = 0;  // only with per_connection
+  uint16_t port = 0;        // server port
+  uint16_t client_port = 0; // only with per_connection
   uint64_t count = 0;
-  bool matched = true;  // both ends seen
+  bool matched = true; // both ends seen
 };
 
 struct GraphStats {
   uint64_t events = 0, connects = 0, accepts = 0, failed = 0, lost = 0;
   uint64_t matched = 0, unmatched_connects = 0, unmatched_accepts = 0;
-  uint64_t evicted = 0;  // pending ends given up on because of max_pending
+  uint64_t evicted = 0; // pending ends given up on because of max_pending
 };
 
 struct Graph {
@@ -65,8 +65,8 @@ struct Graph {
 };
 
 class GraphBuilder {
- public:
-  explicit GraphBuilder(GraphOptions options);  // throws std::invalid_argument on a bad regex
+public:
+  explicit GraphBuilder(GraphOptions options); // throws std::invalid_argument on a bad regex
   ~GraphBuilder();
   GraphBuilder(const GraphBuilder&) = delete;
   GraphBuilder& operator=(const GraphBuilder&) = delete;
@@ -88,20 +88,20 @@ class GraphBuilder {
   // Resolves connections still waiting for their other end and returns the graph.
   Graph finish();
 
- private:
+private:
   // What an unpaired end needs to become an edge to or from the outside.
   struct Pending {
     size_t node;
     Endpoint remote;
     uint16_t local_port;
-    uint64_t seq;  // arrival order, for evicting the oldest
+    uint64_t seq; // arrival order, for evicting the oldest
   };
-  struct Index;    // the lookup tables behind add(), in graph.cpp
+  struct Index; // the lookup tables behind add(), in graph.cpp
   uint32_t host_index(std::string_view host);
   size_t process_node(const Record& r, uint32_t host);
   // Pairs one connection end of process `node` (or keeps it waiting).
-  void add_end(bool connect, const Endpoint& local, const Endpoint& remote, uint32_t netns, uint32_t host,
-               size_t node);
+  void add_end(bool connect, const Endpoint& local, const Endpoint& remote, uint32_t netns,
+               uint32_t host, size_t node);
   size_t external_node(std::string_view key);
   void add_edge(size_t from, size_t to, uint16_t port, uint16_t client_port, bool matched);
   void flush_connect(const Pending& p);
@@ -118,4 +118,4 @@ class GraphBuilder {
 
 bool is_loopback(const IpAddr& ip);
 
-}  // namespace nt
+} // namespace nt

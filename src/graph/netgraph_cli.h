@@ -13,16 +13,16 @@ namespace nt {
 
 enum NetgraphExit : int {
   kNgOk = 0,
-  kNgUsage = 1,   // bad option or value
-  kNgInput = 2,   // cannot read an input, or a bad line under --strict
-  kNgOutput = 3,  // cannot write or render the output
+  kNgUsage = 1,  // bad option or value
+  kNgInput = 2,  // cannot read an input, or a bad line under --strict
+  kNgOutput = 3, // cannot write or render the output
 };
 
 struct NetgraphConfig {
-  std::vector<std::string> inputs;  // "-" = stdin
-  std::string format = "dot";       // dot, png, svg, pdf, json
-  std::string output;               // empty = stdout (dot and json only)
-  std::string host;                 // host name for stdin
+  std::vector<std::string> inputs; // "-" = stdin
+  std::string format = "dot";      // dot, png, svg, pdf, json
+  std::string output;              // empty = stdout (dot and json only)
+  std::string host;                // host name for stdin
   bool strict = false;
   bool stats = false;
   GraphOptions graph;
@@ -32,4 +32,4 @@ std::optional<int> parse_netgraph_cli(int argc, const char* const* argv, Netgrap
                                       std::ostream& out, std::ostream& err);
 int run_netgraph(const NetgraphConfig& config);
 
-}  // namespace nt
+} // namespace nt

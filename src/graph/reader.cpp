@@ -17,8 +17,7 @@ namespace {
 // about 55 bytes: a memchr call per line cost more than the byte compares
 // themselves, so with SSE2 (every x86-64) 16 bytes are compared at once and
 // the matches walked as bits.
-template <typename F>
-void for_each_newline(const char* p, const char* end, F&& on_nl) {
+template <typename F> void for_each_newline(const char* p, const char* end, F&& on_nl) {
 #if defined(__SSE2__)
   const __m128i nl = _mm_set1_epi8('\n');
   for (; end - p >= 16; p += 16) {
@@ -31,26 +30,29 @@ void for_each_newline(const char* p, const char* end, F&& on_nl) {
   }
 #endif
   for (; p < end; ++p)
-    if (*p == '\n') on_nl(p);
+    if (*p == '\n')
+      on_nl(p);
 }
 
-}  // namespace
+} // namespace
 
 bool read_lines(int fd, size_t max_line, LineSink& sink, std::string& error) {
   constexpr size_t kChunk = 1 << 17;
   std::vector<char> buf(kChunk);
-  std::string carry;  // a line split across reads
-  bool overlong = false;  // the line being carried is past max_line
+  std::string carry;     // a line split across reads
+  bool overlong = false; // the line being carried is past max_line
   uint64_t lineno = 0;
   for (;;) {
     ssize_t n = ::read(fd, buf.data(), buf.size());
     if (n < 0) {
-      if (errno == EINTR) continue;
+      if (errno == EINTR)
+        continue;
       error = std::strerror(errno);
       return false;
     }
-    if (n == 0) break;
-    const char* start = buf.data();  // of the line being read
+    if (n == 0)
+      break;
+    const char* start = buf.data(); // of the line being read
     const char* const end = start + n;
     for_each_newline(start, end, [&](const char* nl) {
       ++lineno;
@@ -59,8 +61,10 @@ bool read_lines(int fd, size_t max_line, LineSink& sink, std::string& error) {
         overlong = false;
       } else if (!carry.empty()) {
         carry.append(start, nl);
-        if (carry.size() > max_line) sink.on_line({}, lineno, true);
-        else sink.on_line(carry, lineno, false);
+        if (carry.size() > max_line)
+          sink.on_line({}, lineno, true);
+        else
+          sink.on_line(carry, lineno, false);
         carry.clear();
       } else if (size_t(nl - start) > max_line) {
         sink.on_line({}, lineno, true);
@@ -80,9 +84,11 @@ bool read_lines(int fd, size_t max_line, LineSink& sink, std::string& error) {
     }
   }
   // A last line without '\n' (a trace cut off mid-write) still counts.
-  if (overlong) sink.on_line({}, ++lineno, true);
-  else if (!carry.empty()) sink.on_line(carry, ++lineno, false);
+  if (overlong)
+    sink.on_line({}, ++lineno, true);
+  else if (!carry.empty())
+    sink.on_line(carry, ++lineno, false);
   return true;
 }
 
-}  // namespace nt
+} // namespace nt

@@ -20,4 +20,4 @@ struct LineSink {
 // Returns false with errno-style text in `error` if reading fails.
 bool read_lines(int fd, size_t max_line, LineSink& sink, std::string& error);
 
-}  // namespace nt
+} // namespace nt

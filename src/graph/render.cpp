@@ -53,29 +53,40 @@ long ids_map(void* state, int, char* str, IDTYPE* id, int create) {
     *id = it->second;
     return 1;
   }
-  if (!create) return 0;  // a lookup of a name never used
+  if (!create)
+    return 0; // a lookup of a name never used
   s->names.push_back(agstrdup(s->root, str));
   *id = IDTYPE(s->names.size()) * 2;
   s->ids.emplace(str, *id);
   return 1;
 }
 
-long ids_alloc(void*, int, IDTYPE) { return 0; }  // no caller-chosen IDs
-void ids_free(void*, int, IDTYPE) {}  // names live as long as the graph's string pool
+long ids_alloc(void*, int, IDTYPE) {
+  return 0;
+} // no caller-chosen IDs
+void ids_free(void*, int, IDTYPE) {} // names live as long as the graph's string pool
 char* ids_print(void* state, int, IDTYPE id) {
   auto* s = static_cast<SequentialIds*>(state);
-  if (id == 0 || id % 2 != 0 || id / 2 > IDTYPE(s->names.size())) return nullptr;
+  if (id == 0 || id % 2 != 0 || id / 2 > IDTYPE(s->names.size()))
+    return nullptr;
   return s->names[size_t(id / 2 - 1)];
 }
-void ids_close(void* state) { delete static_cast<SequentialIds*>(state); }
+void ids_close(void* state) {
+  delete static_cast<SequentialIds*>(state);
+}
 void ids_register(void*, int, void*) {}
 
-Agiddisc_t sequential_id_disc = {ids_open, ids_map, ids_alloc, ids_free, ids_print, ids_close, ids_register};
+Agiddisc_t sequential_id_disc = {ids_open,  ids_map,   ids_alloc,   ids_free,
+                                 ids_print, ids_close, ids_register};
 Agdisc_t netgraph_disc = {&AgMemDisc, &sequential_id_disc, &AgIoDisc};
 
 // cgraph takes char* for names and values that it copies.
-char* cs(const std::string& s) { return const_cast<char*>(s.c_str()); }
-char* cs(const char* s) { return const_cast<char*>(s); }
+char* cs(const std::string& s) {
+  return const_cast<char*>(s.c_str());
+}
+char* cs(const char* s) {
+  return const_cast<char*>(s);
+}
 
 GraphPtr build_cgraph(const Graph& g) {
   GraphPtr G(agopen(cs("netgraph"), Agdirected, &netgraph_disc));
@@ -106,28 +117,33 @@ GraphPtr build_cgraph(const Graph& g) {
     std::string id = "n" + std::to_string(i);
     Agnode_t* an = agnode(parent, cs(id), 1);
     agsafeset(an, cs("label"), cs(n.label), cs(""));
-    if (n.external) agsafeset(an, cs("style"), cs("dashed"), cs(""));
+    if (n.external)
+      agsafeset(an, cs("style"), cs("dashed"), cs(""));
     nodes.push_back(an);
   }
   for (const Edge& e : g.edges) {
     Agedge_t* ae = agedge(G.get(), nodes[e.from], nodes[e.to], nullptr, 1);
     std::string label = ":" + std::to_string(e.port);
-    if (e.client_port) label = std::to_string(e.client_port) + " -> " + label;
-    if (e.count > 1) label += " x" + std::to_string(e.count);
+    if (e.client_port)
+      label = std::to_string(e.client_port) + " -> " + label;
+    if (e.count > 1)
+      label += " x" + std::to_string(e.count);
     agsafeset(ae, cs("label"), cs(label), cs(""));
-    if (!e.matched) agsafeset(ae, cs("style"), cs("dashed"), cs(""));
+    if (!e.matched)
+      agsafeset(ae, cs("style"), cs("dashed"), cs(""));
   }
   return G;
 }
 
-}  // namespace
+} // namespace
 
 bool write_dot(const Graph& g, FILE* out) {
   GraphPtr G = build_cgraph(g);
   return agwrite(G.get(), out) == 0 && std::fflush(out) == 0 && !std::ferror(out);
 }
 
-bool render_file(const Graph& g, const std::string& format, const std::string& path, std::string& why) {
+bool render_file(const Graph& g, const std::string& format, const std::string& path,
+                 std::string& why) {
   GraphPtr G = build_cgraph(g);
   std::unique_ptr<GVC_t, GvcDeleter> gvc(gvContext());
   if (gvLayout(gvc.get(), G.get(), "dot") != 0) {
@@ -137,7 +153,8 @@ bool render_file(const Graph& g, const std::string& format, const std::string& p
   int rc = gvRenderFilename(gvc.get(), G.get(), format.c_str(), path.c_str());
   gvFreeLayout(gvc.get(), G.get());
   if (rc != 0) {
-    why = "Graphviz could not render format '" + format + "' (is the graphviz package with its plugins installed?)";
+    why = "Graphviz could not render format '" + format +
+          "' (is the graphviz package with its plugins installed?)";
     return false;
   }
   return true;
@@ -150,17 +167,29 @@ std::string to_json(const Graph& g) {
   auto& nodes = j["nodes"] = nlohmann::json::array();
   for (size_t i = 0; i < g.nodes.size(); ++i) {
     const Node& n = g.nodes[i];
-    nodes.push_back({{"id", i}, {"name", n.name}, {"host", n.host}, {"external", n.external}, {"label", n.label}});
+    nodes.push_back({{"id", i},
+                     {"name", n.name},
+                     {"host", n.host},
+                     {"external", n.external},
+                     {"label", n.label}});
   }
   auto& edges = j["edges"] = nlohmann::json::array();
   for (const Edge& e : g.edges)
-    edges.push_back({{"from", e.from}, {"to", e.to}, {"port", e.port}, {"count", e.count}, {"matched", e.matched}});
+    edges.push_back({{"from", e.from},
+                     {"to", e.to},
+                     {"port", e.port},
+                     {"count", e.count},
+                     {"matched", e.matched}});
   const GraphStats& s = g.stats;
-  j["stats"] = {{"events", s.events},         {"connects", s.connects},
-                {"accepts", s.accepts},       {"failed", s.failed},
-                {"lost", s.lost},             {"matched", s.matched},
-                {"unmatched_connects", s.unmatched_connects}, {"unmatched_accepts", s.unmatched_accepts}};
+  j["stats"] = {{"events", s.events},
+                {"connects", s.connects},
+                {"accepts", s.accepts},
+                {"failed", s.failed},
+                {"lost", s.lost},
+                {"matched", s.matched},
+                {"unmatched_connects", s.unmatched_connects},
+                {"unmatched_accepts", s.unmatched_accepts}};
   return j.dump(1) + "\n";
 }
 
-}  // namespace nt
+} // namespace nt

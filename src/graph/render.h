@@ -12,8 +12,9 @@ namespace nt {
 bool write_dot(const Graph& g, FILE* out);
 // Renders with Graphviz's dot layout into `path` in `format` (png, svg, pdf...).
 // Returns false with a reason in `why`.
-bool render_file(const Graph& g, const std::string& format, const std::string& path, std::string& why);
+bool render_file(const Graph& g, const std::string& format, const std::string& path,
+                 std::string& why);
 // The graph as one JSON document: nodes, edges, counts, stats.
 std::string to_json(const Graph& g);
 
-}  // namespace nt
+} // namespace nt

@@ -11,11 +11,10 @@ namespace {
 
 constexpr char kHex[] = "0123456789abcdef";
 
-template <typename T>
-void append_uint(std::string& out, T v) {
+template <typename T> void append_uint(std::string& out, T v) {
   char buf[24];
   auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
-  (void)ec;  // 24 bytes hold any 64-bit integer
+  (void)ec; // 24 bytes hold any 64-bit integer
   out.append(buf, end);
 }
 
@@ -28,8 +27,7 @@ bool is_v4_mapped(const IpAddr& ip) {
 // other byte -> "\xHH". JSON (Json = true): the same text, JSON-escaped on the
 // fly (no temporary string), so every backslash it writes is doubled and '"'
 // gets one.
-template <bool Json>
-void escape_comm(std::string& out, std::string_view raw) {
+template <bool Json> void escape_comm(std::string& out, std::string_view raw) {
   constexpr std::string_view bs = Json ? "\\\\" : "\\";
   for (unsigned char c : raw) {
     if (c == '\\') {
@@ -48,18 +46,25 @@ void escape_comm(std::string& out, std::string_view raw) {
   }
 }
 
-void append_json_comm(std::string& out, std::string_view raw) { escape_comm<true>(out, raw); }
+void append_json_comm(std::string& out, std::string_view raw) {
+  escape_comm<true>(out, raw);
+}
 
-}  // namespace
+} // namespace
 
-void append_escaped_comm(std::string& out, std::string_view raw) { escape_comm<false>(out, raw); }
+void append_escaped_comm(std::string& out, std::string_view raw) {
+  escape_comm<false>(out, raw);
+}
 
 bool unescape_comm(std::string_view s, std::string& out) {
   out.clear();
   auto hexval = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    if (c >= '0' && c <= '9')
+      return c - '0';
+    if (c >= 'a' && c <= 'f')
+      return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+      return c - 'A' + 10;
     return -1;
   };
   for (size_t i = 0; i < s.size(); ++i) {
@@ -68,13 +73,15 @@ bool unescape_comm(std::string_view s, std::string& out) {
       out.push_back(c);
       continue;
     }
-    if (i + 1 >= s.size()) return false;
+    if (i + 1 >= s.size())
+      return false;
     if (s[i + 1] == '\\') {
       out.push_back('\\');
       ++i;
     } else if (s[i + 1] == 'x' && i + 3 < s.size()) {
       int hi = hexval(s[i + 2]), lo = hexval(s[i + 3]);
-      if (hi < 0 || lo < 0) return false;
+      if (hi < 0 || lo < 0)
+        return false;
       out.push_back(static_cast<char>(hi * 16 + lo));
       i += 3;
     } else {
@@ -89,7 +96,8 @@ void append_ip(std::string& out, const IpAddr& ip) {
   if (ip.family == 4 || is_v4_mapped(ip)) {
     const uint8_t* b = ip.family == 4 ? ip.bytes.data() : ip.bytes.data() + 12;
     for (int i = 0; i < 4; ++i) {
-      if (i) out.push_back('.');
+      if (i)
+        out.push_back('.');
       append_uint(out, static_cast<unsigned>(b[i]));
     }
     return;
@@ -103,41 +111,64 @@ void append_ip(std::string& out, const IpAddr& ip) {
 
 void append_endpoint(std::string& out, const Endpoint& ep) {
   const bool bracket = ep.ip.family == 6 && !is_v4_mapped(ep.ip);
-  if (bracket) out.push_back('[');
+  if (bracket)
+    out.push_back('[');
   append_ip(out, ep.ip);
-  if (bracket) out.push_back(']');
+  if (bracket)
+    out.push_back(']');
   out.push_back(':');
   append_uint(out, ep.port);
 }
 
 std::string_view errno_name(int err) {
   switch (err) {
-    case ECONNREFUSED: return "ECONNREFUSED";
-    case ETIMEDOUT: return "ETIMEDOUT";
-    case EHOSTUNREACH: return "EHOSTUNREACH";
-    case ENETUNREACH: return "ENETUNREACH";
-    case ECONNRESET: return "ECONNRESET";
-    case ECONNABORTED: return "ECONNABORTED";
-    case EADDRNOTAVAIL: return "EADDRNOTAVAIL";
-    case EADDRINUSE: return "EADDRINUSE";
-    case EACCES: return "EACCES";
-    case EPERM: return "EPERM";
-    case EINTR: return "EINTR";
-    case EAGAIN: return "EAGAIN";
-    case ENOBUFS: return "ENOBUFS";
-    case EHOSTDOWN: return "EHOSTDOWN";
-    case ENETDOWN: return "ENETDOWN";
-    case EPROTO: return "EPROTO";
-    default: return "";
+  case ECONNREFUSED:
+    return "ECONNREFUSED";
+  case ETIMEDOUT:
+    return "ETIMEDOUT";
+  case EHOSTUNREACH:
+    return "EHOSTUNREACH";
+  case ENETUNREACH:
+    return "ENETUNREACH";
+  case ECONNRESET:
+    return "ECONNRESET";
+  case ECONNABORTED:
+    return "ECONNABORTED";
+  case EADDRNOTAVAIL:
+    return "EADDRNOTAVAIL";
+  case EADDRINUSE:
+    return "EADDRINUSE";
+  case EACCES:
+    return "EACCES";
+  case EPERM:
+    return "EPERM";
+  case EINTR:
+    return "EINTR";
+  case EAGAIN:
+    return "EAGAIN";
+  case ENOBUFS:
+    return "ENOBUFS";
+  case EHOSTDOWN:
+    return "EHOSTDOWN";
+  case ENETDOWN:
+    return "ENETDOWN";
+  case EPROTO:
+    return "EPROTO";
+  default:
+    return "";
   }
 }
 
 std::string_view type_name(RecordType t) {
   switch (t) {
-    case RecordType::Connect: return "connect";
-    case RecordType::Accept: return "accept";
-    case RecordType::Failed: return "failed";
-    case RecordType::Lost: return "lost";
+  case RecordType::Connect:
+    return "connect";
+  case RecordType::Accept:
+    return "accept";
+  case RecordType::Failed:
+    return "failed";
+  case RecordType::Lost:
+    return "lost";
   }
   return "unknown";
 }
@@ -219,4 +250,4 @@ void append_json(std::string& out, const Record& r) {
   out.append("}\n");
 }
 
-}  // namespace nt
+} // namespace nt

@@ -41,4 +41,4 @@ void append_json(std::string& out, const Record& r);
 // "connect", "accept", "failed", "lost".
 std::string_view type_name(RecordType t);
 
-}  // namespace nt
+} // namespace nt

@@ -15,18 +15,26 @@ namespace {
 // a marker, then refused once written as JSON).
 constexpr int kMaxErrno = 4095;
 
-constexpr ParseResult ok() { return {ParseKind::Record, {}}; }
-constexpr ParseResult skip() { return {ParseKind::Skip, {}}; }
-constexpr ParseResult error(std::string_view why) { return {ParseKind::Error, why}; }
+constexpr ParseResult ok() {
+  return {ParseKind::Record, {}};
+}
+constexpr ParseResult skip() {
+  return {ParseKind::Skip, {}};
+}
+constexpr ParseResult error(std::string_view why) {
+  return {ParseKind::Error, why};
+}
 
-bool starts_with(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
+bool starts_with(std::string_view s, std::string_view p) {
+  return s.substr(0, p.size()) == p;
+}
 
 // Accepts what std::from_chars accepts for an unsigned type (digits only, no
 // sign, no overflow), written out because from_chars' generic code was a tenth
 // of netgraph's time: three numbers per line.
-template <typename T>
-bool parse_uint(std::string_view s, T& out) {
-  if (s.empty() || s.size() > 20) return false;
+template <typename T> bool parse_uint(std::string_view s, T& out) {
+  if (s.empty() || s.size() > 20)
+    return false;
   T v = 0;
   for (char c : s) {
     const unsigned d = static_cast<unsigned char>(c) - unsigned('0');
@@ -41,8 +49,10 @@ bool parse_uint(std::string_view s, T& out) {
 // not a valid escape sequence is therefore taken as it stands. Almost no name
 // holds a backslash: those are copied without going through the unescaper.
 void take_comm(std::string_view text, std::string& out) {
-  if (text.find('\\') == std::string_view::npos) out.assign(text);
-  else if (!unescape_comm(text, out)) out.assign(text);
+  if (text.find('\\') == std::string_view::npos)
+    out.assign(text);
+  else if (!unescape_comm(text, out))
+    out.assign(text);
 }
 
 // First "ab" in s, or npos. memchr finds the candidates: string_view::find of a
@@ -52,8 +62,10 @@ size_t find_pair(std::string_view s, char a, char b) {
   const char* end = p + s.size();
   while (p + 1 < end) {
     p = static_cast<const char*>(std::memchr(p, a, size_t(end - p - 1)));
-    if (!p) break;
-    if (p[1] == b) return size_t(p - s.data());
+    if (!p)
+      break;
+    if (p[1] == b)
+      return size_t(p - s.data());
     ++p;
   }
   return std::string_view::npos;
@@ -62,7 +74,8 @@ size_t find_pair(std::string_view s, char a, char b) {
 // "<remote><-<local>" or "<remote>-><local>"; sets type Connect or Accept.
 ParseResult parse_arrow_body(std::string_view line, Record& out) {
   size_t bar = line.find('|');
-  if (bar == std::string_view::npos) return error("no '|PID=' part");
+  if (bar == std::string_view::npos)
+    return error("no '|PID=' part");
   std::string_view ends = line.substr(0, bar);
   std::string_view rest = line.substr(bar + 1);
   size_t arrow = find_pair(ends, '<', '-');
@@ -73,13 +86,18 @@ ParseResult parse_arrow_body(std::string_view line, Record& out) {
   } else {
     return error("no '<-' or '->' between the endpoints");
   }
-  if (!parse_endpoint(ends.substr(0, arrow), out.remote)) return error("bad remote endpoint");
-  if (!parse_endpoint(ends.substr(arrow + 2), out.local)) return error("bad local endpoint");
-  if (!starts_with(rest, "PID=")) return error("no 'PID=' after '|'");
+  if (!parse_endpoint(ends.substr(0, arrow), out.remote))
+    return error("bad remote endpoint");
+  if (!parse_endpoint(ends.substr(arrow + 2), out.local))
+    return error("bad local endpoint");
+  if (!starts_with(rest, "PID="))
+    return error("no 'PID=' after '|'");
   rest.remove_prefix(4);
   size_t sp = rest.find(" CMD=");
-  if (sp == std::string_view::npos) return error("no ' CMD=' after the pid");
-  if (!parse_uint(rest.substr(0, sp), out.pid)) return error("bad pid");
+  if (sp == std::string_view::npos)
+    return error("no ' CMD=' after the pid");
+  if (!parse_uint(rest.substr(0, sp), out.pid))
+    return error("bad pid");
   // The name runs to the end of the line: it may hold spaces, '|' or "CMD=".
   take_comm(rest.substr(sp + 5), out.comm);
   return ok();
@@ -104,33 +122,39 @@ ParseResult parse_marker(std::string_view line, Record& out) {
   if (starts_with(line, "# lost ")) {
     std::string_view n = line.substr(7);
     n = n.substr(0, n.find(' '));
-    if (!parse_uint(n, out.lost)) return error("bad count in '# lost' marker");
+    if (!parse_uint(n, out.lost))
+      return error("bad count in '# lost' marker");
     out.type = RecordType::Lost;
     return ok();
   }
   if (starts_with(line, "# failed ")) {
     std::string_view rest = line.substr(9);
     size_t sp = rest.find(' ');
-    if (sp == std::string_view::npos) return error("no endpoints in '# failed' marker");
+    if (sp == std::string_view::npos)
+      return error("no endpoints in '# failed' marker");
     std::string_view name = rest.substr(0, sp);
     int err = 0;
     if (starts_with(name, "errno=")) {
-      if (!parse_uint(name.substr(6), err) || err > kMaxErrno) return error("bad errno in '# failed' marker");
+      if (!parse_uint(name.substr(6), err) || err > kMaxErrno)
+        return error("bad errno in '# failed' marker");
     } else {
       err = errno_from_name(name);
-      if (err == 0) return error("unknown error name in '# failed' marker");
+      if (err == 0)
+        return error("unknown error name in '# failed' marker");
     }
     ParseResult r = parse_arrow_body(rest.substr(sp + 1), out);
-    if (r.kind != ParseKind::Record) return r;
-    if (out.type != RecordType::Connect) return error("'# failed' marker with '->'");
+    if (r.kind != ParseKind::Record)
+      return r;
+    if (out.type != RecordType::Connect)
+      return error("'# failed' marker with '->'");
     out.type = RecordType::Failed;
     out.error = err;
     return ok();
   }
-  return skip();  // any other comment
+  return skip(); // any other comment
 }
 
-}  // namespace
+} // namespace
 
 namespace {
 
@@ -139,16 +163,20 @@ namespace {
 constexpr std::array<int8_t, 256> kHexValue = [] {
   std::array<int8_t, 256> t{};
   for (int c = 0; c < 256; ++c)
-    t[c] = c >= '0' && c <= '9' ? c - '0'
+    t[c] = c >= '0' && c <= '9'   ? c - '0'
            : c >= 'a' && c <= 'f' ? c - 'a' + 10
            : c >= 'A' && c <= 'F' ? c - 'A' + 10
                                   : -1;
   return t;
 }();
-int hex_value(char c) { return kHexValue[static_cast<unsigned char>(c)]; }
+int hex_value(char c) {
+  return kHexValue[static_cast<unsigned char>(c)];
+}
 
 // 0..9 for a decimal digit, more for any other byte.
-unsigned digit(char c) { return unsigned(static_cast<unsigned char>(c)) - unsigned('0'); }
+unsigned digit(char c) {
+  return unsigned(static_cast<unsigned char>(c)) - unsigned('0');
+}
 
 // Dotted quad, exactly as glibc's inet_pton(AF_INET) takes it: four decimal
 // parts of at most 255 with no leading zero ("01"), separated by single dots.
@@ -159,19 +187,24 @@ unsigned digit(char c) { return unsigned(static_cast<unsigned char>(c)) - unsign
 const char* scan_v4(const char* p, const char* end, uint8_t* dst) {
   uint8_t tmp[4];
   for (int part = 0;; ++part) {
-    if (p == end || digit(*p) > 9) return nullptr;
+    if (p == end || digit(*p) > 9)
+      return nullptr;
     unsigned v = digit(*p++);
     if (p != end && digit(*p) <= 9) {
-      if (v == 0) return nullptr;  // leading zero
+      if (v == 0)
+        return nullptr; // leading zero
       v = v * 10 + digit(*p++);
       if (p != end && digit(*p) <= 9) {
         v = v * 10 + digit(*p++);
-        if (v > 255 || (p != end && digit(*p) <= 9)) return nullptr;
+        if (v > 255 || (p != end && digit(*p) <= 9))
+          return nullptr;
       }
     }
     tmp[part] = uint8_t(v);
-    if (part == 3) break;
-    if (p == end || *p != '.') return nullptr;
+    if (part == 3)
+      break;
+    if (p == end || *p != '.')
+      return nullptr;
     ++p;
   }
   std::memcpy(dst, tmp, 4);
@@ -180,7 +213,8 @@ const char* scan_v4(const char* p, const char* end, uint8_t* dst) {
 
 bool parse_v4(const char* p, const char* end, uint8_t* dst) {
   uint8_t tmp[4];
-  if (scan_v4(p, end, tmp) != end) return false;
+  if (scan_v4(p, end, tmp) != end)
+    return false;
   std::memcpy(dst, tmp, 4);
   return true;
 }
@@ -193,8 +227,10 @@ bool parse_v6(const char* p, const char* end, uint8_t* dst) {
   uint8_t* tp = tmp;
   uint8_t* const endp = tmp + 16;
   uint8_t* colonp = nullptr;
-  if (p == end) return false;
-  if (*p == ':' && (++p == end || *p != ':')) return false;  // a leading ':' must be "::"
+  if (p == end)
+    return false;
+  if (*p == ':' && (++p == end || *p != ':'))
+    return false; // a leading ':' must be "::"
   const char* curtok = p;
   int xdigits = 0;
   unsigned val = 0;
@@ -202,7 +238,8 @@ bool parse_v6(const char* p, const char* end, uint8_t* dst) {
     const char c = *p++;
     const int digit = hex_value(c);
     if (digit >= 0) {
-      if (xdigits == 4) return false;
+      if (xdigits == 4)
+        return false;
       val = (val << 4) | unsigned(digit);
       ++xdigits;
       continue;
@@ -210,11 +247,13 @@ bool parse_v6(const char* p, const char* end, uint8_t* dst) {
     if (c == ':') {
       curtok = p;
       if (xdigits == 0) {
-        if (colonp) return false;  // a second "::"
+        if (colonp)
+          return false; // a second "::"
         colonp = tp;
         continue;
       }
-      if (p == end || tp + 2 > endp) return false;  // trailing single ':' or too many groups
+      if (p == end || tp + 2 > endp)
+        return false; // trailing single ':' or too many groups
       *tp++ = uint8_t(val >> 8);
       *tp++ = uint8_t(val);
       xdigits = 0;
@@ -230,18 +269,21 @@ bool parse_v6(const char* p, const char* end, uint8_t* dst) {
     return false;
   }
   if (xdigits > 0) {
-    if (tp + 2 > endp) return false;
+    if (tp + 2 > endp)
+      return false;
     *tp++ = uint8_t(val >> 8);
     *tp++ = uint8_t(val);
   }
   if (colonp) {
-    if (tp == endp) return false;  // "::" would stand for no group at all
+    if (tp == endp)
+      return false; // "::" would stand for no group at all
     const size_t n = size_t(tp - colonp);
     std::memmove(endp - n, colonp, n);
     std::memset(colonp, 0, size_t(endp - n - colonp));
     tp = endp;
   }
-  if (tp != endp) return false;
+  if (tp != endp)
+    return false;
   std::memcpy(dst, tmp, 16);
   return true;
 }
@@ -252,7 +294,8 @@ bool parse_v6(const char* p, const char* end, uint8_t* dst) {
 bool parse_ip_whole(std::string_view text, bool v6, IpAddr& out) {
   out = {};
   // inet_pton's limit: the text had to fit a INET6_ADDRSTRLEN buffer.
-  if (text.empty() || text.size() > 46) return false;
+  if (text.empty() || text.size() > 46)
+    return false;
   const char* end = text.data() + text.size();
   if (!(v6 ? parse_v6(text.data(), end, out.bytes.data())
            : parse_v4(text.data(), end, out.bytes.data())))
@@ -270,7 +313,8 @@ bool parse_ip_whole(std::string_view text, bool v6, IpAddr& out) {
 }
 
 bool parse_ip_as(std::string_view text, bool v6, IpAddr& out) {
-  if (parse_ip_whole(text, v6, out)) return true;
+  if (parse_ip_whole(text, v6, out))
+    return true;
   // inet_pton read a C string, so an embedded NUL ended the address. Neither
   // parser accepts a NUL, so only a failed parse needs the second look.
   const size_t nul = text.find('\0');
@@ -278,7 +322,7 @@ bool parse_ip_as(std::string_view text, bool v6, IpAddr& out) {
          parse_ip_whole(text.substr(0, nul), v6, out);
 }
 
-}  // namespace
+} // namespace
 
 bool parse_ip(std::string_view text, IpAddr& out) {
   return parse_ip_as(text, text.find(':') != std::string_view::npos, out);
@@ -289,22 +333,26 @@ bool parse_endpoint(std::string_view text, Endpoint& out) {
   bool v6;
   if (!text.empty() && text.front() == '[') {
     size_t close = text.find(']');
-    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') return false;
+    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':')
+      return false;
     ip = text.substr(1, close - 1);
     port = text.substr(close + 2);
-    if (ip.find(':') == std::string_view::npos) return false;  // brackets are for IPv6
+    if (ip.find(':') == std::string_view::npos)
+      return false; // brackets are for IPv6
     v6 = true;
   } else {
     // Split at the first ':' (not the last): with a second one the port fails
     // to parse, which rejects bare IPv6 (ambiguous) the same way.
     size_t colon = text.find(':');
-    if (colon == std::string_view::npos) return false;
+    if (colon == std::string_view::npos)
+      return false;
     ip = text.substr(0, colon);
     port = text.substr(colon + 1);
     v6 = false;
   }
   unsigned p = 0;
-  if (!parse_uint(port, p) || p > 65535) return false;
+  if (!parse_uint(port, p) || p > 65535)
+    return false;
   out.port = static_cast<uint16_t>(p);
   return parse_ip_as(ip, v6, out.ip);
 }
@@ -312,7 +360,8 @@ bool parse_endpoint(std::string_view text, Endpoint& out) {
 int errno_from_name(std::string_view name) {
   for (int e = 1; e < 256; ++e) {
     std::string_view n = errno_name(e);
-    if (!n.empty() && n == name) return e;
+    if (!n.empty() && n == name)
+      return e;
   }
   return 0;
 }
@@ -327,12 +376,12 @@ namespace {
 // stay in the second-level cache (40 + 56 KiB; 256 IPv6 slots for ~200
 // addresses missed one lookup in five).
 struct AddrMemo {
-  struct V4Slot {           // dotted quads: at most 15 bytes
-    uint64_t lo = 0, hi = 0;  // the text, zero-padded
-    uint32_t len = 0;         // 0 = empty
-    IpAddr ip;                // copied whole: read back as words, never in pieces
+  struct V4Slot {            // dotted quads: at most 15 bytes
+    uint64_t lo = 0, hi = 0; // the text, zero-padded
+    uint32_t len = 0;        // 0 = empty
+    IpAddr ip;               // copied whole: read back as words, never in pieces
   };
-  struct V6Slot {           // bracketed IPv6: the memo keeps texts of at most 32 bytes
+  struct V6Slot { // bracketed IPv6: the memo keeps texts of at most 32 bytes
     uint64_t w[4] = {};
     uint32_t len = 0;
     IpAddr ip;
@@ -346,15 +395,16 @@ struct AddrMemo {
   }
   V6Slot& v6_slot(const uint64_t (&w)[4], uint32_t len) {
     return v6[mix((w[0] * 0xc2b2ae3d27d4eb4f) ^ (w[1] * 0x165667b19e3779f9) ^
-                  (w[2] * 0x27d4eb2f165667c5) ^ w[3] ^ len) >> 54];
+                  (w[2] * 0x27d4eb2f165667c5) ^ w[3] ^ len) >>
+              54];
   }
 };
 
-}  // namespace
+} // namespace
 
 struct LineParser::Json {
   simdjson::dom::parser parser;
-  std::string padded;  // reused copy with simdjson's padding
+  std::string padded; // reused copy with simdjson's padding
   AddrMemo addrs;
 };
 
@@ -367,8 +417,10 @@ template <typename T>
 bool get_uint(simdjson::dom::object& o, const char* key, T& out, bool required) {
   uint64_t v = 0;
   auto err = o[key].get_uint64().get(v);
-  if (err == simdjson::NO_SUCH_FIELD) return !required;
-  if (err || v > std::numeric_limits<T>::max()) return false;
+  if (err == simdjson::NO_SUCH_FIELD)
+    return !required;
+  if (err || v > std::numeric_limits<T>::max())
+    return false;
   out = static_cast<T>(v);
   return true;
 }
@@ -382,38 +434,55 @@ ParseResult parse_json(simdjson::dom::parser& parser, std::string& padded, std::
   padded.assign(line);
   padded.append(simdjson::SIMDJSON_PADDING, '\0');
   simdjson::dom::element doc;
-  if (parser.parse(padded.data(), line.size(), false).get(doc)) return error("invalid JSON");
+  if (parser.parse(padded.data(), line.size(), false).get(doc))
+    return error("invalid JSON");
   simdjson::dom::object o;
-  if (doc.get_object().get(o)) return error("JSON line is not an object");
+  if (doc.get_object().get(o))
+    return error("JSON line is not an object");
   std::string_view type;
-  if (!get_str(o, "type", type)) return error("JSON line has no string 'type'");
+  if (!get_str(o, "type", type))
+    return error("JSON line has no string 'type'");
   std::string_view host;
-  if (!o["host"].get_string().get(host)) take_comm(host, out.host);
-  if (!get_uint(o, "ts_ns", out.time_ns, false)) return error("bad 'ts_ns'");
+  if (!o["host"].get_string().get(host))
+    take_comm(host, out.host);
+  if (!get_uint(o, "ts_ns", out.time_ns, false))
+    return error("bad 'ts_ns'");
   out.has_details = true;
   if (type == "lost") {
     out.type = RecordType::Lost;
-    if (!get_uint(o, "count", out.lost, true)) return error("lost record without a 'count'");
+    if (!get_uint(o, "count", out.lost, true))
+      return error("lost record without a 'count'");
     return ok();
   }
-  if (type == "connect") out.type = RecordType::Connect;
-  else if (type == "accept") out.type = RecordType::Accept;
-  else if (type == "failed") out.type = RecordType::Failed;
-  else return error("unknown JSON 'type'");
+  if (type == "connect")
+    out.type = RecordType::Connect;
+  else if (type == "accept")
+    out.type = RecordType::Accept;
+  else if (type == "failed")
+    out.type = RecordType::Failed;
+  else
+    return error("unknown JSON 'type'");
   std::string_view lip, rip, comm;
-  if (!get_str(o, "local_ip", lip) || !parse_ip(lip, out.local.ip)) return error("bad 'local_ip'");
-  if (!get_str(o, "remote_ip", rip) || !parse_ip(rip, out.remote.ip)) return error("bad 'remote_ip'");
-  if (!get_uint(o, "local_port", out.local.port, true)) return error("bad 'local_port'");
-  if (!get_uint(o, "remote_port", out.remote.port, true)) return error("bad 'remote_port'");
-  if (!get_uint(o, "pid", out.pid, true)) return error("bad 'pid'");
+  if (!get_str(o, "local_ip", lip) || !parse_ip(lip, out.local.ip))
+    return error("bad 'local_ip'");
+  if (!get_str(o, "remote_ip", rip) || !parse_ip(rip, out.remote.ip))
+    return error("bad 'remote_ip'");
+  if (!get_uint(o, "local_port", out.local.port, true))
+    return error("bad 'local_port'");
+  if (!get_uint(o, "remote_port", out.remote.port, true))
+    return error("bad 'remote_port'");
+  if (!get_uint(o, "pid", out.pid, true))
+    return error("bad 'pid'");
   if (!get_uint(o, "tid", out.tid, false) || !get_uint(o, "uid", out.uid, false) ||
       !get_uint(o, "netns", out.netns, false) || !get_uint(o, "cgroup_id", out.cgroup_id, false))
     return error("bad tid, uid, netns or cgroup_id");
-  if (!get_str(o, "comm", comm)) return error("JSON line has no string 'comm'");
+  if (!get_str(o, "comm", comm))
+    return error("JSON line has no string 'comm'");
   take_comm(comm, out.comm);
   if (out.type == RecordType::Failed) {
     uint32_t e = 0;
-    if (!get_uint(o, "errno", e, false) || e > kMaxErrno) return error("bad 'errno'");
+    if (!get_uint(o, "errno", e, false) || e > kMaxErrno)
+      return error("bad 'errno'");
     out.error = static_cast<int32_t>(e);
   }
   return ok();
@@ -421,13 +490,15 @@ ParseResult parse_json(simdjson::dom::parser& parser, std::string& padded, std::
 
 // A port as parse_endpoint takes it (1 to 20 digits, at most 65535), read up to
 // the first non-digit; returns where it stopped, or nullptr.
-[[gnu::always_inline]] inline const char* scan_port(const char* p, const char* end, uint16_t& port) {
+[[gnu::always_inline]] inline const char* scan_port(const char* p, const char* end,
+                                                    uint16_t& port) {
   if (end - p >= 6) {
     // One to five digits and the byte after them, read without checking for
     // the end at each one (six bytes are there). Written out: these are two
     // of the three numbers on every line.
     unsigned v = digit(p[0]), d;
-    if (v > 9) return nullptr;
+    if (v > 9)
+      return nullptr;
     const char* q = p + 1;
     if ((d = digit(*q)) <= 9) {
       v = v * 10 + d;
@@ -442,7 +513,8 @@ ParseResult parse_json(simdjson::dom::parser& parser, std::string& padded, std::
         }
       }
     }
-    if (v > 65535) return nullptr;
+    if (v > 65535)
+      return nullptr;
     if (q - p < 5 || digit(*q) > 9) {
       port = uint16_t(v);
       return q;
@@ -453,9 +525,11 @@ ParseResult parse_json(simdjson::dom::parser& parser, std::string& padded, std::
   unsigned v = 0;
   while (p != end && digit(*p) <= 9) {
     v = v * 10 + digit(*p++);
-    if (v > 65535) return nullptr;
+    if (v > 65535)
+      return nullptr;
   }
-  if (p == start || p - start > 20) return nullptr;
+  if (p == start || p - start > 20)
+    return nullptr;
   port = uint16_t(v);
   return p;
 }
@@ -466,21 +540,25 @@ inline unsigned first_colon16(uint64_t lo, uint64_t hi) {
   constexpr uint64_t ones = 0x0101010101010101, highs = 0x8080808080808080, colons = ':' * ones;
   const uint64_t a = lo ^ colons, b = hi ^ colons;
   const uint64_t za = (a - ones) & ~a & highs, zb = (b - ones) & ~b & highs;
-  if (za) return unsigned(__builtin_ctzll(za)) / 8;
-  if (zb) return 8 + unsigned(__builtin_ctzll(zb)) / 8;
+  if (za)
+    return unsigned(__builtin_ctzll(za)) / 8;
+  if (zb)
+    return 8 + unsigned(__builtin_ctzll(zb)) / 8;
   return 16;
 }
 
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "first_colon16 reads bytes little-endian");
 
 // "1.2.3.4:80" or "[2001:db8::1]:443" from p; returns the byte after the port.
-[[gnu::always_inline]] inline const char* scan_endpoint(const char* p, const char* end, Endpoint& ep, AddrMemo& memo) {
+[[gnu::always_inline]] inline const char* scan_endpoint(const char* p, const char* end,
+                                                        Endpoint& ep, AddrMemo& memo) {
   if (*p == '[') {
     // The first ']' on the line: if it lies past this endpoint, what is
     // between holds the arrow and fails to parse as an address.
     ++p;
     const char* q = static_cast<const char*>(std::memchr(p, ']', size_t(end - p)));
-    if (!q || end - q < 2 || q[1] != ':') return nullptr;
+    if (!q || end - q < 2 || q[1] != ':')
+      return nullptr;
     const size_t n = size_t(q - p);
     if (n > 0 && n <= 32) {
       uint64_t w[4] = {};
@@ -490,7 +568,8 @@ static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "first_colon16 reads by
         std::memcpy(w, p, 32);
         for (size_t i = 0; i < 4; ++i) {
           const size_t have = n > 8 * i ? n - 8 * i : 0;
-          if (have < 8) w[i] &= have ? ~uint64_t(0) >> (64 - 8 * have) : 0;
+          if (have < 8)
+            w[i] &= have ? ~uint64_t(0) >> (64 - 8 * have) : 0;
         }
       } else {
         std::memcpy(w, p, n);
@@ -501,7 +580,8 @@ static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "first_colon16 reads by
       } else {
         // Whole: a NUL before the ']' would end the address for parse_ip,
         // but the general parser may have split the line elsewhere.
-        if (!parse_ip_whole(std::string_view(p, n), true, ep.ip)) return nullptr;
+        if (!parse_ip_whole(std::string_view(p, n), true, ep.ip))
+          return nullptr;
         std::memcpy(s.w, w, sizeof w);
         s.len = uint32_t(n);
         s.ip = ep.ip;
@@ -531,7 +611,8 @@ static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "first_colon16 reads by
       }
       uint8_t a[4];
       const char* q = scan_v4(p, end, a);
-      if (q != p + n) return nullptr;  // not an address, or not followed by ':'
+      if (q != p + n)
+        return nullptr; // not an address, or not followed by ':'
       ep.ip = {};
       ep.ip.family = 4;
       std::memcpy(ep.ip.bytes.data(), a, 4);
@@ -544,7 +625,8 @@ static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "first_colon16 reads by
   }
   ep.ip = {};
   p = scan_v4(p, end, ep.ip.bytes.data());
-  if (!p || p == end || *p != ':') return nullptr;
+  if (!p || p == end || *p != ':')
+    return nullptr;
   ep.ip.family = 4;
   return scan_port(p + 1, end, ep.port);
 }
@@ -560,13 +642,19 @@ static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "first_colon16 reads by
 bool parse_arrow_head(std::string_view line, ArrowView& out, AddrMemo& memo) {
   const char* p = line.data();
   const char* const end = p + line.size();
-  if (!(p = scan_endpoint(p, end, out.remote, memo)) || end - p < 2) return false;
-  if (p[0] == '<' && p[1] == '-') out.type = RecordType::Connect;
-  else if (p[0] == '-' && p[1] == '>') out.type = RecordType::Accept;
-  else return false;
+  if (!(p = scan_endpoint(p, end, out.remote, memo)) || end - p < 2)
+    return false;
+  if (p[0] == '<' && p[1] == '-')
+    out.type = RecordType::Connect;
+  else if (p[0] == '-' && p[1] == '>')
+    out.type = RecordType::Accept;
+  else
+    return false;
   p += 2;
-  if (p == end || !(p = scan_endpoint(p, end, out.local, memo))) return false;
-  if (end - p < 5 || std::memcmp(p, "|PID=", 5) != 0) return false;
+  if (p == end || !(p = scan_endpoint(p, end, out.local, memo)))
+    return false;
+  if (end - p < 5 || std::memcmp(p, "|PID=", 5) != 0)
+    return false;
   p += 5;
   out.tail = std::string_view(p, size_t(end - p));
   return true;
@@ -574,31 +662,37 @@ bool parse_arrow_head(std::string_view line, ArrowView& out, AddrMemo& memo) {
 
 // A line whose '\r' is stripped: its head if it is a plain arrow line.
 bool arrow_view_stripped(std::string_view line, ArrowView& out, AddrMemo& memo) {
-  return !line.empty() && (line[0] == '[' || digit(line[0]) <= 9) && parse_arrow_head(line, out, memo);
+  return !line.empty() && (line[0] == '[' || digit(line[0]) <= 9) &&
+         parse_arrow_head(line, out, memo);
 }
 
-}  // namespace
+} // namespace
 
 bool parse_arrow_tail(std::string_view tail, uint32_t& pid, std::string& comm) {
   const char* p = tail.data();
   const char* const end = p + tail.size();
   const char* digits = p;
-  while (p != end && digit(*p) <= 9) ++p;
-  if (!parse_uint(std::string_view(digits, size_t(p - digits)), pid)) return false;
-  if (end - p < 5 || std::memcmp(p, " CMD=", 5) != 0) return false;
+  while (p != end && digit(*p) <= 9)
+    ++p;
+  if (!parse_uint(std::string_view(digits, size_t(p - digits)), pid))
+    return false;
+  if (end - p < 5 || std::memcmp(p, " CMD=", 5) != 0)
+    return false;
   p += 5;
   take_comm(std::string_view(p, size_t(end - p)), comm);
   return true;
 }
 
 bool LineParser::parse_arrow_view(std::string_view line, ArrowView& out) {
-  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);  // as parse() does
+  if (!line.empty() && line.back() == '\r')
+    line.remove_suffix(1); // as parse() does
   return arrow_view_stripped(line, out, json_->addrs);
 }
 
 ParseResult LineParser::parse(std::string_view line, Record& out) {
   reset(out);
-  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);  // CRLF traces
+  if (!line.empty() && line.back() == '\r')
+    line.remove_suffix(1); // CRLF traces
   // Almost every line: a plain arrow line, read head then tail as netgraph's
   // fast lane reads it (parse_arrow_view, parse_arrow_tail).
   ArrowView v;
@@ -616,23 +710,29 @@ ParseResult LineParser::parse(std::string_view line, Record& out) {
 
 ParseResult LineParser::parse_general(std::string_view line, Record& out) {
   reset(out);
-  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);  // CRLF traces
+  if (!line.empty() && line.back() == '\r')
+    line.remove_suffix(1); // CRLF traces
   return parse_stripped(line, out);
 }
 
 ParseResult LineParser::parse_stripped(std::string_view line, Record& out) {
   size_t first = line.find_first_not_of(" \t");
-  if (first == std::string_view::npos) return skip();
-  if (line[first] == '#') return parse_marker(line.substr(first), out);
+  if (first == std::string_view::npos)
+    return skip();
+  if (line[first] == '#')
+    return parse_marker(line.substr(first), out);
   if (line[first] == '{') {
     ParseResult r = parse_json(json_->parser, json_->padded, line.substr(first), out);
-    if (r.kind == ParseKind::Error) reset(out);
+    if (r.kind == ParseKind::Error)
+      reset(out);
     return r;
   }
   // Banners the bpftrace prototype printed before its events.
-  if (starts_with(line, "Attaching ") || starts_with(line, "Listening for ")) return skip();
+  if (starts_with(line, "Attaching ") || starts_with(line, "Listening for "))
+    return skip();
   ParseResult r = parse_arrow_body(line, out);
-  if (r.kind == ParseKind::Error) reset(out);
+  if (r.kind == ParseKind::Error)
+    reset(out);
   return r;
 }
 
@@ -641,12 +741,14 @@ LineParser& thread_parser() {
   thread_local LineParser parser;
   return parser;
 }
-}  // namespace
+} // namespace
 
-ParseResult parse_line(std::string_view line, Record& out) { return thread_parser().parse(line, out); }
+ParseResult parse_line(std::string_view line, Record& out) {
+  return thread_parser().parse(line, out);
+}
 
 ParseResult parse_line_general(std::string_view line, Record& out) {
   return thread_parser().parse_general(line, out);
 }
 
-}  // namespace nt
+} // namespace nt

@@ -12,23 +12,23 @@
 namespace nt {
 
 enum class ParseKind : uint8_t {
-  Record,  // `out` holds an event (connect, accept, failed or lost)
-  Skip,    // blank line, comment, or a known banner ("Attaching 5 probes...")
-  Error,   // not a trace line; `error` says why
+  Record, // `out` holds an event (connect, accept, failed or lost)
+  Skip,   // blank line, comment, or a known banner ("Attaching 5 probes...")
+  Error,  // not a trace line; `error` says why
 };
 
 struct ParseResult {
   ParseKind kind = ParseKind::Skip;
-  std::string_view error;  // static text, empty unless kind == Error
+  std::string_view error; // static text, empty unless kind == Error
 };
 
 // A plain arrow line as nettrace writes it, before its process part is read:
 // for readers that look processes up by their text (netgraph) and read the
 // pid and name only the first time a text comes (parse_arrow_tail).
 struct ArrowView {
-  RecordType type = RecordType::Connect;  // Connect ("<-") or Accept ("->")
+  RecordType type = RecordType::Connect; // Connect ("<-") or Accept ("->")
   Endpoint local, remote;
-  std::string_view tail;  // what follows "|PID=": "<pid> CMD=<name>", to the end
+  std::string_view tail; // what follows "|PID=": "<pid> CMD=<name>", to the end
 };
 
 // Reads a tail as parse() would: pid and name (unescaped). False if it is not
@@ -38,7 +38,7 @@ bool parse_arrow_tail(std::string_view tail, uint32_t& pid, std::string& comm);
 // Holds the reusable state of the JSON reader and of the arrow reader's
 // address memo. One per thread.
 class LineParser {
- public:
+public:
   LineParser();
   ~LineParser();
   LineParser(const LineParser&) = delete;
@@ -53,8 +53,8 @@ class LineParser {
   // it is made of the same two steps.
   bool parse_arrow_view(std::string_view line, ArrowView& out);
 
- private:
-  ParseResult parse_stripped(std::string_view line, Record& out);  // after reset and '\r'
+private:
+  ParseResult parse_stripped(std::string_view line, Record& out); // after reset and '\r'
   struct Json;
   std::unique_ptr<Json> json_;
 };
@@ -66,6 +66,6 @@ ParseResult parse_line_general(std::string_view line, Record& out);
 // Building blocks, exposed for tests.
 bool parse_ip(std::string_view text, IpAddr& out);
 bool parse_endpoint(std::string_view text, Endpoint& out);
-int errno_from_name(std::string_view name);  // 0 if unknown
+int errno_from_name(std::string_view name); // 0 if unknown
 
-}  // namespace nt
+} // namespace nt

@@ -16,18 +16,22 @@ constexpr std::array kBackends = {
                 "tp_btf/inet_sock_set_state, tracepoint/syscalls/sys_exit_accept{,4}",
                 attach_tracepoint},
     BackendInfo{"kprobe", 3,
-                "kprobe+kretprobe tcp_v4_connect, tcp_v6_connect; kprobe tcp_set_state; kretprobe inet_csk_accept",
+                "kprobe+kretprobe tcp_v4_connect, tcp_v6_connect; kprobe tcp_set_state; kretprobe "
+                "inet_csk_accept",
                 attach_kprobe},
 };
 
-}  // namespace
+} // namespace
 
-std::span<const BackendInfo> backends() { return kBackends; }
+std::span<const BackendInfo> backends() {
+  return kBackends;
+}
 
 const BackendInfo* find_backend(const std::string& name) {
   for (const auto& b : kBackends)
-    if (name == b.name) return &b;
+    if (name == b.name)
+      return &b;
   return nullptr;
 }
 
-}  // namespace nt
+} // namespace nt

@@ -20,8 +20,8 @@ struct BpfConfig {
   bool filter_comm = false;
   char comm[16] = {};
   uint16_t port = 0;
-  uint16_t family = 0;     // AF_INET / AF_INET6 / 0
-  uint32_t direction = 0;  // 1 connects only, 2 accepts only
+  uint16_t family = 0;    // AF_INET / AF_INET6 / 0
+  uint32_t direction = 0; // 1 connects only, 2 accepts only
   uint32_t netns = 0;
   uint64_t cgroup_id = 0;
   uint32_t ringbuf_size = 1u << 22;
@@ -31,7 +31,7 @@ struct BpfConfig {
 // A loaded and attached backend. Owns its skeleton (and so its programs, maps
 // and links): destroying it detaches everything.
 class AttachedBackend {
- public:
+public:
   virtual ~AttachedBackend() = default;
   virtual int ringbuf_fd() const = 0;
   // Total of the in-kernel drop counters, summed over CPUs (read from the
@@ -46,7 +46,7 @@ class AttachedBackend {
 
 struct BackendInfo {
   const char* name;
-  int cost;  // lower is cheaper per event
+  int cost; // lower is cheaper per event
   const char* hooks;
   // Opens, loads and attaches. On failure returns null and says why in `why`.
   std::unique_ptr<AttachedBackend> (*attach)(const BpfConfig&, std::string& why);
@@ -60,4 +60,4 @@ std::unique_ptr<AttachedBackend> attach_tracepoint(const BpfConfig&, std::string
 std::unique_ptr<AttachedBackend> attach_kprobe(const BpfConfig&, std::string& why);
 std::unique_ptr<AttachedBackend> attach_fentry(const BpfConfig&, std::string& why);
 
-}  // namespace nt
+} // namespace nt

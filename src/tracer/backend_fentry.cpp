@@ -7,8 +7,9 @@
 namespace nt {
 
 std::unique_ptr<AttachedBackend> attach_fentry(const BpfConfig& c, std::string& why) {
-  using Backend = SkeletonBackend<fentry, fentry__open, fentry__load, fentry__attach, fentry__destroy>;
+  using Backend =
+      SkeletonBackend<fentry, fentry__open, fentry__load, fentry__attach, fentry__destroy>;
   return Backend::create(c, why);
 }
 
-}  // namespace nt
+} // namespace nt

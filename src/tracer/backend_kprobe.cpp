@@ -6,8 +6,9 @@
 namespace nt {
 
 std::unique_ptr<AttachedBackend> attach_kprobe(const BpfConfig& c, std::string& why) {
-  using Backend = SkeletonBackend<kprobe, kprobe__open, kprobe__load, kprobe__attach, kprobe__destroy>;
+  using Backend =
+      SkeletonBackend<kprobe, kprobe__open, kprobe__load, kprobe__attach, kprobe__destroy>;
   return Backend::create(c, why);
 }
 
-}  // namespace nt
+} // namespace nt

@@ -23,11 +23,11 @@ void ensure_tracefs() {
 using Backend = SkeletonBackend<tracepoint, tracepoint__open, tracepoint__load, tracepoint__attach,
                                 tracepoint__destroy>;
 
-}  // namespace
+} // namespace
 
 std::unique_ptr<AttachedBackend> attach_tracepoint(const BpfConfig& c, std::string& why) {
   ensure_tracefs();
   return Backend::create(c, why);
 }
 
-}  // namespace nt
+} // namespace nt

@@ -16,21 +16,21 @@ enum class OutputFormat : uint8_t { Arrow, Json };
 struct NettraceConfig {
   TracerOptions tracer;
   OutputFormat format = OutputFormat::Arrow;
-  bool show_failed = false;  // arrow: print failed connects as '# failed' lines
+  bool show_failed = false; // arrow: print failed connects as '# failed' lines
   bool info = false;
-  double duration_s = 0;  // 0 = until stopped
-  uint64_t count = 0;     // 0 = unlimited
+  double duration_s = 0; // 0 = until stopped
+  uint64_t count = 0;    // 0 = unlimited
   std::string ready_file;
-  std::string user;  // drop to this user after attaching
+  std::string user; // drop to this user after attaching
 };
 
 // Parses argv. Returns std::nullopt to go on, or an exit code to exit with
 // right away (--help: 0 after printing help to `out`; a bad option: 1 after
 // one line on `err`).
-std::optional<int> parse_cli(int argc, const char* const* argv, NettraceConfig& config, std::ostream& out,
-                             std::ostream& err);
+std::optional<int> parse_cli(int argc, const char* const* argv, NettraceConfig& config,
+                             std::ostream& out, std::ostream& err);
 
 // The whole program after option parsing: --info, or trace and print.
 int run_nettrace(const NettraceConfig& config);
 
-}  // namespace nt
+} // namespace nt

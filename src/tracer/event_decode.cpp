@@ -60,19 +60,28 @@ void set_ip(IpAddr& ip, uint16_t family, const uint8_t* bytes) {
   }
 }
 
-}  // namespace
+} // namespace
 
 bool decode_event(const void* data, size_t size, const ClockOffset& clock, Record& out) {
-  if (size < sizeof(nt_event)) return false;
+  if (size < sizeof(nt_event))
+    return false;
   nt_event e;
-  std::memcpy(&e, data, sizeof e);  // the ring buffer gives no alignment promise we rely on
+  std::memcpy(&e, data, sizeof e); // the ring buffer gives no alignment promise we rely on
   switch (e.kind) {
-    case NT_EV_CONNECT: out.type = RecordType::Connect; break;
-    case NT_EV_ACCEPT: out.type = RecordType::Accept; break;
-    case NT_EV_FAILED: out.type = RecordType::Failed; break;
-    default: return false;
+  case NT_EV_CONNECT:
+    out.type = RecordType::Connect;
+    break;
+  case NT_EV_ACCEPT:
+    out.type = RecordType::Accept;
+    break;
+  case NT_EV_FAILED:
+    out.type = RecordType::Failed;
+    break;
+  default:
+    return false;
   }
-  if (e.family != AF_INET && e.family != AF_INET6) return false;
+  if (e.family != AF_INET && e.family != AF_INET6)
+    return false;
   set_ip(out.local.ip, e.family, e.laddr);
   set_ip(out.remote.ip, e.family, e.raddr);
   out.local.port = e.lport;
@@ -91,4 +100,4 @@ bool decode_event(const void* data, size_t size, const ClockOffset& clock, Recor
   return true;
 }
 
-}  // namespace nt
+} // namespace nt

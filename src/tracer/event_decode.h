@@ -19,4 +19,4 @@ struct ClockOffset {
 // must not be decoded as garbage.
 bool decode_event(const void* data, size_t size, const ClockOffset& clock, Record& out);
 
-}  // namespace nt
+} // namespace nt

@@ -15,15 +15,14 @@
 
 namespace nt {
 
-template <typename Skel, void (*Destroy)(Skel*)>
-struct SkelDeleter {
+template <typename Skel, void (*Destroy)(Skel*)> struct SkelDeleter {
   void operator()(Skel* s) const noexcept {
-    if (s) Destroy(s);
+    if (s)
+      Destroy(s);
   }
 };
 
-template <typename Skel>
-void apply_config(Skel* skel, const BpfConfig& c) {
+template <typename Skel> void apply_config(Skel* skel, const BpfConfig& c) {
   auto* ro = skel->rodata;
   ro->cfg_pid = c.pid;
   ro->cfg_filter_uid = c.filter_uid;
@@ -38,31 +37,33 @@ void apply_config(Skel* skel, const BpfConfig& c) {
   ro->cfg_wakeup_bytes = c.wakeup_bytes;
 }
 
-template <typename Skel>
-uint64_t sum_drops(const Skel* skel) {
+template <typename Skel> uint64_t sum_drops(const Skel* skel) {
   uint64_t total = 0;
   for (const auto& per_cpu : skel->bss->drops)
-    for (const auto& v : per_cpu) total += __atomic_load_n(&v, __ATOMIC_RELAXED);
+    for (const auto& v : per_cpu)
+      total += __atomic_load_n(&v, __ATOMIC_RELAXED);
   return total;
 }
 
-template <typename Skel>
-bool sum_recursion_misses(const Skel* skel, uint64_t& total) {
+template <typename Skel> bool sum_recursion_misses(const Skel* skel, uint64_t& total) {
   total = 0;
   bpf_program* prog;
   bpf_object__for_each_program(prog, skel->obj) {
     int fd = bpf_program__fd(prog);
-    if (fd < 0) continue;  // not loaded (autoload off)
+    if (fd < 0)
+      continue; // not loaded (autoload off)
     bpf_prog_info info{};
     uint32_t len = sizeof info;
-    if (bpf_obj_get_info_by_fd(fd, &info, &len) != 0) return false;
+    if (bpf_obj_get_info_by_fd(fd, &info, &len) != 0)
+      return false;
     total += info.recursion_misses;
   }
   return true;
 }
 
 inline std::string errno_text(int err) {
-  if (err < 0) err = -err;
+  if (err < 0)
+    err = -err;
   return std::string(std::strerror(err)) + " (errno " + std::to_string(err) + ")";
 }
 
@@ -71,7 +72,7 @@ inline std::string errno_text(int err) {
 template <typename Skel, Skel* (*Open)(), int (*Load)(Skel*), int (*Attach)(Skel*),
           void (*Destroy)(Skel*)>
 class SkeletonBackend : public AttachedBackend {
- public:
+public:
   using Owner = std::unique_ptr<Skel, SkelDeleter<Skel, Destroy>>;
 
   static std::unique_ptr<AttachedBackend> create(const BpfConfig& c, std::string& why) {
@@ -100,9 +101,9 @@ class SkeletonBackend : public AttachedBackend {
   uint64_t dropped() const override { return sum_drops(skel_.get()); }
   bool missed(uint64_t& total) const override { return sum_recursion_misses(skel_.get(), total); }
 
- private:
+private:
   explicit SkeletonBackend(Owner skel) : skel_(std::move(skel)) {}
   Owner skel_;
 };
 
-}  // namespace nt
+} // namespace nt

@@ -11,9 +11,9 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <vector>
 #include <cstdarg>
 #include <cstring>
+#include <vector>
 
 #include "tracer/backend.h"
 #include "tracer/skeleton_util.h"
@@ -25,7 +25,8 @@ namespace {
 bool g_libbpf_verbose = false;
 
 int libbpf_log(enum libbpf_print_level, const char* fmt, va_list args) {
-  if (!g_libbpf_verbose) return 0;
+  if (!g_libbpf_verbose)
+    return 0;
   return vfprintf(stderr, fmt, args);
 }
 
@@ -34,18 +35,21 @@ bool cap_effective(cap_t caps, cap_value_t cap) {
   return cap_get_flag(caps, cap, CAP_EFFECTIVE, &v) == 0 && v == CAP_SET;
 }
 
-}  // namespace
+} // namespace
 
 bool has_bpf_privileges() {
   cap_t caps = cap_get_proc();
-  if (!caps) return geteuid() == 0;
+  if (!caps)
+    return geteuid() == 0;
   bool ok = cap_effective(caps, CAP_SYS_ADMIN) ||
             (cap_effective(caps, CAP_BPF) && cap_effective(caps, CAP_PERFMON));
   cap_free(caps);
   return ok;
 }
 
-bool has_btf() { return access("/sys/kernel/btf/vmlinux", R_OK) == 0; }
+bool has_btf() {
+  return access("/sys/kernel/btf/vmlinux", R_OK) == 0;
+}
 
 BpfConfig make_bpf_config(const TracerOptions& o) {
   BpfConfig c;
@@ -56,8 +60,9 @@ BpfConfig make_bpf_config(const TracerOptions& o) {
   }
   if (!o.comm.empty()) {
     if (o.comm.size() > 15)
-      throw TracerError(kExitUsage, "--comm '" + o.comm +
-                                        "' is longer than the 15 bytes the kernel keeps of a process name");
+      throw TracerError(kExitUsage,
+                        "--comm '" + o.comm +
+                            "' is longer than the 15 bytes the kernel keeps of a process name");
     c.filter_comm = true;
     std::memcpy(c.comm, o.comm.data(), o.comm.size());
   }
@@ -68,9 +73,10 @@ BpfConfig make_bpf_config(const TracerOptions& o) {
   if (!o.cgroup_path.empty()) {
     struct stat st {};
     if (stat(o.cgroup_path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
-      throw TracerError(kExitUsage, "--cgroup " + o.cgroup_path +
-                                        ": not a cgroup v2 directory (e.g. /sys/fs/cgroup/system.slice)");
-    c.cgroup_id = st.st_ino;  // on cgroup v2 the directory's inode is the cgroup id
+      throw TracerError(kExitUsage,
+                        "--cgroup " + o.cgroup_path +
+                            ": not a cgroup v2 directory (e.g. /sys/fs/cgroup/system.slice)");
+    c.cgroup_id = st.st_ino; // on cgroup v2 the directory's inode is the cgroup id
   }
   const uint32_t rb = o.ringbuf_size;
   if (rb < 4096 || (rb & (rb - 1)) != 0)
@@ -83,10 +89,12 @@ BpfConfig make_bpf_config(const TracerOptions& o) {
   return c;
 }
 
-void Tracer::RingDeleter::operator()(ring_buffer* rb) const noexcept { ring_buffer__free(rb); }
+void Tracer::RingDeleter::operator()(ring_buffer* rb) const noexcept {
+  ring_buffer__free(rb);
+}
 
 Tracer::~Tracer() {
-  ring_.reset();  // before the maps it reads go away with the backend
+  ring_.reset(); // before the maps it reads go away with the backend
   backend_.reset();
 }
 
@@ -98,24 +106,28 @@ void route_libbpf_log(bool verbose) {
 std::unique_ptr<Tracer> Tracer::open(const TracerOptions& options, const LogCallback& log) {
   route_libbpf_log(options.verbose);
   auto say = [&](const std::string& s) {
-    if (log) log(s);
+    if (log)
+      log(s);
   };
 
   BpfConfig config = make_bpf_config(options);
   if (!has_bpf_privileges())
-    throw TracerError(kExitNoPrivilege,
-                      "tracing needs root or the capabilities CAP_BPF and CAP_PERFMON: run it with sudo");
+    throw TracerError(
+        kExitNoPrivilege,
+        "tracing needs root or the capabilities CAP_BPF and CAP_PERFMON: run it with sudo");
   if (!has_btf())
-    throw TracerError(kExitNoBtf,
-                      "this kernel has no BTF (/sys/kernel/btf/vmlinux is missing): use a kernel built with "
-                      "CONFIG_DEBUG_INFO_BTF=y (every Debian kernel since 11 is)");
+    throw TracerError(
+        kExitNoBtf,
+        "this kernel has no BTF (/sys/kernel/btf/vmlinux is missing): use a kernel built with "
+        "CONFIG_DEBUG_INFO_BTF=y (every Debian kernel since 11 is)");
 
   std::unique_ptr<Tracer> t(new Tracer);
   std::string failures;
   if (options.backend == "auto") {
     // Try every backend, cheapest first; keep the first that loads and attaches.
     std::vector<const BackendInfo*> order;
-    for (const auto& b : backends()) order.push_back(&b);
+    for (const auto& b : backends())
+      order.push_back(&b);
     std::sort(order.begin(), order.end(), [](auto* a, auto* b) { return a->cost < b->cost; });
     for (const BackendInfo* b : order) {
       std::string why;
@@ -130,7 +142,8 @@ std::unique_ptr<Tracer> Tracer::open(const TracerOptions& options, const LogCall
       throw TracerError(kExitNoBackend, "no backend could attach here (" + failures +
                                             "); run with -v for libbpf's log, or nettrace --info");
     say("nettrace: using the " + t->backend_name_ + " backend" +
-        (failures.empty() ? std::string(" (the cheapest)") : " (cheaper ones failed: " + failures + ")"));
+        (failures.empty() ? std::string(" (the cheapest)")
+                          : " (cheaper ones failed: " + failures + ")"));
   } else {
     const BackendInfo* b = find_backend(options.backend);
     if (!b)
@@ -139,13 +152,15 @@ std::unique_ptr<Tracer> Tracer::open(const TracerOptions& options, const LogCall
     std::string why;
     t->backend_ = b->attach(config, why);
     if (!t->backend_)
-      throw TracerError(kExitNoBackend, "the " + options.backend + " backend cannot attach here: " + why +
-                                            "; try --backend auto, or see nettrace --info");
+      throw TracerError(kExitNoBackend, "the " + options.backend + " backend cannot attach here: " +
+                                            why + "; try --backend auto, or see nettrace --info");
     t->backend_name_ = b->name;
   }
 
-  ring_buffer* rb = ring_buffer__new(t->backend_->ringbuf_fd(), &Tracer::on_sample, t.get(), nullptr);
-  if (!rb) throw TracerError(kExitRuntime, "cannot open the ring buffer: " + errno_text(errno));
+  ring_buffer* rb =
+      ring_buffer__new(t->backend_->ringbuf_fd(), &Tracer::on_sample, t.get(), nullptr);
+  if (!rb)
+    throw TracerError(kExitRuntime, "cannot open the ring buffer: " + errno_text(errno));
   t->ring_.reset(rb);
   t->clock_ = ClockOffset::now();
   t->lost_reported_ = t->backend_->dropped();
@@ -192,23 +207,30 @@ int Tracer::poll(int timeout_ms, const RecordCallback& cb) {
   return delivered_;
 }
 
-bool Tracer::missed(uint64_t& total) const { return backend_->missed(total); }
+bool Tracer::missed(uint64_t& total) const {
+  return backend_->missed(total);
+}
 
 void drop_privileges(const std::string& user) {
   errno = 0;
   passwd* pw = getpwnam(user.c_str());
-  if (!pw) throw TracerError(kExitUsage, "--user " + user + ": no such user");
+  if (!pw)
+    throw TracerError(kExitUsage, "--user " + user + ": no such user");
   if (setgroups(0, nullptr) != 0 || setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0)
-    throw TracerError(kExitRuntime, "--user " + user + ": cannot switch user: " + errno_text(errno));
+    throw TracerError(kExitRuntime,
+                      "--user " + user + ": cannot switch user: " + errno_text(errno));
   // setuid() away from root already clears the permitted set; clear explicitly
   // anyway, and forbid regaining anything through exec.
   cap_t none = cap_init();
   const bool cleared = none && cap_set_proc(none) == 0;
-  if (none) cap_free(none);
+  if (none)
+    cap_free(none);
   if (!cleared || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
-    throw TracerError(kExitRuntime, "--user " + user + ": cannot drop capabilities: " + errno_text(errno));
+    throw TracerError(kExitRuntime,
+                      "--user " + user + ": cannot drop capabilities: " + errno_text(errno));
   if (getuid() != pw->pw_uid || geteuid() != pw->pw_uid)
-    throw TracerError(kExitRuntime, "--user " + user + ": still running as uid " + std::to_string(geteuid()));
+    throw TracerError(kExitRuntime,
+                      "--user " + user + ": still running as uid " + std::to_string(geteuid()));
 }
 
-}  // namespace nt
+} // namespace nt

@@ -28,7 +28,7 @@ using RecordCallback = std::function<void(const Record&)>;
 using LogCallback = std::function<void(std::string_view)>;
 
 class Tracer {
- public:
+public:
   // Checks privileges and BTF, picks and attaches a backend. Throws
   // TracerError with the exit code and a one-line message on failure. `log`
   // receives diagnostics (which backend, why others failed); may be empty.
@@ -48,7 +48,7 @@ class Tracer {
   // Hook runs the kernel skipped (see AttachedBackend::missed); false if unknown.
   bool missed(uint64_t& total) const;
 
- private:
+private:
   Tracer() = default;
   static int on_sample(void* ctx, void* data, size_t size);
 
@@ -83,4 +83,4 @@ bool has_btf();
 // Throws TracerError on failure.
 void drop_privileges(const std::string& user);
 
-}  // namespace nt
+} // namespace nt

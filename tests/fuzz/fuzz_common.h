@@ -24,15 +24,19 @@ namespace nt::fuzz {
 
 // Arrow lines carry only type, endpoints, pid and comm (and lost/error for markers).
 inline bool same_arrow_fields(const Record& a, const Record& b) {
-  if (a.type != b.type) return false;
-  if (a.type == RecordType::Lost) return a.lost == b.lost;
+  if (a.type != b.type)
+    return false;
+  if (a.type == RecordType::Lost)
+    return a.lost == b.lost;
   return a.local == b.local && a.remote == b.remote && a.pid == b.pid && a.comm == b.comm &&
          (a.type != RecordType::Failed || a.error == b.error);
 }
 
 inline bool same_all_fields(const Record& a, const Record& b) {
-  if (!same_arrow_fields(a, b)) return false;
-  if (a.type == RecordType::Lost) return a.time_ns == b.time_ns && a.host == b.host;
+  if (!same_arrow_fields(a, b))
+    return false;
+  if (a.type == RecordType::Lost)
+    return a.time_ns == b.time_ns && a.host == b.host;
   return a.time_ns == b.time_ns && a.tid == b.tid && a.uid == b.uid && a.netns == b.netns &&
          a.cgroup_id == b.cgroup_id && a.host == b.host;
 }
@@ -58,7 +62,8 @@ inline void check_line(std::string_view line) {
   } else {
     fail("error text present xor kind==Error", line, std::string(res.error));
   }
-  if (!is_value) return;
+  if (!is_value)
+    return;
 
   std::string text;
   append_arrow(text, rec);
@@ -66,8 +71,10 @@ inline void check_line(std::string_view line) {
     fail("arrow output is not exactly one line", line, text);
   Record again;
   std::string_view body(text.data(), text.size() - 1);
-  if (parse_line(body, again).kind != ParseKind::Record) fail("arrow output does not parse", line, text);
-  if (!same_arrow_fields(rec, again)) fail("arrow round trip changed the record", line, text);
+  if (parse_line(body, again).kind != ParseKind::Record)
+    fail("arrow output does not parse", line, text);
+  if (!same_arrow_fields(rec, again))
+    fail("arrow round trip changed the record", line, text);
 
   text.clear();
   append_json(text, rec);
@@ -75,9 +82,12 @@ inline void check_line(std::string_view line) {
     fail("json output is not exactly one line", line, text);
   Record again_json;
   body = std::string_view(text.data(), text.size() - 1);
-  if (parse_line(body, again_json).kind != ParseKind::Record) fail("json output does not parse", line, text);
-  if (rec.has_details && !same_all_fields(rec, again_json)) fail("json round trip changed the record", line, text);
-  if (!same_arrow_fields(rec, again_json)) fail("json round trip changed the arrow fields", line, text);
+  if (parse_line(body, again_json).kind != ParseKind::Record)
+    fail("json output does not parse", line, text);
+  if (rec.has_details && !same_all_fields(rec, again_json))
+    fail("json round trip changed the record", line, text);
+  if (!same_arrow_fields(rec, again_json))
+    fail("json round trip changed the arrow fields", line, text);
 }
 
-}  // namespace nt::fuzz
+} // namespace nt::fuzz

@@ -9,7 +9,8 @@
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string line;
   line.reserve(size + 1);
-  if (size == 0 || data[0] != '{') line.push_back('{');
+  if (size == 0 || data[0] != '{')
+    line.push_back('{');
   line.append(reinterpret_cast<const char*>(data), size);
   nt::fuzz::check_line(line);
   return 0;

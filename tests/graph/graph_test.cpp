@@ -14,7 +14,8 @@
 namespace nt {
 namespace {
 
-Graph build_hosts(const std::vector<std::pair<std::string, std::string>>& host_lines, GraphOptions o = {}) {
+Graph build_hosts(const std::vector<std::pair<std::string, std::string>>& host_lines,
+                  GraphOptions o = {}) {
   GraphBuilder b(o);
   Record r;
   for (const auto& [host, line] : host_lines) {
@@ -26,7 +27,8 @@ Graph build_hosts(const std::vector<std::pair<std::string, std::string>>& host_l
 
 Graph build(const std::vector<std::string>& lines, GraphOptions o = {}) {
   std::vector<std::pair<std::string, std::string>> hl;
-  for (const auto& l : lines) hl.push_back({"h", l});
+  for (const auto& l : lines)
+    hl.push_back({"h", l});
   return build_hosts(hl, o);
 }
 
@@ -34,8 +36,8 @@ Graph build(const std::vector<std::string>& lines, GraphOptions o = {}) {
 std::multiset<std::string> edges(const Graph& g) {
   std::multiset<std::string> out;
   for (const Edge& e : g.edges)
-    out.insert(g.nodes[e.from].name + " -> " + g.nodes[e.to].name + " :" + std::to_string(e.port) + " x" +
-               std::to_string(e.count));
+    out.insert(g.nodes[e.from].name + " -> " + g.nodes[e.to].name + " :" + std::to_string(e.port) +
+               " x" + std::to_string(e.count));
   return out;
 }
 
@@ -65,23 +67,25 @@ TEST(Pairing, UnmatchedEndsPointOutside) {
 }
 
 TEST(Pairing, LoopbackPairsOnlyWithinOneHostAndNetns) {
-  const std::string c = "{\"type\":\"connect\",\"local_ip\":\"127.0.0.1\",\"local_port\":5000,"
-                        "\"remote_ip\":\"127.0.0.1\",\"remote_port\":80,\"pid\":1,\"comm\":\"cli\",\"netns\":";
-  const std::string a = "{\"type\":\"accept\",\"local_ip\":\"127.0.0.1\",\"local_port\":80,"
-                        "\"remote_ip\":\"127.0.0.1\",\"remote_port\":5000,\"pid\":2,\"comm\":\"srv\",\"netns\":";
+  const std::string c =
+      "{\"type\":\"connect\",\"local_ip\":\"127.0.0.1\",\"local_port\":5000,"
+      "\"remote_ip\":\"127.0.0.1\",\"remote_port\":80,\"pid\":1,\"comm\":\"cli\",\"netns\":";
+  const std::string a =
+      "{\"type\":\"accept\",\"local_ip\":\"127.0.0.1\",\"local_port\":80,"
+      "\"remote_ip\":\"127.0.0.1\",\"remote_port\":5000,\"pid\":2,\"comm\":\"srv\",\"netns\":";
   // Same tuple in two pods (netns 1 and 2): each pairs inside its own pod.
   Graph g = build({c + "1}", a + "2}", a + "1}", c + "2}"});
   EXPECT_EQ(g.stats.matched, 2u);
   EXPECT_EQ(g.stats.unmatched_connects + g.stats.unmatched_accepts, 0u);
   // Different hosts never pair on loopback.
   Graph h = build_hosts({{"web1", "127.0.0.1:80<-127.0.0.1:5000|PID=1 CMD=cli"},
-                   {"web2", "127.0.0.1:5000->127.0.0.1:80|PID=2 CMD=srv"}});
+                         {"web2", "127.0.0.1:5000->127.0.0.1:80|PID=2 CMD=srv"}});
   EXPECT_EQ(h.stats.matched, 0u);
 }
 
 TEST(Pairing, AcrossHostsOnRealAddresses) {
   Graph g = build_hosts({{"web1", "10.0.0.9:5432<-10.0.0.5:40000|PID=10 CMD=app"},
-                   {"db1", "10.0.0.5:40000->10.0.0.9:5432|PID=20 CMD=postgres"}});
+                         {"db1", "10.0.0.5:40000->10.0.0.9:5432|PID=20 CMD=postgres"}});
   EXPECT_EQ(edges(g), (std::multiset<std::string>{"app -> postgres :5432 x1"}));
   EXPECT_EQ(g.hosts.size(), 2u);
   EXPECT_EQ(g.nodes[g.edges[0].from].host, "web1");
@@ -97,7 +101,8 @@ TEST(Nodes, PidReuseAndSeveralAddressesDoNotMergeOrCrash) {
                    // the server also answers on loopback
                    "127.0.0.1:80<-127.0.0.1:40002|PID=10 CMD=first",
                    "127.0.0.1:40002->127.0.0.1:80|PID=20 CMD=server"});
-  EXPECT_EQ(edges(g), (std::multiset<std::string>{"first -> server :80 x2", "second -> server :80 x1"}));
+  EXPECT_EQ(edges(g),
+            (std::multiset<std::string>{"first -> server :80 x2", "second -> server :80 x1"}));
   for (const Node& n : g.nodes) {
     if (n.name == "server") {
       EXPECT_NE(n.label.find("127.0.0.1"), std::string::npos) << n.label;
@@ -123,27 +128,32 @@ TEST(Nodes, PidLabelSurvivesANulInTheHostName) {
 }
 
 TEST(Nodes, SeveralProcessesOnOneReusePortListener) {
-  Graph g = build({"10.0.0.1:80<-10.0.0.2:1|PID=10 CMD=cli", "10.0.0.2:1->10.0.0.1:80|PID=21 CMD=worker",
-                   "10.0.0.1:80<-10.0.0.2:2|PID=10 CMD=cli", "10.0.0.2:2->10.0.0.1:80|PID=22 CMD=worker"});
+  Graph g = build(
+      {"10.0.0.1:80<-10.0.0.2:1|PID=10 CMD=cli", "10.0.0.2:1->10.0.0.1:80|PID=21 CMD=worker",
+       "10.0.0.1:80<-10.0.0.2:2|PID=10 CMD=cli", "10.0.0.2:2->10.0.0.1:80|PID=22 CMD=worker"});
   EXPECT_EQ(edges(g), (std::multiset<std::string>{"cli -> worker :80 x1", "cli -> worker :80 x1"}));
   GraphOptions by_comm;
   by_comm.group_by = GroupBy::Comm;
-  EXPECT_EQ(edges(build({"10.0.0.1:80<-10.0.0.2:1|PID=10 CMD=cli", "10.0.0.2:1->10.0.0.1:80|PID=21 CMD=worker",
-                         "10.0.0.1:80<-10.0.0.2:2|PID=10 CMD=cli", "10.0.0.2:2->10.0.0.1:80|PID=22 CMD=worker"},
-                        by_comm)),
-            (std::multiset<std::string>{"cli -> worker :80 x2"}));
+  EXPECT_EQ(
+      edges(build(
+          {"10.0.0.1:80<-10.0.0.2:1|PID=10 CMD=cli", "10.0.0.2:1->10.0.0.1:80|PID=21 CMD=worker",
+           "10.0.0.1:80<-10.0.0.2:2|PID=10 CMD=cli", "10.0.0.2:2->10.0.0.1:80|PID=22 CMD=worker"},
+          by_comm)),
+      (std::multiset<std::string>{"cli -> worker :80 x2"}));
 }
 
 TEST(Filters, IncludeExcludeMinCountNoLoopbackPerConnection) {
-  std::vector<std::string> lines = {"10.0.0.1:80<-10.0.0.2:1|PID=10 CMD=curl", "10.0.0.2:1->10.0.0.1:80|PID=20 CMD=nginx",
-                                    "10.0.0.1:80<-10.0.0.2:2|PID=10 CMD=curl", "10.0.0.2:2->10.0.0.1:80|PID=20 CMD=nginx",
-                                    "127.0.0.1:53<-127.0.0.1:3|PID=30 CMD=resolver"};
+  std::vector<std::string> lines = {
+      "10.0.0.1:80<-10.0.0.2:1|PID=10 CMD=curl", "10.0.0.2:1->10.0.0.1:80|PID=20 CMD=nginx",
+      "10.0.0.1:80<-10.0.0.2:2|PID=10 CMD=curl", "10.0.0.2:2->10.0.0.1:80|PID=20 CMD=nginx",
+      "127.0.0.1:53<-127.0.0.1:3|PID=30 CMD=resolver"};
   GraphOptions o;
   o.include = "^ngi";
   EXPECT_EQ(edges(build(lines, o)), (std::multiset<std::string>{"curl -> nginx :80 x2"}));
   o = {};
   o.exclude = "curl";
-  EXPECT_EQ(edges(build(lines, o)), (std::multiset<std::string>{"resolver -> 127.0.0.1:53 :53 x1"}));
+  EXPECT_EQ(edges(build(lines, o)),
+            (std::multiset<std::string>{"resolver -> 127.0.0.1:53 :53 x1"}));
   o = {};
   o.min_count = 2;
   EXPECT_EQ(edges(build(lines, o)), (std::multiset<std::string>{"curl -> nginx :80 x2"}));
@@ -171,8 +181,9 @@ std::string dot_text(const Graph& g) {
 }
 
 TEST(Lost, MarkersMakeTheGraphIncomplete) {
-  Graph g = build(std::vector<std::string>{"# lost 7 events: ring buffer full (raise --ringbuf-size)",
-                                           "10.0.0.1:80<-10.0.0.2:1|PID=10 CMD=curl"});
+  Graph g =
+      build(std::vector<std::string>{"# lost 7 events: ring buffer full (raise --ringbuf-size)",
+                                     "10.0.0.1:80<-10.0.0.2:1|PID=10 CMD=curl"});
   EXPECT_TRUE(g.incomplete());
   EXPECT_EQ(g.stats.lost, 7u);
   std::string dot = dot_text(g);
@@ -190,21 +201,27 @@ TEST(Dot, HostClustersComeOutInTheOrderTheHostsWereFirstSeen) {
   for (int i = 0; i < 30; ++i) {
     std::string host = "h" + std::to_string(i) + std::string(size_t((i * 7) % 40), 'x');
     hosts.push_back(host);
-    const std::string a = "10.9." + std::to_string(i) + ".1", b = "10.8." + std::to_string(i) + ".1";
+    const std::string a = "10.9." + std::to_string(i) + ".1",
+                      b = "10.8." + std::to_string(i) + ".1";
     lines.push_back({host, b + ":80<-" + a + ":4000|PID=" + std::to_string(100 + i) + " CMD=c"});
   }
   for (int round = 0; round < 3; ++round) {
     // Churn the heap differently before each build.
     std::vector<std::string> junk;
-    for (int i = 0; i < 200 * (round + 1); ++i) junk.emplace_back(size_t(20 + (i * 13) % 60), 'j');
-    for (size_t i = 0; i < junk.size(); i += 2) junk[i].clear(), junk[i].shrink_to_fit();
+    for (int i = 0; i < 200 * (round + 1); ++i)
+      junk.emplace_back(size_t(20 + (i * 13) % 60), 'j');
+    for (size_t i = 0; i < junk.size(); i += 2)
+      junk[i].clear(), junk[i].shrink_to_fit();
     std::string dot = dot_text(build_hosts(lines));
     size_t last = 0;
     for (const std::string& h : hosts) {
       size_t at = dot.find("cluster_" + h + "\"");
-      if (at == std::string::npos) at = dot.find("cluster_" + h + " ");
+      if (at == std::string::npos)
+        at = dot.find("cluster_" + h + " ");
       ASSERT_NE(at, std::string::npos) << h << "\n" << dot;
-      EXPECT_GT(at, last) << "cluster_" << h << " is out of first-seen order (round " << round << ")\n" << dot;
+      EXPECT_GT(at, last) << "cluster_" << h << " is out of first-seen order (round " << round
+                          << ")\n"
+                          << dot;
       last = at;
     }
   }
@@ -217,14 +234,16 @@ TEST(K3s, RecordedTraceGivesTheKnownPairsAndNoServerToClientEdge) {
   Record r;
   std::string line;
   while (std::getline(in, line)) {
-    if (parse_line(line, r).kind != ParseKind::Record) continue;
+    if (parse_line(line, r).kind != ParseKind::Record)
+      continue;
     b.add(r, "k3s");
   }
   Graph g = b.finish();
   std::multiset<std::string> e = edges(g);
   auto has = [&](const std::string& prefix) {
     for (const auto& s : e)
-      if (s.rfind(prefix, 0) == 0) return true;
+      if (s.rfind(prefix, 0) == 0)
+        return true;
     return false;
   };
   EXPECT_TRUE(has("kubectl -> k3s-server :6443"));
@@ -238,7 +257,8 @@ TEST(K3s, RecordedTraceGivesTheKnownPairsAndNoServerToClientEdge) {
     const std::string& from = g.nodes[edge.from].name;
     const std::string& to = g.nodes[edge.to].name;
     EXPECT_FALSE(from == "metrics-server" && to == "k3s-server") << "server -> client edge";
-    EXPECT_FALSE(from == "coredns" && to == "k3s-server" && edge.port == 8181) << "server -> client edge";
+    EXPECT_FALSE(from == "coredns" && to == "k3s-server" && edge.port == 8181)
+        << "server -> client edge";
     EXPECT_FALSE(from == "traefik" && to == "k3s-server") << "server -> client edge";
     EXPECT_FALSE(from == "k3s-server" && to == "kubectl") << "server -> client edge";
   }
@@ -246,8 +266,8 @@ TEST(K3s, RecordedTraceGivesTheKnownPairsAndNoServerToClientEdge) {
   EXPECT_EQ(g.stats.matched, 70u);
 }
 
-}  // namespace
-}  // namespace nt
+} // namespace
+} // namespace nt
 
 namespace nt {
 namespace {
@@ -259,7 +279,8 @@ TEST(Memory, PendingEndsAreBoundedAndEvictedAsUnmatched) {
   Record r;
   // 1000 connects that never pair (peers outside the trace), then one that does.
   for (int i = 0; i < 1000; ++i) {
-    std::string line = "203.0.113.1:443<-10.0.0.2:" + std::to_string(20000 + i) + "|PID=10 CMD=curl";
+    std::string line =
+        "203.0.113.1:443<-10.0.0.2:" + std::to_string(20000 + i) + "|PID=10 CMD=curl";
     ASSERT_EQ(parse_line(line, r).kind, ParseKind::Record);
     b.add(r, "h");
   }
@@ -268,14 +289,15 @@ TEST(Memory, PendingEndsAreBoundedAndEvictedAsUnmatched) {
   ASSERT_EQ(parse_line("10.0.0.2:1->10.0.0.1:80|PID=20 CMD=nginx", r).kind, ParseKind::Record);
   b.add(r, "h");
   Graph g = b.finish();
-  EXPECT_GT(g.stats.evicted, 800u);  // most went out early, bounded by max_pending
-  EXPECT_EQ(g.stats.unmatched_connects, 1000u);  // none was lost: evicted ends still count
+  EXPECT_GT(g.stats.evicted, 800u);             // most went out early, bounded by max_pending
+  EXPECT_EQ(g.stats.unmatched_connects, 1000u); // none was lost: evicted ends still count
   EXPECT_EQ(g.stats.matched, 1u);
-  EXPECT_EQ(edges(g), (std::multiset<std::string>{"curl -> 203.0.113.1:443 :443 x1000", "curl -> nginx :80 x1"}));
+  EXPECT_EQ(edges(g), (std::multiset<std::string>{"curl -> 203.0.113.1:443 :443 x1000",
+                                                  "curl -> nginx :80 x1"}));
 }
 
-}  // namespace
-}  // namespace nt
+} // namespace
+} // namespace nt
 
 namespace nt {
 namespace {
@@ -295,11 +317,15 @@ std::string both_ways(const std::vector<std::pair<std::string, std::vector<std::
     uint32_t host_id = UINT32_MAX;
     for (const std::string& line : lines) {
       const bool is_record = parse_line(line, r).kind == ParseKind::Record;
-      if (is_record) general.add(r, host);
+      if (is_record)
+        general.add(r, host);
       // As netgraph's reader does: the fast way once the input's host is known.
-      if (host_id != UINT32_MAX && parser.parse_arrow_view(line, v) && fast.add_arrow(v, host_id)) continue;
-      if (parser.parse(line, r).kind != ParseKind::Record) continue;
-      if (host_id == UINT32_MAX && r.host.empty()) host_id = fast.host_id(host);
+      if (host_id != UINT32_MAX && parser.parse_arrow_view(line, v) && fast.add_arrow(v, host_id))
+        continue;
+      if (parser.parse(line, r).kind != ParseKind::Record)
+        continue;
+      if (host_id == UINT32_MAX && r.host.empty())
+        host_id = fast.host_id(host);
       fast.add(r, host_id);
     }
   }
@@ -311,7 +337,8 @@ std::vector<std::string> read_trace(const std::string& path) {
   std::ifstream in(path);
   EXPECT_TRUE(in) << "missing " << path;
   std::vector<std::string> lines;
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  for (std::string line; std::getline(in, line);)
+    lines.push_back(line);
   return lines;
 }
 
@@ -331,8 +358,10 @@ TEST(FastLane, GivesWhatTheGeneralPathGives) {
   const std::string long_name(40, 'n');
   for (int i = 0; i < 300; ++i) {
     const std::string port = std::to_string(30000 + i);
-    odd.push_back("10.9.0.1:80<-10.9.0." + std::to_string(i % 7 + 2) + ":" + port + "|PID=7 CMD=client");
-    odd.push_back("10.9.0." + std::to_string(i % 7 + 2) + ":" + port + "->10.9.0.1:80|PID=8 CMD=server");
+    odd.push_back("10.9.0.1:80<-10.9.0." + std::to_string(i % 7 + 2) + ":" + port +
+                  "|PID=7 CMD=client");
+    odd.push_back("10.9.0." + std::to_string(i % 7 + 2) + ":" + port +
+                  "->10.9.0.1:80|PID=8 CMD=server");
     odd.push_back("127.0.0.1:80<-127.0.0.1:" + port + "|PID=9 CMD=" + long_name);
     odd.push_back("127.0.0.1:" + port + "->127.0.0.1:80|PID=10 CMD=x");
     odd.push_back("[::1]:443<-[::1]:" + port + "|PID=11 CMD=a\\x20b\r");
@@ -344,14 +373,14 @@ TEST(FastLane, GivesWhatTheGeneralPathGives) {
     odd.push_back("10.9.0.3:82<-[::ffff:10.9.0.4]:" + port + "|PID=13 CMD=mapped");
   }
   inputs.push_back({"odd", odd});
-  inputs.push_back({"odd2", odd});  // the same texts on another host
+  inputs.push_back({"odd2", odd}); // the same texts on another host
   for (GroupBy g : {GroupBy::Pid, GroupBy::Comm, GroupBy::Host, GroupBy::Address}) {
     for (int variant = 0; variant < 3; ++variant) {
       GraphOptions o;
       o.group_by = g;
       o.no_loopback = variant == 1;
       o.per_connection = variant == 2;
-      o.max_pending = variant == 2 ? 64 : o.max_pending;  // evictions too
+      o.max_pending = variant == 2 ? 64 : o.max_pending; // evictions too
       std::string general;
       const std::string fast = both_ways(inputs, o, general);
       EXPECT_GT(general.size(), 1000u);
@@ -360,5 +389,5 @@ TEST(FastLane, GivesWhatTheGeneralPathGives) {
   }
 }
 
-}  // namespace
-}  // namespace nt
+} // namespace
+} // namespace nt

@@ -45,10 +45,12 @@ std::string json(const Record& r) {
 
 TEST(Escape, EveryByteRoundTripsAndOutputIsPrintableAscii) {
   std::string raw;
-  for (int c = 1; c < 256; ++c) raw.push_back(static_cast<char>(c));
+  for (int c = 1; c < 256; ++c)
+    raw.push_back(static_cast<char>(c));
   std::string esc;
   append_escaped_comm(esc, raw);
-  for (unsigned char c : esc) EXPECT_TRUE(c >= 0x20 && c < 0x7f) << int(c);
+  for (unsigned char c : esc)
+    EXPECT_TRUE(c >= 0x20 && c < 0x7f) << int(c);
   std::string back;
   ASSERT_TRUE(unescape_comm(esc, back));
   EXPECT_EQ(back, raw);
@@ -102,13 +104,15 @@ TEST(Arrow, HostileNamesStayOnOneLineAndCannotForgeFields) {
     std::string line = arrow(r);
     ASSERT_EQ(line.find('\n'), line.size() - 1) << name;
     Record back;
-    ASSERT_EQ(parse_line(std::string_view(line).substr(0, line.size() - 1), back).kind, ParseKind::Record);
+    ASSERT_EQ(parse_line(std::string_view(line).substr(0, line.size() - 1), back).kind,
+              ParseKind::Record);
     EXPECT_EQ(back.comm, name);
     EXPECT_EQ(back.pid, 16254u);
     EXPECT_EQ(back.remote, r.remote);
     std::string j = json(r);
     ASSERT_EQ(j.find('\n'), j.size() - 1);
-    ASSERT_EQ(parse_line(std::string_view(j).substr(0, j.size() - 1), back).kind, ParseKind::Record);
+    ASSERT_EQ(parse_line(std::string_view(j).substr(0, j.size() - 1), back).kind,
+              ParseKind::Record);
     EXPECT_EQ(back.comm, name);
   }
 }
@@ -123,11 +127,12 @@ TEST(Json, CarriesEveryFieldAndRoundTrips) {
   r.cgroup_id = 1234;
   r.host = "web1";
   std::string j = json(r);
-  EXPECT_EQ(j,
-            "{\"type\":\"connect\",\"ts_ns\":1795000000123456789,\"direction\":\"out\",\"family\":4,"
-            "\"local_ip\":\"10.42.0.1\",\"local_port\":50392,\"remote_ip\":\"10.42.0.4\",\"remote_port\":10250,"
-            "\"pid\":16254,\"tid\":16260,\"uid\":1000,\"comm\":\"k3s-server\",\"netns\":4026531840,"
-            "\"cgroup_id\":1234,\"host\":\"web1\"}\n");
+  EXPECT_EQ(
+      j, "{\"type\":\"connect\",\"ts_ns\":1795000000123456789,\"direction\":\"out\",\"family\":4,"
+         "\"local_ip\":\"10.42.0.1\",\"local_port\":50392,\"remote_ip\":\"10.42.0.4\",\"remote_"
+         "port\":10250,"
+         "\"pid\":16254,\"tid\":16260,\"uid\":1000,\"comm\":\"k3s-server\",\"netns\":4026531840,"
+         "\"cgroup_id\":1234,\"host\":\"web1\"}\n");
   Record back;
   ASSERT_EQ(parse_line(std::string_view(j).substr(0, j.size() - 1), back).kind, ParseKind::Record);
   EXPECT_EQ(back.time_ns, r.time_ns);
@@ -143,7 +148,8 @@ TEST(Markers, FailedAndLostRoundTripInBothFormats) {
   Record f = connect_record();
   f.type = RecordType::Failed;
   f.error = 111;
-  EXPECT_EQ(arrow(f), "# failed ECONNREFUSED 10.42.0.4:10250<-10.42.0.1:50392|PID=16254 CMD=k3s-server\n");
+  EXPECT_EQ(arrow(f),
+            "# failed ECONNREFUSED 10.42.0.4:10250<-10.42.0.1:50392|PID=16254 CMD=k3s-server\n");
   Record l;
   l.type = RecordType::Lost;
   l.lost = 42;
@@ -151,7 +157,8 @@ TEST(Markers, FailedAndLostRoundTripInBothFormats) {
   for (const Record& r : {f, l}) {
     for (const std::string& text : {arrow(r), json(r)}) {
       Record back;
-      ASSERT_EQ(parse_line(std::string_view(text).substr(0, text.size() - 1), back).kind, ParseKind::Record)
+      ASSERT_EQ(parse_line(std::string_view(text).substr(0, text.size() - 1), back).kind,
+                ParseKind::Record)
           << text;
       EXPECT_EQ(back.type, r.type);
       EXPECT_EQ(back.lost, r.lost);
@@ -173,16 +180,16 @@ TEST(Parse, SkipsBlankCommentsBannersAndCrlf) {
 }
 
 TEST(Parse, RejectsBrokenLinesWithAReason) {
-  for (const char* bad : {"garbage", "1.2.3.4:5<-6.7.8.9:10", "1.2.3.4:5=6.7.8.9:10|PID=1 CMD=x",
-                          "1.2.3.4:70000<-6.7.8.9:10|PID=1 CMD=x", "1.2.3:5<-6.7.8.9:10|PID=1 CMD=x",
-                          "1.2.3.4:5<-6.7.8.9:10|PID=x CMD=x", "1.2.3.4:5<-6.7.8.9:10|PID=1",
-                          "::1:5<-::1:6|PID=1 CMD=x", "[1.2.3.4]:5<-6.7.8.9:10|PID=1 CMD=x",
-                          "{\"type\":\"connect\"}", "{not json", "[1,2]", "# lost many",
-                          "# failed EWHAT 1.2.3.4:5<-6.7.8.9:10|PID=1 CMD=x",
-                          "# failed errno=4096 1.2.3.4:5<-6.7.8.9:10|PID=1 CMD=x",
-                          "# failed errno=44230 1.2.3.4:5<-6.7.8.9:10|PID=1 CMD=x",
-                          "{\"type\":\"connect\",\"local_ip\":\"1.2.3.4\",\"local_port\":99999,"
-                          "\"remote_ip\":\"1.2.3.4\",\"remote_port\":1,\"pid\":1,\"comm\":\"x\"}"}) {
+  for (const char* bad :
+       {"garbage", "1.2.3.4:5<-6.7.8.9:10", "1.2.3.4:5=6.7.8.9:10|PID=1 CMD=x",
+        "1.2.3.4:70000<-6.7.8.9:10|PID=1 CMD=x", "1.2.3:5<-6.7.8.9:10|PID=1 CMD=x",
+        "1.2.3.4:5<-6.7.8.9:10|PID=x CMD=x", "1.2.3.4:5<-6.7.8.9:10|PID=1",
+        "::1:5<-::1:6|PID=1 CMD=x", "[1.2.3.4]:5<-6.7.8.9:10|PID=1 CMD=x", "{\"type\":\"connect\"}",
+        "{not json", "[1,2]", "# lost many", "# failed EWHAT 1.2.3.4:5<-6.7.8.9:10|PID=1 CMD=x",
+        "# failed errno=4096 1.2.3.4:5<-6.7.8.9:10|PID=1 CMD=x",
+        "# failed errno=44230 1.2.3.4:5<-6.7.8.9:10|PID=1 CMD=x",
+        "{\"type\":\"connect\",\"local_ip\":\"1.2.3.4\",\"local_port\":99999,"
+        "\"remote_ip\":\"1.2.3.4\",\"remote_port\":1,\"pid\":1,\"comm\":\"x\"}"}) {
     Record r;
     ParseResult res = parse_line(bad, r);
     EXPECT_EQ(res.kind, ParseKind::Error) << bad;
@@ -194,7 +201,8 @@ TEST(Parse, RejectsBrokenLinesWithAReason) {
 // MAX_ERRNO and no further, so whatever one reads the other reads too.
 TEST(Parse, FailedErrnoStopsAtMaxErrnoInBothForms) {
   Record r;
-  ASSERT_EQ(parse_line("# failed errno=4095 1.2.3.4:5<-6.7.8.9:10|PID=1 CMD=x", r).kind, ParseKind::Record);
+  ASSERT_EQ(parse_line("# failed errno=4095 1.2.3.4:5<-6.7.8.9:10|PID=1 CMD=x", r).kind,
+            ParseKind::Record);
   EXPECT_EQ(r.error, 4095);
   std::string json;
   append_json(json, r);
@@ -202,31 +210,66 @@ TEST(Parse, FailedErrnoStopsAtMaxErrnoInBothForms) {
   Record back;
   ASSERT_EQ(parse_line(json, back).kind, ParseKind::Record) << json;
   EXPECT_EQ(back.error, 4095);
-  EXPECT_EQ(parse_line("{\"type\":\"failed\",\"local_ip\":\"6.7.8.9\",\"local_port\":10,\"remote_ip\":"
-                       "\"1.2.3.4\",\"remote_port\":5,\"pid\":1,\"comm\":\"x\",\"errno\":4096}",
-                       r).kind,
-            ParseKind::Error);
+  EXPECT_EQ(
+      parse_line("{\"type\":\"failed\",\"local_ip\":\"6.7.8.9\",\"local_port\":10,\"remote_ip\":"
+                 "\"1.2.3.4\",\"remote_port\":5,\"pid\":1,\"comm\":\"x\",\"errno\":4096}",
+                 r)
+          .kind,
+      ParseKind::Error);
 }
 
 // parse_ip is hand-written; it must take exactly what inet_pton takes (the
 // fuzz target fuzz_parse_ip checks any bytes, these are the known corners).
 TEST(Address, AcceptsExactlyWhatInetPtonAccepts) {
   const std::pair<std::string, bool> cases[] = {
-      {"1.2.3.4", true}, {"0.0.0.0", true}, {"255.255.255.255", true}, {"256.1.1.1", false},
-      {"1.2.3", false}, {"1.2.3.4.5", false}, {"01.2.3.4", false}, {"1.2.3.00", false},
-      {"1..2.3", false}, {".1.2.3", false}, {"1.2.3.", false}, {" 1.2.3.4", false},
-      {"1.2.3.4 ", false}, {"1.2.3.4x", false}, {"0x1.2.3.4", false}, {"", false},
-      {"::", true}, {"::1", true}, {"1::", true}, {":1::2", false}, {"1:", false},
-      {":::", false}, {"1::2::3", false}, {"1:2:3:4:5:6:7:8", true}, {"1:2:3:4:5:6:7:8:9", false},
-      {"1:2:3:4:5:6:7::", true}, {"1:2:3:4:5:6:7:8::", false}, {"::1:2:3:4:5:6:7:8", false},
-      {"12345::", false}, {"0000:0000::FFFF", true}, {"abcd:EF01::", true}, {"g::", false},
-      {"::ffff:1.2.3.4", true}, {"::1.2.3.4", true}, {"1:2:3:4:5:6:1.2.3.4", true},
-      {"1:2:3:4:5:6:7:1.2.3.4", false}, {"::1.2.3", false}, {"::01.2.3.4", false},
-      {"::1.2.3.4:5", false}, {"::ffff:256.1.1.1", false}, {"fe80::1%eth0", false},
-      {"1.2.3.4:80", false}, {"[::1]", false},
+      {"1.2.3.4", true},
+      {"0.0.0.0", true},
+      {"255.255.255.255", true},
+      {"256.1.1.1", false},
+      {"1.2.3", false},
+      {"1.2.3.4.5", false},
+      {"01.2.3.4", false},
+      {"1.2.3.00", false},
+      {"1..2.3", false},
+      {".1.2.3", false},
+      {"1.2.3.", false},
+      {" 1.2.3.4", false},
+      {"1.2.3.4 ", false},
+      {"1.2.3.4x", false},
+      {"0x1.2.3.4", false},
+      {"", false},
+      {"::", true},
+      {"::1", true},
+      {"1::", true},
+      {":1::2", false},
+      {"1:", false},
+      {":::", false},
+      {"1::2::3", false},
+      {"1:2:3:4:5:6:7:8", true},
+      {"1:2:3:4:5:6:7:8:9", false},
+      {"1:2:3:4:5:6:7::", true},
+      {"1:2:3:4:5:6:7:8::", false},
+      {"::1:2:3:4:5:6:7:8", false},
+      {"12345::", false},
+      {"0000:0000::FFFF", true},
+      {"abcd:EF01::", true},
+      {"g::", false},
+      {"::ffff:1.2.3.4", true},
+      {"::1.2.3.4", true},
+      {"1:2:3:4:5:6:1.2.3.4", true},
+      {"1:2:3:4:5:6:7:1.2.3.4", false},
+      {"::1.2.3", false},
+      {"::01.2.3.4", false},
+      {"::1.2.3.4:5", false},
+      {"::ffff:256.1.1.1", false},
+      {"fe80::1%eth0", false},
+      {"1.2.3.4:80", false},
+      {"[::1]", false},
       {"0000:0000:0000:0000:0000:0000:255.255.255.255", true},
-      {std::string("1.2.3.4\0junk", 12), true}, {std::string("::1\0:", 5), true},
-      {std::string("\0", 1), false}, {std::string(47, '1'), false}};
+      {std::string("1.2.3.4\0junk", 12), true},
+      {std::string("::1\0:", 5), true},
+      {std::string("\0", 1), false},
+      {std::string(47, '1'), false}};
   for (const auto& [text, ok] : cases) {
     IpAddr ip;
     EXPECT_EQ(parse_ip(text, ip), ok) << text;
@@ -250,7 +293,7 @@ TEST(Address, MappedIsNormalisedAndFailureClears) {
   EXPECT_EQ(ip, (IpAddr{4, {1, 2, 3, 4}}));
   ASSERT_TRUE(parse_ip("::FFFF:0102:0304", ip));
   EXPECT_EQ(ip, (IpAddr{4, {1, 2, 3, 4}}));
-  ASSERT_TRUE(parse_ip("::1.2.3.4", ip));  // IPv4-compatible is not mapped: stays IPv6
+  ASSERT_TRUE(parse_ip("::1.2.3.4", ip)); // IPv4-compatible is not mapped: stays IPv6
   EXPECT_EQ(ip, (IpAddr{6, {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4}}));
   ASSERT_TRUE(parse_ip("::", ip));
   EXPECT_EQ(ip, (IpAddr{6, {}}));
@@ -271,8 +314,8 @@ TEST(Address, Endpoints) {
   ASSERT_TRUE(parse_endpoint("[::ffff:10.0.0.1]:5", e));
   EXPECT_EQ(e, (Endpoint{IpAddr{4, {10, 0, 0, 1}}, 5}));
   for (const char* bad : {"1.2.3.4", "1.2.3.4:", "1.2.3.4:65536", "1.2.3.4:-1", "1.2.3.4:+1",
-                          "1.2.3.4:80:90", "::1:80", "[::1]80", "[::1]:", "[1.2.3.4]:80",
-                          "[::1:80", "1.2.3.4:99999999999999999999", ""})
+                          "1.2.3.4:80:90", "::1:80", "[::1]80", "[::1]:", "[1.2.3.4]:80", "[::1:80",
+                          "1.2.3.4:99999999999999999999", ""})
     EXPECT_FALSE(parse_endpoint(bad, e)) << bad;
 }
 
@@ -307,7 +350,8 @@ TEST(Parse, AddressMemoNeverChangesAResult) {
   for (int i = 0; i < 3000; ++i) {
     const std::string v4 = "10." + std::to_string(i / 250) + "." + std::to_string(i % 250) + ".7";
     const std::string v6 = "2001:db8::" + std::to_string(i);
-    lines.push_back(v4 + ":80<-10.0.0.1:" + std::to_string(40000 + i) + "|PID=" + std::to_string(i) + " CMD=c");
+    lines.push_back(v4 + ":80<-10.0.0.1:" + std::to_string(40000 + i) +
+                    "|PID=" + std::to_string(i) + " CMD=c");
     lines.push_back("[" + v6 + "]:443->[::ffff:" + v4 + "]:" + std::to_string(i) + "|PID=1 CMD=s");
     // Same text up to the ':' with a byte changed after the first 16, and
     // texts that only look like addresses.
@@ -333,7 +377,8 @@ TEST(Parse, AddressMemoNeverChangesAResult) {
 
 TEST(Parse, ReplaysTheRecordedK3sTrace) {
   std::ifstream in(NT_SHARED_TRACES "/k3s-cluster.trace");
-  ASSERT_TRUE(in) << "missing " NT_SHARED_TRACES "/k3s-cluster.trace (shared/ must sit beside the clone)";
+  ASSERT_TRUE(in) << "missing " NT_SHARED_TRACES
+                     "/k3s-cluster.trace (shared/ must sit beside the clone)";
   std::string line;
   int records = 0, skipped = 0, errors = 0, connects = 0, accepts = 0;
   Record r;
@@ -351,12 +396,12 @@ TEST(Parse, ReplaysTheRecordedK3sTrace) {
       ADD_FAILURE() << line << ": " << res.error;
     }
   }
-  EXPECT_EQ(skipped, 2);  // the prototype's two banner lines
+  EXPECT_EQ(skipped, 2); // the prototype's two banner lines
   EXPECT_EQ(errors, 0);
   EXPECT_EQ(records, 161);
   EXPECT_GT(connects, 0);
   EXPECT_GT(accepts, 0);
 }
 
-}  // namespace
-}  // namespace nt
+} // namespace
+} // namespace nt

@@ -62,7 +62,7 @@ TEST(Decode, AcceptV6AndMappedAddresses) {
   e.kind = NT_EV_ACCEPT;
   e.family = AF_INET6;
   std::memset(e.laddr, 0, 16);
-  e.laddr[15] = 1;  // ::1
+  e.laddr[15] = 1; // ::1
   const uint8_t mapped[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 192, 0, 2, 7};
   std::memcpy(e.raddr, mapped, 16);
   Record r;
@@ -76,7 +76,7 @@ TEST(Decode, FullSixteenByteCommAndFailedErrno) {
   nt_event e = raw_v4();
   e.kind = NT_EV_FAILED;
   e.error = 111;
-  std::memcpy(e.comm, "0123456789abcdef", 16);  // no NUL: the kernel's comm is 16 bytes at most
+  std::memcpy(e.comm, "0123456789abcdef", 16); // no NUL: the kernel's comm is 16 bytes at most
   Record r;
   ASSERT_TRUE(decode_event(&e, sizeof e, ClockOffset{}, r));
   EXPECT_EQ(r.type, RecordType::Failed);
@@ -95,21 +95,25 @@ TEST(Decode, RejectsShortUnknownAndGarbageRecords) {
   EXPECT_FALSE(decode_event(&e, sizeof e, ClockOffset{}, r));
 }
 
-std::optional<int> parse(std::vector<const char*> args, NettraceConfig& c, std::string* err_text = nullptr) {
+std::optional<int> parse(std::vector<const char*> args, NettraceConfig& c,
+                         std::string* err_text = nullptr) {
   args.insert(args.begin(), "nettrace");
   std::ostringstream out, err;
   auto rc = parse_cli(int(args.size()), args.data(), c, out, err);
-  if (err_text) *err_text = err.str();
+  if (err_text)
+    *err_text = err.str();
   return rc;
 }
 
 TEST(Cli, ParsesEveryFilter) {
   NettraceConfig c;
-  ASSERT_FALSE(parse({"--backend", "tracepoint", "--format", "json", "-p", "42", "-u", "0", "--comm", "curl",
-                      "--port", "443", "-6", "--direction", "out", "--netns", "4026531840", "-d", "2.5",
-                      "-n", "10", "--ready-file", "/tmp/r", "--ringbuf-size", "8192", "--failed", "--user",
-                      "nobody"},
-                     c));
+  ASSERT_FALSE(
+      parse({"--backend", "tracepoint",  "--format", "json",         "-p",         "42",
+             "-u",        "0",           "--comm",   "curl",         "--port",     "443",
+             "-6",        "--direction", "out",      "--netns",      "4026531840", "-d",
+             "2.5",       "-n",          "10",       "--ready-file", "/tmp/r",     "--ringbuf-size",
+             "8192",      "--failed",    "--user",   "nobody"},
+            c));
   EXPECT_EQ(c.tracer.backend, "tracepoint");
   EXPECT_EQ(c.format, OutputFormat::Json);
   EXPECT_EQ(c.tracer.pid, 42u);
@@ -129,9 +133,13 @@ TEST(Cli, ParsesEveryFilter) {
 }
 
 TEST(Cli, BadInputIsOneLineAndExitCodeOne) {
-  for (std::vector<const char*> bad : {std::vector<const char*>{"--bogus"}, {"--backend", "ebpf"},
-                                       {"--port", "70000"}, {"-4", "-6"}, {"--format", "xml"},
-                                       {"--direction", "sideways"}, {"-p", "abc"}}) {
+  for (std::vector<const char*> bad : {std::vector<const char*>{"--bogus"},
+                                       {"--backend", "ebpf"},
+                                       {"--port", "70000"},
+                                       {"-4", "-6"},
+                                       {"--format", "xml"},
+                                       {"--direction", "sideways"},
+                                       {"-p", "abc"}}) {
     NettraceConfig c;
     std::string err;
     auto rc = parse(bad, c, &err);
@@ -182,5 +190,5 @@ TEST(Backends, TableIsComplete) {
   EXPECT_NE(find_backend("tracepoint"), nullptr);
 }
 
-}  // namespace
-}  // namespace nt
+} // namespace
+} // namespace nt

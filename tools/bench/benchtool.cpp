@@ -18,8 +18,8 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <sched.h>
 #include <poll.h>
+#include <sched.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -45,28 +45,34 @@ using Clock = std::chrono::steady_clock;
 double cpu_seconds() {
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
-  return double(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) + double(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+  return double(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+         double(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
 void percentiles(std::vector<double>& v, const char* what) {
-  if (v.empty()) return;
+  if (v.empty())
+    return;
   std::sort(v.begin(), v.end());
   auto at = [&](double p) { return v[std::min(v.size() - 1, size_t(p * double(v.size())))]; };
-  std::printf("%s_us p50 %.1f p90 %.1f p99 %.1f max %.1f n %zu\n", what, at(0.5), at(0.9), at(0.99), v.back(),
-              v.size());
+  std::printf("%s_us p50 %.1f p90 %.1f p99 %.1f max %.1f n %zu\n", what, at(0.5), at(0.9), at(0.99),
+              v.back(), v.size());
 }
 
 // Moves the calling thread into the network namespace `name` (as made by
 // `ip netns add`). Network namespaces are per thread, so the acceptor and the
 // connecting threads of one process can sit on two different "hosts".
 bool enter_netns(const std::string& name) {
-  if (name.empty()) return true;
+  if (name.empty())
+    return true;
   const std::string path = "/run/netns/" + name;
   int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0 || setns(fd, CLONE_NEWNET) != 0) {
-    std::fprintf(stderr, "benchtool load: cannot enter network namespace %s: %s (make it with ip netns add)\n",
-                 name.c_str(), std::strerror(errno));
-    if (fd >= 0) close(fd);
+    std::fprintf(
+        stderr,
+        "benchtool load: cannot enter network namespace %s: %s (make it with ip netns add)\n",
+        name.c_str(), std::strerror(errno));
+    if (fd >= 0)
+      close(fd);
     return false;
   }
   close(fd);
@@ -84,17 +90,30 @@ int load(int argc, char** argv) {
   for (int i = 2; i < argc; ++i) {
     std::string k = argv[i];
     auto next = [&] { return i + 1 < argc ? argv[++i] : (std::exit(64), ""); };
-    if (k == "--threads") threads = std::atoi(next());
-    else if (k == "--seconds") seconds = std::atof(next());
-    else if (k == "--count") count = std::atol(next());
-    else if (k == "--v6") v6 = true;
-    else if (k == "--rst") rst = true;
-    else if (k == "--rate") rate = std::atof(next());
-    else if (k == "--port") port = std::atoi(next());
-    else if (k == "--server-netns") server_ns = next();
-    else if (k == "--client-netns") client_ns = next();
-    else if (k == "--addr") addr = next();
-    else { std::fprintf(stderr, "benchtool load: unknown option %s\n", k.c_str()); return 64; }
+    if (k == "--threads")
+      threads = std::atoi(next());
+    else if (k == "--seconds")
+      seconds = std::atof(next());
+    else if (k == "--count")
+      count = std::atol(next());
+    else if (k == "--v6")
+      v6 = true;
+    else if (k == "--rst")
+      rst = true;
+    else if (k == "--rate")
+      rate = std::atof(next());
+    else if (k == "--port")
+      port = std::atoi(next());
+    else if (k == "--server-netns")
+      server_ns = next();
+    else if (k == "--client-netns")
+      client_ns = next();
+    else if (k == "--addr")
+      addr = next();
+    else {
+      std::fprintf(stderr, "benchtool load: unknown option %s\n", k.c_str());
+      return 64;
+    }
   }
   if (server_ns.empty() != client_ns.empty() || server_ns.empty() != addr.empty()) {
     std::fprintf(stderr, "benchtool load: --server-netns, --client-netns and --addr go together\n");
@@ -103,7 +122,8 @@ int load(int argc, char** argv) {
   // The listening socket belongs to the namespace of the thread that made
   // it: make it in the server's, then come back for the rest.
   int home = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-  if (!enter_netns(server_ns)) return 1;
+  if (!enter_netns(server_ns))
+    return 1;
   sockaddr_storage ss{};
   socklen_t len;
   int lfd = socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM, 0);
@@ -148,7 +168,8 @@ int load(int argc, char** argv) {
   std::thread acceptor([&] {
     pollfd p{lfd, POLLIN, 0};
     while (!(stop && accepted >= made)) {
-      if (poll(&p, 1, 20) <= 0) continue;
+      if (poll(&p, 1, 20) <= 0)
+        continue;
       int c = accept(lfd, nullptr, nullptr);
       if (c >= 0) {
         close(c);
@@ -160,26 +181,31 @@ int load(int argc, char** argv) {
   const double cpu0 = cpu_seconds();
   std::vector<std::vector<double>> lat(threads);
   auto worker = [&](int id) {
-    if (!enter_netns(client_ns)) std::exit(1);
+    if (!enter_netns(client_ns))
+      std::exit(1);
     long i = 0;
-    const auto period = rate > 0 ? std::chrono::duration<double>(double(threads) / rate) : std::chrono::duration<double>(0);
+    const auto period = rate > 0 ? std::chrono::duration<double>(double(threads) / rate)
+                                 : std::chrono::duration<double>(0);
     auto next = Clock::now();
     for (;;) {
       // With --count each connect takes a ticket first: checking `made`
       // instead let two threads both pass at count - 1 and make one too many.
-      if (count ? tickets.fetch_add(1) >= count : Clock::now() - t0 >= std::chrono::duration<double>(seconds)) break;
+      if (count ? tickets.fetch_add(1) >= count
+                : Clock::now() - t0 >= std::chrono::duration<double>(seconds))
+        break;
       if (rate > 0) {
         next += std::chrono::duration_cast<Clock::duration>(period);
         std::this_thread::sleep_until(next);
       }
       int fd = socket(ss.ss_family, SOCK_STREAM, 0);
       if (rst) {
-        linger lg{1, 0};  // close with RST instead of FIN
+        linger lg{1, 0}; // close with RST instead of FIN
         setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
       }
       auto c0 = Clock::now();
       if (connect(fd, reinterpret_cast<sockaddr*>(&ss), len) == 0) {
-        if (rate > 0) lat[id].push_back(std::chrono::duration<double, std::micro>(Clock::now() - c0).count());
+        if (rate > 0)
+          lat[id].push_back(std::chrono::duration<double, std::micro>(Clock::now() - c0).count());
         ++made;
       } else {
         // Counted, not hidden: a storm whose connects fail (ports stuck in
@@ -191,8 +217,10 @@ int load(int argc, char** argv) {
     }
   };
   std::vector<std::thread> ts;
-  for (int t = 0; t < threads; ++t) ts.emplace_back(worker, t);
-  for (auto& t : ts) t.join();
+  for (int t = 0; t < threads; ++t)
+    ts.emplace_back(worker, t);
+  for (auto& t : ts)
+    t.join();
   const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
   stop = true;
   acceptor.join();
@@ -200,7 +228,8 @@ int load(int argc, char** argv) {
               double(made) / secs, cpu_seconds() - cpu0, failed.load());
   if (rate > 0) {
     std::vector<double> all;
-    for (auto& v : lat) all.insert(all.end(), v.begin(), v.end());
+    for (auto& v : lat)
+      all.insert(all.end(), v.begin(), v.end());
     percentiles(all, "connect");
   }
   return 0;
@@ -209,20 +238,29 @@ int load(int argc, char** argv) {
 int tracegen(int argc, char** argv) {
   long lines = 2000000;
   unsigned seed = 1;
-  int procs = 64;  // distinct client processes (long-lived, many connections each)
+  int procs = 64; // distinct client processes (long-lived, many connections each)
   bool json = false;
   for (int i = 2; i < argc; ++i) {
     std::string k = argv[i];
-    if (k == "--json") { json = true; continue; }
-    if (i + 1 >= argc) break;
-    if (k == "--lines") lines = std::atol(argv[++i]);
-    else if (k == "--seed") seed = unsigned(std::atoi(argv[++i]));
-    else if (k == "--procs") procs = std::max(8, std::atoi(argv[++i]));
+    if (k == "--json") {
+      json = true;
+      continue;
+    }
+    if (i + 1 >= argc)
+      break;
+    if (k == "--lines")
+      lines = std::atol(argv[++i]);
+    else if (k == "--seed")
+      seed = unsigned(std::atoi(argv[++i]));
+    else if (k == "--procs")
+      procs = std::max(8, std::atoi(argv[++i]));
   }
   std::mt19937 rng(seed);
-  const char* server_names[] = {"nginx", "postgres", "redis-server", "envoy", "kube-apiserver", "coredns"};
+  const char* server_names[] = {"nginx", "postgres",       "redis-server",
+                                "envoy", "kube-apiserver", "coredns"};
   const uint16_t server_ports[] = {443, 5432, 6379, 8080, 6443, 53};
-  const char* client_names[] = {"curl", "python3", "java", "node", "gunicorn", "kubelet", "prometheus", "go-app"};
+  const char* client_names[] = {"curl",     "python3", "java",       "node",
+                                "gunicorn", "kubelet", "prometheus", "go-app"};
   // Lines are written by nettrace's own formatter, so the trace is exactly
   // what nettrace prints, in either format.
   nt::Record c, s;
@@ -240,7 +278,8 @@ int tracegen(int argc, char** argv) {
     const int host = int(rng() % 200);
     // A client process is a program on one machine; machines beyond procs/8
     // share processes' identities, which keeps the process count fixed.
-    const uint32_t cpid = uint32_t(1000 + cl * 1000 + host % (procs / 8)), spid = uint32_t(500 + srv);
+    const uint32_t cpid = uint32_t(1000 + cl * 1000 + host % (procs / 8)),
+                   spid = uint32_t(500 + srv);
     port = port >= 60999 ? 32768 : port + 1;
     nt::IpAddr cip, sip;
     if (v6) {
@@ -253,7 +292,8 @@ int tracegen(int argc, char** argv) {
       sip.bytes[15] = uint8_t(0x10 + srv);
     } else {
       cip.family = sip.family = 4;
-      cip.bytes[0] = 10, cip.bytes[1] = 1, cip.bytes[2] = uint8_t(host / 250), cip.bytes[3] = uint8_t(host % 250 + 1);
+      cip.bytes[0] = 10, cip.bytes[1] = 1, cip.bytes[2] = uint8_t(host / 250),
+      cip.bytes[3] = uint8_t(host % 250 + 1);
       sip.bytes[0] = 10, sip.bytes[1] = 2, sip.bytes[2] = 0, sip.bytes[3] = uint8_t(srv + 1);
     }
     c.local = {cip, uint16_t(port)};
@@ -292,7 +332,8 @@ int latency() {
     timespec now{};
     clock_gettime(CLOCK_REALTIME, &now);
     const char* p = std::strstr(line, "\"ts_ns\":");
-    if (!p || !std::strstr(line, "\"type\":\"connect\"")) continue;
+    if (!p || !std::strstr(line, "\"type\":\"connect\""))
+      continue;
     const double ts = std::strtod(p + 8, nullptr);
     const double t = double(now.tv_sec) * 1e9 + double(now.tv_nsec);
     delays.push_back((t - ts) / 1e3);
@@ -302,13 +343,17 @@ int latency() {
   return 0;
 }
 
-}  // namespace
+} // namespace
 
 int main(int argc, char** argv) {
   std::string mode = argc > 1 ? argv[1] : "";
-  if (mode == "load") return load(argc, argv);
-  if (mode == "tracegen") return tracegen(argc, argv);
-  if (mode == "latency") return latency();
-  std::fprintf(stderr, "usage: benchtool load|tracegen|latency [options] (see the comment at the top of benchtool.cpp)\n");
+  if (mode == "load")
+    return load(argc, argv);
+  if (mode == "tracegen")
+    return tracegen(argc, argv);
+  if (mode == "latency")
+    return latency();
+  std::fprintf(stderr, "usage: benchtool load|tracegen|latency [options] (see the comment at the "
+                       "top of benchtool.cpp)\n");
   return 64;
 }

@@ -35,13 +35,15 @@ struct Args {
   int threads = 1;
   bool reuseport = false;
   bool expect_fail = false;
-  bool verbose = false;  // report every connection (-v)
+  bool verbose = false; // report every connection (-v)
 };
 
 [[noreturn]] void usage(const char* why) {
   std::fprintf(stderr,
-               "workload: %s\nusage: workload serve --listen IP:PORT [--comm NAME] [--count N] [--reuseport]\n"
-               "       workload connect --to IP:PORT [--comm NAME] [--count N] [--threads T] [--expect-fail] [-v]\n",
+               "workload: %s\nusage: workload serve --listen IP:PORT [--comm NAME] [--count N] "
+               "[--reuseport]\n"
+               "       workload connect --to IP:PORT [--comm NAME] [--count N] [--threads T] "
+               "[--expect-fail] [-v]\n",
                why);
   std::exit(64);
 }
@@ -51,18 +53,21 @@ bool parse_addr(const std::string& s, sockaddr_storage& ss, socklen_t& len) {
   std::string host, port;
   if (!s.empty() && s[0] == '[') {
     size_t close = s.find(']');
-    if (close == std::string::npos || close + 1 >= s.size() || s[close + 1] != ':') return false;
+    if (close == std::string::npos || close + 1 >= s.size() || s[close + 1] != ':')
+      return false;
     host = s.substr(1, close - 1);
     port = s.substr(close + 2);
   } else {
     size_t colon = s.rfind(':');
-    if (colon == std::string::npos) return false;
+    if (colon == std::string::npos)
+      return false;
     host = s.substr(0, colon);
     port = s.substr(colon + 1);
   }
   char* end = nullptr;
   long p = std::strtol(port.c_str(), &end, 10);
-  if (*end || p < 0 || p > 65535) return false;
+  if (*end || p < 0 || p > 65535)
+    return false;
   auto* v4 = reinterpret_cast<sockaddr_in*>(&ss);
   auto* v6 = reinterpret_cast<sockaddr_in6*>(&ss);
   if (inet_pton(AF_INET, host.c_str(), &v4->sin_addr) == 1) {
@@ -110,20 +115,24 @@ std::string remote_of(int fd) {
 }
 
 void set_name(const std::string& comm) {
-  if (!comm.empty()) prctl(PR_SET_NAME, comm.c_str(), 0, 0, 0);
+  if (!comm.empty())
+    prctl(PR_SET_NAME, comm.c_str(), 0, 0, 0);
 }
 
 int serve(const Args& a) {
   sockaddr_storage ss;
   socklen_t len;
-  if (!parse_addr(a.addr, ss, len)) usage("bad --listen address");
+  if (!parse_addr(a.addr, ss, len))
+    usage("bad --listen address");
   set_name(a.comm);
   int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
   int one = 1;
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (a.reuseport) setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+  if (a.reuseport)
+    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
   if (bind(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0 || listen(fd, 4096) != 0) {
-    std::fprintf(stderr, "workload: cannot listen on %s: %s\n", a.addr.c_str(), std::strerror(errno));
+    std::fprintf(stderr, "workload: cannot listen on %s: %s\n", a.addr.c_str(),
+                 std::strerror(errno));
     return 1;
   }
   std::printf("ready\n");
@@ -131,7 +140,10 @@ int serve(const Args& a) {
   for (long i = 0; a.count == 0 || i < a.count; ++i) {
     int c = accept4(fd, nullptr, nullptr, SOCK_CLOEXEC);
     if (c < 0) {
-      if (errno == EINTR) { --i; continue; }
+      if (errno == EINTR) {
+        --i;
+        continue;
+      }
       std::fprintf(stderr, "workload: accept: %s\n", std::strerror(errno));
       return 1;
     }
@@ -148,23 +160,26 @@ int serve(const Args& a) {
 int connect_all(const Args& a) {
   sockaddr_storage ss;
   socklen_t len;
-  if (!parse_addr(a.addr, ss, len)) usage("bad --to address");
+  if (!parse_addr(a.addr, ss, len))
+    usage("bad --to address");
   set_name(a.comm);
   std::atomic<long> ok{0}, failed{0};
   auto worker = [&] {
-    set_name(a.comm);  // each thread's comm is its own
+    set_name(a.comm); // each thread's comm is its own
     for (long i = 0; i < a.count; ++i) {
       int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
       if (connect(fd, reinterpret_cast<const sockaddr*>(&ss), len) == 0) {
         ++ok;
         if (a.verbose) {
-          std::string line = "conn " + std::to_string(gettid()) + " " + local_of(fd) + " " + remote_of(fd) + "\n";
-          std::fputs(line.c_str(), stdout);  // one call: lines of threads do not mix
+          std::string line =
+              "conn " + std::to_string(gettid()) + " " + local_of(fd) + " " + remote_of(fd) + "\n";
+          std::fputs(line.c_str(), stdout); // one call: lines of threads do not mix
         }
       } else {
         ++failed;
         if (a.verbose) {
-          std::string line = "refused " + std::to_string(gettid()) + " " + std::to_string(errno) + "\n";
+          std::string line =
+              "refused " + std::to_string(gettid()) + " " + std::to_string(errno) + "\n";
           std::fputs(line.c_str(), stdout);
         }
       }
@@ -172,40 +187,57 @@ int connect_all(const Args& a) {
     }
   };
   std::vector<std::thread> threads;
-  for (int t = 1; t < a.threads; ++t) threads.emplace_back(worker);
+  for (int t = 1; t < a.threads; ++t)
+    threads.emplace_back(worker);
   worker();
-  for (auto& t : threads) t.join();
+  for (auto& t : threads)
+    t.join();
   std::printf("connected %ld failed %ld\n", ok.load(), failed.load());
   return a.expect_fail ? (ok == 0 ? 0 : 1) : (failed == 0 ? 0 : 1);
 }
 
-}  // namespace
+} // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 2) usage("no mode");
+  if (argc < 2)
+    usage("no mode");
   Args a;
   a.mode = argv[1];
   for (int i = 2; i < argc; ++i) {
     std::string k = argv[i];
     auto val = [&]() -> std::string {
-      if (i + 1 >= argc) usage(("missing value for " + k).c_str());
+      if (i + 1 >= argc)
+        usage(("missing value for " + k).c_str());
       return argv[++i];
     };
-    if (k == "--listen" || k == "--to") a.addr = val();
-    else if (k == "--comm") a.comm = val();
-    else if (k == "--count") a.count = std::atol(val().c_str());
-    else if (k == "--threads") a.threads = std::atoi(val().c_str());
-    else if (k == "--reuseport") a.reuseport = true;
-    else if (k == "--expect-fail") a.expect_fail = true;
-    else if (k == "-v" || k == "--verbose") a.verbose = true;
-    else usage(("unknown option " + k).c_str());
+    if (k == "--listen" || k == "--to")
+      a.addr = val();
+    else if (k == "--comm")
+      a.comm = val();
+    else if (k == "--count")
+      a.count = std::atol(val().c_str());
+    else if (k == "--threads")
+      a.threads = std::atoi(val().c_str());
+    else if (k == "--reuseport")
+      a.reuseport = true;
+    else if (k == "--expect-fail")
+      a.expect_fail = true;
+    else if (k == "-v" || k == "--verbose")
+      a.verbose = true;
+    else
+      usage(("unknown option " + k).c_str());
   }
-  if (a.addr.empty()) usage("no address");
-  if (a.count < 0 || a.threads < 1) usage("--count must be >= 0 and --threads positive");
-  if (a.mode == "connect" && a.count == 0) usage("connect needs --count >= 1");
+  if (a.addr.empty())
+    usage("no address");
+  if (a.count < 0 || a.threads < 1)
+    usage("--count must be >= 0 and --threads positive");
+  if (a.mode == "connect" && a.count == 0)
+    usage("connect needs --count >= 1");
   std::printf("pid %d\n", int(getpid()));
   std::fflush(stdout);
-  if (a.mode == "serve") return serve(a);
-  if (a.mode == "connect") return connect_all(a);
+  if (a.mode == "serve")
+    return serve(a);
+  if (a.mode == "connect")
+    return connect_all(a);
   usage("mode must be serve or connect");
 }
