@@ -7,7 +7,7 @@ src=$1
 build=$2
 if [[ $(id -u) -ne 0 ]]; then
   if [[ "${CI:-}" == "true" ]]; then echo "FAIL: CI must run this as root" >&2; exit 1; fi
-  echo "SKIP: tools/run.sh needs root (run the suite as root)"; exit 0
+  echo "SKIP: tools/run.sh needs root (run the suite as root)"; exit 77
 fi
 out=$(mktemp -d /tmp/nt-quickstart.XXXXXX)
 trap 'rm -rf "$out"' EXIT

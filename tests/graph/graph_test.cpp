@@ -228,8 +228,8 @@ TEST(Dot, HostClustersComeOutInTheOrderTheHostsWereFirstSeen) {
 }
 
 TEST(K3s, RecordedTraceGivesTheKnownPairsAndNoServerToClientEdge) {
-  std::ifstream in(NT_SHARED_TRACES "/k3s-cluster.trace");
-  ASSERT_TRUE(in) << "missing " NT_SHARED_TRACES "/k3s-cluster.trace";
+  std::ifstream in(NT_EXAMPLE_TRACES "/k3s-cluster.trace");
+  ASSERT_TRUE(in) << "missing " NT_EXAMPLE_TRACES "/k3s-cluster.trace";
   GraphBuilder b({});
   Record r;
   std::string line;
@@ -344,7 +344,7 @@ std::vector<std::string> read_trace(const std::string& path) {
 
 TEST(FastLane, GivesWhatTheGeneralPathGives) {
   std::vector<std::pair<std::string, std::vector<std::string>>> inputs = {
-      {"k3s", read_trace(NT_SHARED_TRACES "/k3s-cluster.trace")},
+      {"k3s", read_trace(NT_EXAMPLE_TRACES "/k3s-cluster.trace")},
       {"demo", read_trace(NT_EXAMPLE_TRACES "/demo-netns.trace")},
       {"v6", read_trace(NT_EXAMPLE_TRACES "/ipv6-synthetic.trace")},
       {"web1", read_trace(NT_EXAMPLE_TRACES "/fleet/web1.trace")},

@@ -1,6 +1,7 @@
 # Shared helpers for the process-level hardening tests. Sourced, not run.
 # Every test gets: $BIN (build/bin), a scratch dir $T removed at exit, and
-# fail/need_root helpers. A test that cannot run says why; under CI it fails.
+# fail/need_root helpers. A test that cannot run says why and exits 77, which
+# CTest reports as skipped (SKIP_RETURN_CODE), never as passed; under CI it fails.
 set -euo pipefail
 BIN=${1:?usage: $0 BUILD_BIN_DIR}
 T=$(mktemp -d /tmp/nt-hardening.XXXXXX)
@@ -18,7 +19,7 @@ need_root() {
   if [[ $(id -u) -ne 0 ]]; then
     [[ "${CI:-}" == "true" ]] && fail "CI must run the live tests as root"
     echo "SKIP: needs root (CAP_BPF) to load BPF programs"
-    exit 0
+    exit 77
   fi
 }
 

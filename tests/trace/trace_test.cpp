@@ -376,9 +376,8 @@ TEST(Parse, AddressMemoNeverChangesAResult) {
 }
 
 TEST(Parse, ReplaysTheRecordedK3sTrace) {
-  std::ifstream in(NT_SHARED_TRACES "/k3s-cluster.trace");
-  ASSERT_TRUE(in) << "missing " NT_SHARED_TRACES
-                     "/k3s-cluster.trace (shared/ must sit beside the clone)";
+  std::ifstream in(NT_EXAMPLE_TRACES "/k3s-cluster.trace");
+  ASSERT_TRUE(in) << "missing " NT_EXAMPLE_TRACES "/k3s-cluster.trace";
   std::string line;
   int records = 0, skipped = 0, errors = 0, connects = 0, accepts = 0;
   Record r;
