@@ -7,6 +7,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <string_view>
 
 #include "tracer/options.h"
 
@@ -44,20 +45,45 @@ public:
   virtual bool missed(uint64_t& total) const = 0;
 };
 
+// Why a backend did not attach: the step that failed and its errno, so that
+// --info can explain it in words (explain_failure) and -v can show the detail.
+struct AttachFailure {
+  std::string stage;          // "open", "ring buffer size", "load" or "attach"
+  int err = 0;                // positive errno
+  std::string detail() const; // "load: Operation not permitted (errno 1)"
+};
+
 struct BackendInfo {
   const char* name;
   int cost; // lower is cheaper per event
   const char* hooks;
   // Opens, loads and attaches. On failure returns null and says why in `why`.
-  std::unique_ptr<AttachedBackend> (*attach)(const BpfConfig&, std::string& why);
+  std::unique_ptr<AttachedBackend> (*attach)(const BpfConfig&, AttachFailure& why);
 };
+
+// What the explanations draw on, gathered once from the running system
+// (kernel_facts()); a plain struct so the wording is unit-tested anywhere.
+struct KernelFacts {
+  bool privileged = true; // CAP_BPF+CAP_PERFMON or CAP_SYS_ADMIN
+  bool btf = true;        // /sys/kernel/btf/vmlinux
+  bool kprobes = true;    // the kprobe PMU or kprobe_events exists (CONFIG_KPROBES)
+  bool tracefs = true;    // tracefs events are reachable (syscall tracepoints)
+  std::string lockdown;   // "none", "integrity", "confidentiality" or "" (unknown)
+};
+KernelFacts kernel_facts();
+
+// One sentence, in words, on why `backend` failed as `failure` says, given the
+// facts; `libbpf_log` is libbpf's log of the attempt (may be empty), which
+// names a missing helper or a failed CO-RE relocation.
+std::string explain_failure(std::string_view backend, const AttachFailure& failure,
+                            const KernelFacts& facts, std::string_view libbpf_log = {});
 
 std::span<const BackendInfo> backends();
 const BackendInfo* find_backend(const std::string& name);
 
 // Backend factories, one per file (backend_<name>.cpp).
-std::unique_ptr<AttachedBackend> attach_tracepoint(const BpfConfig&, std::string& why);
-std::unique_ptr<AttachedBackend> attach_kprobe(const BpfConfig&, std::string& why);
-std::unique_ptr<AttachedBackend> attach_fentry(const BpfConfig&, std::string& why);
+std::unique_ptr<AttachedBackend> attach_tracepoint(const BpfConfig&, AttachFailure& why);
+std::unique_ptr<AttachedBackend> attach_kprobe(const BpfConfig&, AttachFailure& why);
+std::unique_ptr<AttachedBackend> attach_fentry(const BpfConfig&, AttachFailure& why);
 
 } // namespace nt

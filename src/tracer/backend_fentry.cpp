@@ -6,7 +6,7 @@
 
 namespace nt {
 
-std::unique_ptr<AttachedBackend> attach_fentry(const BpfConfig& c, std::string& why) {
+std::unique_ptr<AttachedBackend> attach_fentry(const BpfConfig& c, AttachFailure& why) {
   using Backend =
       SkeletonBackend<fentry, fentry__open, fentry__load, fentry__attach, fentry__destroy>;
   return Backend::create(c, why);

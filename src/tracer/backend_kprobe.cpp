@@ -5,7 +5,7 @@
 
 namespace nt {
 
-std::unique_ptr<AttachedBackend> attach_kprobe(const BpfConfig& c, std::string& why) {
+std::unique_ptr<AttachedBackend> attach_kprobe(const BpfConfig& c, AttachFailure& why) {
   using Backend =
       SkeletonBackend<kprobe, kprobe__open, kprobe__load, kprobe__attach, kprobe__destroy>;
   return Backend::create(c, why);

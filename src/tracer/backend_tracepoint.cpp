@@ -25,7 +25,7 @@ using Backend = SkeletonBackend<tracepoint, tracepoint__open, tracepoint__load, 
 
 } // namespace
 
-std::unique_ptr<AttachedBackend> attach_tracepoint(const BpfConfig& c, std::string& why) {
+std::unique_ptr<AttachedBackend> attach_tracepoint(const BpfConfig& c, AttachFailure& why) {
   ensure_tracefs();
   return Backend::create(c, why);
 }

@@ -17,6 +17,7 @@ struct NettraceConfig {
   TracerOptions tracer;
   OutputFormat format = OutputFormat::Arrow;
   bool show_failed = false; // arrow: print failed connects as '# failed' lines
+  bool timestamp = false;   // arrow: prefix each line with the local time (-t)
   bool info = false;
   double duration_s = 0; // 0 = until stopped
   uint64_t count = 0;    // 0 = unlimited
@@ -25,8 +26,10 @@ struct NettraceConfig {
 };
 
 // Parses argv. Returns std::nullopt to go on, or an exit code to exit with
-// right away (--help: 0 after printing help to `out`; a bad option: 1 after
-// one line on `err`).
+// right away (--help, --version: 0 after printing to `out`; a bad option: 1
+// after one line on `err` that names the option and what it accepts). What can
+// be checked without the kernel is checked here, before anything is loaded:
+// that --user and a -u name exist, that --ready-file's directory is writable.
 std::optional<int> parse_cli(int argc, const char* const* argv, NettraceConfig& config,
                              std::ostream& out, std::ostream& err);
 

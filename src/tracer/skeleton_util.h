@@ -75,25 +75,22 @@ class SkeletonBackend : public AttachedBackend {
 public:
   using Owner = std::unique_ptr<Skel, SkelDeleter<Skel, Destroy>>;
 
-  static std::unique_ptr<AttachedBackend> create(const BpfConfig& c, std::string& why) {
+  static std::unique_ptr<AttachedBackend> create(const BpfConfig& c, AttachFailure& why) {
+    auto fail = [&why](const char* stage, int err) {
+      why.stage = stage;
+      why.err = err < 0 ? -err : err;
+      return nullptr;
+    };
     Owner skel(Open());
-    if (!skel) {
-      why = "open: " + errno_text(errno);
-      return nullptr;
-    }
+    if (!skel)
+      return fail("open", errno);
     apply_config(skel.get(), c);
-    if (int err = bpf_map__set_max_entries(skel->maps.events, c.ringbuf_size)) {
-      why = "ring buffer size " + std::to_string(c.ringbuf_size) + ": " + errno_text(err);
-      return nullptr;
-    }
-    if (int err = Load(skel.get())) {
-      why = "load: " + errno_text(err);
-      return nullptr;
-    }
-    if (int err = Attach(skel.get())) {
-      why = "attach: " + errno_text(err);
-      return nullptr;
-    }
+    if (int err = bpf_map__set_max_entries(skel->maps.events, c.ringbuf_size))
+      return fail("ring buffer size", err);
+    if (int err = Load(skel.get()))
+      return fail("load", err);
+    if (int err = Attach(skel.get()))
+      return fail("attach", err);
     return std::unique_ptr<AttachedBackend>(new SkeletonBackend(std::move(skel)));
   }
 

@@ -13,6 +13,7 @@
 #include <cerrno>
 #include <cstdarg>
 #include <cstring>
+#include <optional>
 #include <vector>
 
 #include "tracer/backend.h"
@@ -21,10 +22,21 @@
 namespace nt {
 namespace {
 
-// libbpf's log is global; it goes to stderr only with --verbose.
+// libbpf's log is global; it goes to stderr only with --verbose, and into a
+// capture buffer while a backend is tried (its words name a missing helper).
 bool g_libbpf_verbose = false;
+std::string* g_libbpf_capture = nullptr;
 
 int libbpf_log(enum libbpf_print_level, const char* fmt, va_list args) {
+  if (g_libbpf_capture) {
+    va_list copy;
+    va_copy(copy, args);
+    char line[512];
+    const int n = vsnprintf(line, sizeof line, fmt, copy);
+    va_end(copy);
+    if (n > 0)
+      g_libbpf_capture->append(line, std::min<size_t>(size_t(n), sizeof line - 1));
+  }
   if (!g_libbpf_verbose)
     return 0;
   return vfprintf(stderr, fmt, args);
@@ -103,6 +115,15 @@ void route_libbpf_log(bool verbose) {
   libbpf_set_print(libbpf_log);
 }
 
+std::unique_ptr<AttachedBackend> try_backend(const BackendInfo& b, const BpfConfig& config,
+                                             AttachFailure& failure, std::string& log) {
+  log.clear();
+  g_libbpf_capture = &log;
+  auto attached = b.attach(config, failure);
+  g_libbpf_capture = nullptr;
+  return attached;
+}
+
 std::unique_ptr<Tracer> Tracer::open(const TracerOptions& options, const LogCallback& log) {
   route_libbpf_log(options.verbose);
   auto say = [&](const std::string& s) {
@@ -122,38 +143,48 @@ std::unique_ptr<Tracer> Tracer::open(const TracerOptions& options, const LogCall
         "CONFIG_DEBUG_INFO_BTF=y (every Debian kernel since 11 is)");
 
   std::unique_ptr<Tracer> t(new Tracer);
-  std::string failures;
+  // Why a backend failed, in words first, libbpf's detail after.
+  std::optional<KernelFacts> facts;
+  auto explain = [&](const BackendInfo& b, const AttachFailure& f, const std::string& libbpf_log) {
+    if (!facts)
+      facts = kernel_facts();
+    return explain_failure(b.name, f, *facts, libbpf_log) + " [" + f.detail() + "]";
+  };
+  std::string attempt_log;
   if (options.backend == "auto") {
     // Try every backend, cheapest first; keep the first that loads and attaches.
+    // Cheaper ones failing is normal on many kernels: only -v says why.
     std::vector<const BackendInfo*> order;
     for (const auto& b : backends())
       order.push_back(&b);
     std::sort(order.begin(), order.end(), [](auto* a, auto* b) { return a->cost < b->cost; });
+    std::string failures;
     for (const BackendInfo* b : order) {
-      std::string why;
-      t->backend_ = b->attach(config, why);
+      AttachFailure why;
+      t->backend_ = try_backend(*b, config, why, attempt_log);
       if (t->backend_) {
         t->backend_name_ = b->name;
         break;
       }
-      failures += std::string(failures.empty() ? "" : "; ") + b->name + ": " + why;
+      const std::string words = explain(*b, why, attempt_log);
+      if (options.verbose)
+        say("nettrace: the " + std::string(b->name) + " backend is not used here: " + words);
+      failures += std::string(failures.empty() ? "" : "; ") + b->name + ": " + words;
     }
     if (!t->backend_)
       throw TracerError(kExitNoBackend, "no backend could attach here (" + failures +
                                             "); run with -v for libbpf's log, or nettrace --info");
-    say("nettrace: using the " + t->backend_name_ + " backend" +
-        (failures.empty() ? std::string(" (the cheapest)")
-                          : " (cheaper ones failed: " + failures + ")"));
   } else {
     const BackendInfo* b = find_backend(options.backend);
     if (!b)
       throw TracerError(kExitUsage, "unknown backend '" + options.backend +
                                         "': use auto, fentry, kprobe or tracepoint");
-    std::string why;
-    t->backend_ = b->attach(config, why);
+    AttachFailure why;
+    t->backend_ = try_backend(*b, config, why, attempt_log);
     if (!t->backend_)
       throw TracerError(kExitNoBackend, "the " + options.backend + " backend cannot attach here: " +
-                                            why + "; try --backend auto, or see nettrace --info");
+                                            explain(*b, why, attempt_log) +
+                                            "; try --backend auto, or see nettrace --info");
     t->backend_name_ = b->name;
   }
 
@@ -205,6 +236,10 @@ int Tracer::poll(int timeout_ms, const RecordCallback& cb) {
   }
   current_cb_ = nullptr;
   return delivered_;
+}
+
+int Tracer::epoll_fd() const {
+  return ring_buffer__epoll_fd(ring_.get());
 }
 
 bool Tracer::missed(uint64_t& total) const {

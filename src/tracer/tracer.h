@@ -31,7 +31,8 @@ class Tracer {
 public:
   // Checks privileges and BTF, picks and attaches a backend. Throws
   // TracerError with the exit code and a one-line message on failure. `log`
-  // receives diagnostics (which backend, why others failed); may be empty.
+  // receives diagnostics (with options.verbose: why cheaper backends were not
+  // used); may be empty. backend_name() says which one runs.
   static std::unique_ptr<Tracer> open(const TracerOptions& options, const LogCallback& log = {});
   ~Tracer();
   Tracer(const Tracer&) = delete;
@@ -41,6 +42,10 @@ public:
   // calls `cb` for each event, in order; if the kernel dropped events since the
   // last call, a Lost record follows. Returns the number of records delivered.
   int poll(int timeout_ms, const RecordCallback& cb);
+
+  // An epoll descriptor that becomes readable when the ring buffer wakes its
+  // reader, to wait on beside other descriptors (then poll(0, ...) drains).
+  int epoll_fd() const;
 
   const std::string& backend_name() const { return backend_name_; }
   uint64_t events() const { return events_; }
@@ -74,6 +79,15 @@ BpfConfig make_bpf_config(const TracerOptions& options);
 // libbpf's own log goes to stderr only when verbose (process-wide: libbpf's
 // print hook is global).
 void route_libbpf_log(bool verbose);
+
+struct BackendInfo;
+struct BpfConfig;
+struct AttachFailure;
+class AttachedBackend;
+// Tries one backend with libbpf's log captured into `log` (for --info's
+// explanations); on failure returns null with `failure` filled.
+std::unique_ptr<AttachedBackend> try_backend(const BackendInfo& b, const BpfConfig& config,
+                                             AttachFailure& failure, std::string& log);
 
 // Privilege and kernel checks (exposed for --info and tests).
 bool has_bpf_privileges();

@@ -4,13 +4,16 @@
 #include <linux/types.h>
 #include <sys/socket.h>
 
+#include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <sstream>
 #include <vector>
 
 #include "trace/format.h"
 #include "tracer/backend.h"
 #include "tracer/cli.h"
+#include "tracer/clock_prefix.h"
 #include "tracer/errors.h"
 #include "tracer/event_decode.h"
 #include "tracer/tracer.h"
@@ -151,6 +154,189 @@ TEST(Cli, BadInputIsOneLineAndExitCodeOne) {
   auto rc = parse({"--help"}, c);
   ASSERT_TRUE(rc.has_value());
   EXPECT_EQ(*rc, kExitOk);
+}
+
+// Every numeric option's message names the option (every spelling) and says in
+// words what it accepts; a word where a number belongs is "not a number".
+TEST(Cli, EveryNumericMessageNamesTheOptionAndWhatItAccepts) {
+  const std::string duration =
+      "-d/--duration: expected a number of seconds greater than 0 and at most 1000000000, got ";
+  const std::string pid = "-p/--pid: expected a process id, a whole number from 1 to 4194304, got ";
+  const std::string uid =
+      "-u/--uid: expected a user name or a numeric uid from 0 to 4294967294, got ";
+  const std::string count = "-n/--count: expected a whole number of connections, at least 1, got ";
+  const std::string netns = "--netns: expected a network namespace inode, a whole number from 1 to "
+                            "4294967295 (ls -L -i /proc/PID/ns/net shows it), got ";
+  const std::string ring = "--ringbuf-size: expected a power of two from 4096 to 2147483648 bytes "
+                           "(e.g. 4194304 for 4 MiB), got ";
+  const std::string port = "--port: expected a port number from 1 to 65535, got ";
+  const std::vector<std::pair<std::vector<const char*>, std::string>> cases = {
+      {{"-d", "0"}, duration + "'0' (too small)"},
+      {{"--duration", "abc"}, duration + "'abc' (not a number)"},
+      {{"-d", "1e400"}, duration + "'1e400' (too large)"},
+      {{"-d", "2e9"}, duration + "'2e9' (too large)"},
+      {{"-d", "nan"}, duration + "'nan' (not a number)"},
+      {{"-p", "abc"}, pid + "'abc' (not a number)"},
+      {{"-p", "0"}, pid + "'0' (too small)"},
+      {{"--pid", "4194305"}, pid + "'4194305' (too large)"},
+      {{"-p", "0x10"}, pid + "'0x10' (not a number)"},
+      {{"-u", "4294967295"}, uid + "'4294967295' (too large)"},
+      {{"-u", "no-such-user-nettrace"},
+       uid + "'no-such-user-nettrace' (no such user on this host)"},
+      {{"-n", "0"}, count + "'0' (too small)"},
+      {{"-n", "ten"}, count + "'ten' (not a number)"},
+      {{"-n", "99999999999999999999999"}, count + "'99999999999999999999999' (too large)"},
+      {{"--netns", "x"}, netns + "'x' (not a number)"},
+      {{"--netns", "4294967296"}, netns + "'4294967296' (too large)"},
+      {{"--ringbuf-size", "5000"}, ring + "'5000' (not a power of two)"},
+      {{"--ringbuf-size", "1024"}, ring + "'1024' (too small)"},
+      {{"--ringbuf-size", "4MiB"}, ring + "'4MiB' (not a number)"},
+      {{"--port", "70000"}, port + "'70000' (too large)"},
+      {{"--port", "http"}, port + "'http' (not a number)"},
+      {{"--port", "0"}, port + "'0' (too small)"},
+      {{"--format", "xml"}, "--format: expected arrow or json, got 'xml'"},
+      {{"--backend", "ebpf"}, "--backend: expected auto, fentry, kprobe or tracepoint, got 'ebpf'"},
+  };
+  for (const auto& [args, message] : cases) {
+    NettraceConfig c;
+    std::string err;
+    auto rc = parse(args, c, &err);
+    ASSERT_TRUE(rc.has_value()) << args[0] << " " << args[1];
+    EXPECT_EQ(*rc, kExitUsage);
+    EXPECT_EQ(err, "nettrace: " + message + " (see nettrace --help)\n");
+  }
+}
+
+TEST(Cli, UidTakesAUserNameAsBccToolsDo) {
+  NettraceConfig c;
+  ASSERT_FALSE(parse({"-u", "root"}, c));
+  ASSERT_TRUE(c.tracer.uid.has_value());
+  EXPECT_EQ(*c.tracer.uid, 0u);
+  NettraceConfig n;
+  ASSERT_FALSE(parse({"--uid", "nobody"}, n));
+  ASSERT_TRUE(n.tracer.uid.has_value());
+  EXPECT_EQ(*n.tracer.uid, 65534u);
+  NettraceConfig u;
+  ASSERT_FALSE(parse({"-u", "1000"}, u)); // a uid without a user is still a uid
+  EXPECT_EQ(*u.tracer.uid, 1000u);
+}
+
+// --user and --ready-file are checked while parsing, before anything touches
+// the kernel (they used to fail only after every program was attached).
+TEST(Cli, UserAndReadyFileAreCheckedBeforeTheKernel) {
+  NettraceConfig c;
+  std::string err;
+  auto rc = parse({"--user", "no-such-user-nettrace"}, c, &err);
+  ASSERT_TRUE(rc.has_value());
+  EXPECT_EQ(*rc, kExitUsage);
+  EXPECT_EQ(err, "nettrace: --user: expected the name of a user that exists here (e.g. nobody), "
+                 "got 'no-such-user-nettrace' (no such user on this host) (see nettrace --help)\n");
+  rc = parse({"--ready-file", "/nonexistent/x"}, c, &err);
+  ASSERT_TRUE(rc.has_value());
+  EXPECT_EQ(*rc, kExitUsage);
+  EXPECT_EQ(err, "nettrace: --ready-file: expected a file path in a directory nettrace can write "
+                 "to, got '/nonexistent/x' (directory /nonexistent: No such file or directory) "
+                 "(see nettrace --help)\n");
+  rc = parse({"--ready-file", "/"}, c, &err);
+  ASSERT_TRUE(rc.has_value());
+  EXPECT_NE(err.find("(it is a directory)"), std::string::npos) << err;
+  NettraceConfig ok;
+  EXPECT_FALSE(parse({"--ready-file", "relative-ready-file", "--user", "root"}, ok));
+}
+
+TEST(Cli, TimestampIsForArrowLinesAndVersionNamesTheProgram) {
+  NettraceConfig c;
+  ASSERT_FALSE(parse({"-t"}, c));
+  EXPECT_TRUE(c.timestamp);
+  NettraceConfig d;
+  ASSERT_FALSE(parse({}, d));
+  EXPECT_FALSE(d.timestamp);
+  NettraceConfig j;
+  std::string err;
+  auto rc = parse({"--timestamp", "--format", "json"}, j, &err);
+  ASSERT_TRUE(rc.has_value());
+  EXPECT_EQ(*rc, kExitUsage);
+  EXPECT_NE(err.find("ts_ns"), std::string::npos) << err;
+
+  std::vector<const char*> args = {"nettrace", "--version"};
+  std::ostringstream out, e;
+  NettraceConfig v;
+  rc = parse_cli(int(args.size()), args.data(), v, out, e);
+  ASSERT_TRUE(rc.has_value());
+  EXPECT_EQ(*rc, kExitOk);
+  const std::string text = out.str();
+  EXPECT_EQ(text.rfind("nettrace " NT_PROJECT_VERSION, 0), 0u) << text;
+  EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 1) << text;
+  EXPECT_TRUE(e.str().empty());
+}
+
+TEST(ClockPrefix, LocalTimeWithMillisecondsThenASpace) {
+  const char* old = std::getenv("TZ");
+  const std::string saved = old ? old : "";
+  setenv("TZ", "UTC", 1);
+  tzset();
+  ClockPrefix clock;
+  std::string out;
+  clock.append(out, 1'700'000'000'123'456'789ull); // 2023-11-14 22:13:20.123 UTC
+  clock.append(out, 1'700'000'000'999'999'999ull); // same second, cached
+  clock.append(out, 1'700'000'061'004'000'000ull); // a minute later
+  EXPECT_EQ(out, "22:13:20.123 22:13:20.999 22:14:21.004 ");
+  setenv("TZ", "Asia/Kolkata", 1); // +05:30, no DST
+  tzset();
+  ClockPrefix india;
+  out.clear();
+  india.append(out, 1'700'000'000'000'000'000ull);
+  EXPECT_EQ(out, "03:43:20.000 ");
+  if (old)
+    setenv("TZ", saved.c_str(), 1);
+  else
+    unsetenv("TZ");
+  tzset();
+}
+
+// --info's explanations: in words first, for each way a backend fails.
+TEST(Explain, EachFailureInWords) {
+  KernelFacts f;
+  f.kprobes = false;
+  f.lockdown = "integrity";
+  EXPECT_EQ(explain_failure("kprobe", {"attach", ENOENT}, f),
+            "this kernel has no kprobes (CONFIG_KPROBES is off)");
+  EXPECT_EQ(explain_failure("fentry", {"load", EPERM}, f),
+            "fentry refused by the kernel (EPERM): lockdown or BPF trampolines unavailable (this "
+            "kernel is locked down: integrity)");
+  f.lockdown = "none";
+  EXPECT_EQ(explain_failure("fentry", {"load", EPERM}, f),
+            "fentry refused by the kernel (EPERM): lockdown or BPF trampolines unavailable");
+  EXPECT_EQ(explain_failure("fentry", {"load", 524}, f),
+            "this kernel or architecture has no BPF trampolines, which fentry needs");
+  EXPECT_EQ(explain_failure("tracepoint", {"load", EINVAL}, f,
+                            "libbpf: prog 'x': unknown func bpf_get_current_task_btf#158\n"),
+            "this kernel lacks the BPF helper bpf_get_current_task_btf that the tracepoint backend "
+            "calls (the kernel is too old)");
+  EXPECT_EQ(explain_failure("tracepoint", {"load", EINVAL}, f,
+                            "libbpf: prog 'x': failed to resolve CO-RE relocation <byte_off>"),
+            "a kernel type or field the tracepoint backend reads is missing from this kernel's BTF "
+            "(CO-RE relocation failed)");
+  EXPECT_EQ(explain_failure("tracepoint", {"load", EACCES}, f),
+            "the kernel's verifier rejected the tracepoint programs (nettrace -v --info shows its "
+            "log)");
+  EXPECT_EQ(explain_failure("kprobe", {"attach", ENOENT}, KernelFacts{}),
+            "a kernel function or tracepoint the kprobe backend hooks does not exist in this "
+            "kernel (renamed or inlined)");
+  KernelFacts no_tracefs;
+  no_tracefs.tracefs = false;
+  EXPECT_EQ(explain_failure("tracepoint", {"attach", ENOENT}, no_tracefs),
+            "tracefs is not mounted, so the syscall tracepoints cannot be found (mount -t tracefs "
+            "none /sys/kernel/tracing)");
+  KernelFacts no_btf;
+  no_btf.btf = false;
+  EXPECT_EQ(explain_failure("fentry", {}, no_btf),
+            "not tried: the kernel has no BTF (/sys/kernel/btf/vmlinux), which CO-RE needs");
+  KernelFacts unprivileged;
+  unprivileged.privileged = false;
+  EXPECT_EQ(explain_failure("tracepoint", {}, unprivileged),
+            "not tried: loading BPF programs needs root or CAP_BPF and CAP_PERFMON");
+  EXPECT_EQ((AttachFailure{"load", EPERM}.detail()), "load: Operation not permitted (errno 1)");
 }
 
 TEST(BpfConfig, TranslatesFiltersAndRejectsBadValues) {

@@ -118,7 +118,7 @@ measure() {
     kill -INT "$tracer"; wait "$tracer" 2>/dev/null || true
     events=$(grep -vc '^#\|^PID\|^Attaching\|^SKADDR\|^Tracing\|^TIME\|^$' "$out" || true)
     if [[ $cfg == nettrace-* ]]; then
-      lost=$(sed -nE 's/^nettrace: [0-9]+ events, ([0-9]+) lost.*/\1/p' "$out.err")
+      lost=$(sed -nE 's/^nettrace: .*, ([0-9]+) lost \(.*/\1/p' "$out.err")
     fi
   fi
   local cpu_us=$(( (t1 - t0) * 1000000 / tick ))

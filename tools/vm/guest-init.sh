@@ -107,7 +107,7 @@ done
 # auto must pick what --info calls cheapest.
 want=$(awk '/^auto picks:/ { print $3 }' $T/info)
 nettrace -d 1 >/dev/null 2>$T/auto.err
-got=$(sed -n 's/.*using the \([a-z]*\) backend.*/\1/p' $T/auto.err)
+got=$(sed -n 's/^nettrace: tracing with the \([a-z]*\) backend.*/\1/p' $T/auto.err)
 if [ -n "$want" ] && [ "$want" = "$got" ]; then say "auto choice PASS picks $got, as --info says"
 else say "auto choice FAIL --info says '$want', auto used '$got': $(cat $T/auto.err)"; fi
 echo "MATRIX-DONE $K"
