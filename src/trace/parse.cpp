@@ -715,7 +715,23 @@ ParseResult LineParser::parse_general(std::string_view line, Record& out) {
   return parse_stripped(line, out);
 }
 
+// nettrace -t writes the local time before each line ("14:03:07.125 ", see
+// src/tracer/clock_prefix.h); what follows is an ordinary line. No trace line
+// starts with two digits and a colon: IPv4 has dots, IPv6 brackets.
+static std::string_view strip_clock_prefix(std::string_view line) {
+  auto digit = [&](size_t i) { return i < line.size() && line[i] >= '0' && line[i] <= '9'; };
+  for (size_t i : {0, 3, 6})
+    if (!digit(i) || !digit(i + 1) || (i < 6 && (i + 2 >= line.size() || line[i + 2] != ':')))
+      return line;
+  size_t end = 8;
+  if (end < line.size() && line[end] == '.')
+    for (++end; digit(end);)
+      ++end;
+  return end < line.size() && line[end] == ' ' ? line.substr(end + 1) : line;
+}
+
 ParseResult LineParser::parse_stripped(std::string_view line, Record& out) {
+  line = strip_clock_prefix(line);
   size_t first = line.find_first_not_of(" \t");
   if (first == std::string_view::npos)
     return skip();

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "trace/format.h"
+#include "trace/parse.h"
 #include "tracer/backend.h"
 #include "tracer/cli.h"
 #include "tracer/clock_prefix.h"
@@ -292,6 +293,50 @@ TEST(ClockPrefix, LocalTimeWithMillisecondsThenASpace) {
   else
     unsetenv("TZ");
   tzset();
+}
+
+// netgraph reads what -t writes: the clock prefix is taken off and the rest is
+// the ordinary line, connection or marker.
+TEST(ClockPrefix, NetgraphReadsTimestampedLines) {
+  for (uint8_t kind : {uint8_t(NT_EV_CONNECT), uint8_t(NT_EV_ACCEPT), uint8_t(NT_EV_FAILED)}) {
+    nt_event e = raw_v4();
+    e.kind = kind;
+    e.error = kind == NT_EV_FAILED ? 111 : 0;
+    Record r;
+    ASSERT_TRUE(decode_event(&e, sizeof e, ClockOffset{}, r));
+    std::string plain, stamped;
+    append_arrow(plain, r);
+    ClockPrefix clock;
+    clock.append(stamped, 1'700'000'000'123'456'789ull);
+    append_arrow(stamped, r);
+    ASSERT_EQ(stamped.substr(13), plain);
+    Record from_plain, from_stamped;
+    ASSERT_EQ(parse_line(std::string_view(plain).substr(0, plain.size() - 1), from_plain).kind,
+              ParseKind::Record);
+    ASSERT_EQ(
+        parse_line(std::string_view(stamped).substr(0, stamped.size() - 1), from_stamped).kind,
+        ParseKind::Record)
+        << stamped;
+    EXPECT_EQ(from_stamped.type, from_plain.type);
+    EXPECT_EQ(from_stamped.local, from_plain.local);
+    EXPECT_EQ(from_stamped.remote, from_plain.remote);
+    EXPECT_EQ(from_stamped.pid, from_plain.pid);
+    EXPECT_EQ(from_stamped.comm, from_plain.comm);
+    EXPECT_EQ(from_stamped.error, from_plain.error);
+  }
+  Record lost;
+  EXPECT_EQ(parse_line("09:00:01.5 # lost 3 events: ring buffer full", lost).kind,
+            ParseKind::Record);
+  EXPECT_EQ(lost.type, RecordType::Lost);
+  EXPECT_EQ(lost.lost, 3u);
+  Record r;
+  EXPECT_EQ(parse_line("09:00:01 10.0.0.1:443<-10.0.0.2:40112|PID=1 CMD=a", r).kind,
+            ParseKind::Record);
+  // Only a whole clock followed by a space is a prefix.
+  EXPECT_EQ(parse_line("09:00:0110.0.0.1:443<-10.0.0.2:40112|PID=1 CMD=a", r).kind,
+            ParseKind::Error);
+  EXPECT_EQ(parse_line("9:00:01 10.0.0.1:443<-10.0.0.2:40112|PID=1 CMD=a", r).kind,
+            ParseKind::Error);
 }
 
 // --info's explanations: in words first, for each way a backend fails.
