@@ -84,3 +84,34 @@ rc=$(cat "$T/head.rc")
 [[ "$rc" == 0 ]] || fail "head: nettrace exited $rc after its stdout closed (want 0): $(cat "$T/head.err")"
 [[ $took -le 6 ]] || fail "head: the pipeline took ${took}s to end"
 pass "head -1: nettrace exited 0 within ${took}s of the pipe closing"
+
+# A quiet host: a filter that matches nothing, so no event ever comes to fail
+# a write. The reader closes (at once, or after nettrace is attached); nettrace
+# must notice the closed pipe by itself (EPOLLERR on stdout) and exit 0 within
+# a drain interval, not run on until the next event.
+quiet_reader() {
+  local name=$1; shift
+  local fifo=$T/quiet.$name ready=$T/ready.quiet.$name
+  mkfifo "$fifo"
+  "$BIN/nettrace" --ready-file "$ready" --comm "nt-none-$$" --port "$(free_port)" \
+    >"$fifo" 2>"$T/quiet.$name.err" &
+  local nt=$!; NT_BG_PIDS+=("$nt")
+  "$@" <"$fifo" &
+  local reader=$!
+  wait "$reader" || true
+  local closed_at=$(date +%s%N) rc=0 ended=0
+  for _ in $(seq 1 50); do
+    kill -0 "$nt" 2>/dev/null || { ended=1; break; }
+    sleep 0.1
+  done
+  [[ $ended -eq 1 ]] || { kill -KILL "$nt"; fail "quiet $name: nettrace still running 5 s after its reader closed stdout: $(cat "$T/quiet.$name.err")"; }
+  wait "$nt" || rc=$?
+  local took_ms=$(( ($(date +%s%N) - closed_at) / 1000000 ))
+  [[ $rc -eq 0 ]] || fail "quiet $name: nettrace exited $rc after its reader closed (want 0): $(cat "$T/quiet.$name.err")"
+  # Noticing takes one drain interval (10 ms); the rest is detaching.
+  [[ $took_ms -le 2000 ]] || fail "quiet $name: nettrace took ${took_ms} ms to end after its reader closed"
+  pass "quiet $name: nettrace saw the closed pipe with no event and exited 0 within ${took_ms} ms"
+}
+quiet_reader at-once true
+# Attached first, then the reader goes away.
+quiet_reader after-attach bash -c 'for _ in $(seq 1 200); do [[ -e $0 ]] && break; sleep 0.05; done; sleep 0.3' "$T/ready.quiet.after-attach"

@@ -16,6 +16,53 @@ grep -qi 'root\|CAP_BPF' "$T/unpriv.err" || fail "the error does not say what to
 [[ ! -s "$T/unpriv.out" ]] || fail "unprivileged run wrote to stdout"
 pass "unprivileged: one line, exit 2: $(cat "$T/unpriv.err")"
 
+unpriv() { setpriv --reuid=nobody --regid=nogroup --clear-groups --inh-caps=-all --bounding-set=-all "$@"; }
+
+# What can be checked without the kernel is checked before it: a bad --user or
+# --ready-file is a usage error (exit 1, one line naming the option) both
+# unprivileged (not exit 2) and as root (before any program is attached, so no
+# "tracing with" line; it used to fail only after attaching).
+for bad in "--user no-such-user-$$" "--ready-file /nonexistent-$$/ready"; do
+  opt=${bad%% *}
+  for who in unprivileged root; do
+    rc=0
+    if [[ $who == root ]]; then
+      "$BIN/nettrace" $bad -d 1 >"$T/early.out" 2>"$T/early.err" || rc=$?
+    else
+      unpriv "$BIN/nettrace" $bad -d 1 >"$T/early.out" 2>"$T/early.err" || rc=$?
+    fi
+    [[ $rc -eq 1 ]] || fail "$who $bad: exit $rc (want 1, before touching the kernel): $(cat "$T/early.err")"
+    [[ $(wc -l <"$T/early.err") -eq 1 ]] || fail "$who $bad: want one line on stderr, got: $(cat "$T/early.err")"
+    grep -q -- "^nettrace: $opt: " "$T/early.err" || fail "$who $bad: the line does not name $opt: $(cat "$T/early.err")"
+    [[ ! -s "$T/early.out" ]] || fail "$who $bad: wrote to stdout"
+  done
+  pass "$bad: exit 1 before the kernel, root or not: $(cat "$T/early.err")"
+done
+
+# --info without privilege: privileges are the reason (no backend "fails"),
+# exit 2 like any unprivileged run (it used to say every backend fails, exit 4).
+rc=0
+unpriv "$BIN/nettrace" --info >"$T/info.out" 2>"$T/info.err" || rc=$?
+[[ $rc -eq 2 ]] || fail "unprivileged --info exited $rc (want 2): $(cat "$T/info.out" "$T/info.err")"
+grep -q '^privileges: no: .*root or CAP_BPF and CAP_PERFMON' "$T/info.out" || fail "unprivileged --info does not say privileges are missing: $(cat "$T/info.out")"
+! grep -q 'fails' "$T/info.out" || fail "unprivileged --info claims backends fail: $(cat "$T/info.out")"
+[[ $(grep -c '^  [a-z]* *not tried: .*needs root' "$T/info.out") -eq 3 ]] || fail "unprivileged --info: every backend should be 'not tried: needs root': $(cat "$T/info.out")"
+pass "unprivileged --info: exit 2, privileges named as the reason"
+
+# --info as root explains each failure in words, then the detail.
+"$BIN/nettrace" --info >"$T/info.root" 2>&1 || true
+while read -r name verdict rest; do
+  [[ $verdict == fails: ]] || continue
+  [[ $rest != *"(errno"* && -n $rest ]] || fail "--info: the $name line gives no words, only: $rest"
+  if [[ $name == kprobe && ! -e /sys/bus/event_source/devices/kprobe && ! -e /sys/kernel/tracing/kprobe_events ]]; then
+    [[ $rest == *"this kernel has no kprobes (CONFIG_KPROBES is off)"* ]] || fail "--info: no kprobes here, but it says: $rest"
+  fi
+  if [[ $name == fentry ]] && grep -q 'load: Operation not permitted' "$T/info.root"; then
+    [[ $rest == "fentry refused by the kernel (EPERM): lockdown or BPF trampolines unavailable"* ]] || fail "--info: fentry got EPERM, but it says: $rest"
+  fi
+done < <(grep -E '^  [a-z]+ +(fails:|loads)' "$T/info.root")
+pass "--info as root: every failure in words: $(grep -E '^  [a-z]+ +fails:' "$T/info.root" | sed 's/^ *//' | tr '\n' ';')"
+
 # --user nobody: after attaching, the process runs as nobody with no capabilities.
 port=$(free_port)
 start_nettrace "$T/user.out" --user nobody --port "$port"
