@@ -9,13 +9,16 @@ set -euo pipefail
 
 # Build: compilers, BPF toolchain, libraries. Test: iproute2 for network
 # namespaces, qemu + busybox + cpio for the kernel matrix, clang's runtime for
-# libFuzzer and the sanitizers. Each name is a Debian 12 package.
+# libFuzzer and the sanitizers; help2man writes the man pages at build time,
+# man-db and groff-base render them in the tests. Each name is a Debian 12
+# package.
 packages=(
   build-essential cmake pkg-config clang llvm libclang-rt-14-dev
   libbpf-dev bpftool libelf-dev zlib1g-dev
   libcli11-dev libfmt-dev libgraphviz-dev graphviz
   libgtest-dev libgmock-dev libre2-dev libcap-dev libsimdjson-dev nlohmann-json3-dev libabsl-dev
   iproute2 procps util-linux kmod
+  help2man man-db groff-base
   qemu-system-x86 busybox-static cpio
 )
 if [[ "${1:-}" == "--bench" ]]; then

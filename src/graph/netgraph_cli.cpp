@@ -12,6 +12,7 @@
 #include "graph/reader.h"
 #include "graph/render.h"
 #include "trace/parse.h"
+#include "version/version.h"
 
 namespace nt {
 
@@ -27,6 +28,7 @@ std::optional<int> parse_netgraph_cli(int argc, const char* const* argv, Netgrap
              "  sudo nettrace | netgraph | dot -Tpng -o graph.png\n"
              "  netgraph host.trace -T svg -o graph.svg\n"
              "  netgraph web1.trace db1.trace --group-by comm > fleet.dot");
+  app.set_version_flag("--version", version_line("netgraph"), "Print the version and exit");
   std::string group = "pid";
   app.add_option("files", c.inputs,
                  "Trace files ('-' = stdin; none = stdin). Each file is a host.");
@@ -52,6 +54,9 @@ std::optional<int> parse_netgraph_cli(int argc, const char* const* argv, Netgrap
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp&) {
     out << app.help();
+    return kNgOk;
+  } catch (const CLI::CallForVersion& v) {
+    out << v.what() << '\n';
     return kNgOk;
   } catch (const CLI::ParseError& e) {
     err << "netgraph: " << e.what() << " (see netgraph --help)\n";

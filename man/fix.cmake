@@ -1,0 +1,25 @@
+# Turns help2man's page into a proper one: the --help footer's "Exit codes:"
+# subsection becomes the EXIT STATUS section, and the EXAMPLES lines are
+# kept one per line (help2man lets roff fill them into one paragraph).
+# Run as cmake -DPAGE=... -P fix.cmake.
+file(READ "${PAGE}" text)
+string(REPLACE ".SS \"Exit codes:\"" ".SH \"EXIT STATUS\"" text "${text}")
+string(FIND "${text}" ".SH EXAMPLES\n" at)
+if(at GREATER -1)
+  string(SUBSTRING "${text}" 0 ${at} head)
+  string(SUBSTRING "${text}" ${at} -1 tail)
+  string(LENGTH ".SH EXAMPLES\n" heading)
+  string(SUBSTRING "${tail}" ${heading} -1 body)
+  string(FIND "${body}" "\n.SH " next)
+  if(next GREATER -1)
+    math(EXPR next "${next} + 1")
+    string(SUBSTRING "${body}" 0 ${next} examples)
+    string(SUBSTRING "${body}" ${next} -1 rest)
+  else()
+    set(examples "${body}")
+    set(rest "")
+  endif()
+  string(REPLACE ".IP\n" "" examples "${examples}")
+  set(text "${head}.SH EXAMPLES\n.nf\n.RS\n${examples}.RE\n.fi\n${rest}")
+endif()
+file(WRITE "${PAGE}" "${text}")
