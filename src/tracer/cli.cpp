@@ -217,7 +217,7 @@ std::optional<int> parse_cli(int argc, const char* const* argv, NettraceConfig& 
              "  4  the chosen backend (or, with auto, every backend) cannot load or attach\n"
              "  5  runtime error (ring buffer, output)\n"
              "Examples:\n"
-             "  sudo nettrace | netgraph | dot -Tpng -o graph.png\n"
+             "  sudo nettrace -d 10 | netgraph -T png -o graph.png\n"
              "  sudo nettrace --format json -d 60 > host.trace\n"
              "  sudo nettrace -t -u root --port 443\n"
              "  sudo nettrace --info");
