@@ -20,9 +20,13 @@ for prog in nettrace netgraph; do
   [[ $(wc -l <<<"$out") -eq 1 ]] || fail "$prog --version: want one line, got: $out"
   [[ $out =~ ^$prog\ $re_version(\ \(git\ [0-9a-zA-Z._-]+\))?$ ]] || fail "$prog --version: '$out' is not '$prog $VERSION [(git ...)]'"
   if [[ -e $SRC/.git ]] && command -v git >/dev/null; then
-    want=$(git -C "$SRC" describe --always --dirty)
-    # The build may predate the newest edit to the tree: compare the commit.
-    [[ $out == *"(git ${want%-dirty}"* ]] || fail "$prog --version: '$out' does not carry git describe '$want'"
+    # A checkout's build names a commit of this repository (the build may
+    # predate the newest commit, so not necessarily HEAD).
+    [[ $out == *"(git "* ]] || fail "$prog --version: '$out' built from a checkout carries no git describe"
+    desc=${out#*(git }; desc=${desc%)}; desc=${desc%-dirty}
+    git -C "$SRC" cat-file -e "${desc##*-g}^{commit}" 2>/dev/null || fail "$prog --version: '$desc' names no commit of $SRC"
+  elif [[ ! -e $SRC/.git ]]; then
+    [[ $out == "$prog $VERSION" ]] || fail "$prog --version: a build without .git should say just '$prog $VERSION', not '$out'"
   fi
   pass "$prog --version: $out"
 done
