@@ -176,6 +176,8 @@ CLI::Validator creatable_file() {
           return expected(what, text, "cannot write in " + dir + ": " + std::strerror(errno));
         if (stat(text.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
           return expected(what, text, "it is a directory");
+        if (access(text.c_str(), F_OK) == 0 && access(text.c_str(), W_OK) != 0)
+          return expected(what, text, std::string("cannot write it: ") + std::strerror(errno));
         return {};
       },
       "", "creatable_file");

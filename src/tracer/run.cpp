@@ -116,8 +116,9 @@ int print_info(const NettraceConfig& config) {
     else if (!can_try)
       std::printf("  %-10s %s\n", b->name, explain_failure(b->name, why, facts).c_str());
     else
+      // Facts read again: trying the tracepoint backend may have mounted tracefs.
       std::printf("  %-10s fails: %s\n", b->name,
-                  explain_failure(b->name, why, facts, log).c_str());
+                  explain_failure(b->name, why, kernel_facts(), log).c_str());
     std::printf("  %-10s   %s%shooks: %s\n", "", attached || !can_try ? "" : why.detail().c_str(),
                 attached || !can_try ? "" : "; ", b->hooks);
   }
