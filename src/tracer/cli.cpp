@@ -1,10 +1,35 @@
 #include "tracer/cli.h"
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
+#include <charconv>
+#include <vector>
 
 #include "tracer/errors.h"
 
 namespace nt {
+namespace {
+
+// One --port value, "PORT[,PORT...]": each item a decimal number from 1 to
+// 65535 and nothing else (an empty item too is an error). Appends to `ports`;
+// on a bad item returns the message that names it.
+std::string parse_port_list(const std::string& text, std::vector<uint16_t>& ports) {
+  size_t start = 0;
+  while (true) {
+    const size_t comma = std::min(text.find(',', start), text.size());
+    const std::string item = text.substr(start, comma - start);
+    unsigned v = 0;
+    auto [end, ec] = std::from_chars(item.data(), item.data() + item.size(), v);
+    if (item.empty() || ec != std::errc() || end != item.data() + item.size() || v < 1 || v > 65535)
+      return "'" + item + "' is not a port number from 1 to 65535 (a list: --port 80,443)";
+    ports.push_back(uint16_t(v));
+    if (comma == text.size())
+      return "";
+    start = comma + 1;
+  }
+}
+
+} // namespace
 
 std::optional<int> parse_cli(int argc, const char* const* argv, NettraceConfig& c,
                              std::ostream& out, std::ostream& err) {
@@ -40,8 +65,18 @@ std::optional<int> parse_cli(int argc, const char* const* argv, NettraceConfig& 
   auto* uid_opt = app.add_option("-u,--uid", uid, "Only this user id");
   app.add_option("--comm", c.tracer.comm,
                  "Only processes with exactly this name (at most 15 bytes)");
-  app.add_option("--port", c.tracer.port, "Only connections with this local or remote port")
-      ->check(CLI::Range(1, 65535));
+  std::vector<std::string> ports;
+  app.add_option("--port", ports,
+                 "Only connections with one of these local or remote ports (comma-separated, "
+                 "at most " +
+                     std::to_string(kMaxPorts) + ")")
+      ->type_name("PORT[,PORT...]")
+      ->check(CLI::Validator(
+          [](std::string& s) {
+            std::vector<uint16_t> unused;
+            return parse_port_list(s, unused);
+          },
+          ""));
   app.add_flag("-4", v4, "Only IPv4");
   app.add_flag("-6", v6, "Only IPv6");
   app.add_option("--direction", direction, "in (accepts) or out (connects)")
@@ -69,6 +104,13 @@ std::optional<int> parse_cli(int argc, const char* const* argv, NettraceConfig& 
   }
   if (v4 && v6) {
     err << "nettrace: -4 and -6 exclude each other; give neither for both families\n";
+    return kExitUsage;
+  }
+  for (const auto& p : ports)
+    parse_port_list(p, c.tracer.ports); // checked above
+  if (c.tracer.ports.size() > kMaxPorts) {
+    err << "nettrace: --port: " << c.tracer.ports.size() << " ports given; at most " << kMaxPorts
+        << " can be filtered on\n";
     return kExitUsage;
   }
   c.tracer.family = v4 ? 4 : v6 ? 6 : 0;
