@@ -150,7 +150,12 @@ for b in "${backends[@]}"; do
   fp_arrow=$NT_PID
   start_nettrace "$T/fp.json" --backend "$b" --port "$p" --format json
   "$W" connect --to 127.0.0.1:$p --comm nt-cli-fpe --expect-fail -v >"$T/fpe.cli" || fail "failed-port: the connect did not fail"
-  "$W" connect --to 127.0.0.1:$p --bind 127.0.0.1:$eph --comm nt-cli-fpb --expect-fail -v >"$T/fpb.cli" || fail "failed-port: the bound connect did not fail"
+  # A port of the ephemeral range may be taken by another test's socket: try others.
+  for _ in $(seq 1 20); do
+    "$W" connect --to 127.0.0.1:$p --bind 127.0.0.1:$eph --comm nt-cli-fpb --expect-fail -v >"$T/fpb.cli" 2>"$T/fpb.err" || fail "failed-port: the bound connect did not fail"
+    grep -q '^refused' "$T/fpb.cli" && break
+    eph=$((40000 + RANDOM % 20000))
+  done
   "$W" connect --to "[::1]:$p" --comm nt-cli-fp6 --expect-fail -v >"$T/fp6.cli" || fail "failed-port: the IPv6 connect did not fail"
   sleep 0.2; stop_nettrace; NT_PID=$fp_arrow; stop_nettrace
   : >"$T/fp.want"; : >"$T/fp.jwant"; fp_pids=()
