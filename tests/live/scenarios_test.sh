@@ -222,7 +222,7 @@ for b in "${backends[@]}"; do
     fail "$b/family: the workload did not see 4+2 IPv4 and 2 IPv6 connections: $(cat "$T/ds.srv")"
   check_lines "$b/family -4" "$T/f4.trace" "$T/f4.want" "$c4" "$cm" "$c6" "$srv"
   check_lines "$b/family -6" "$T/f6.trace" "$T/f6.want" "$c4" "$cm" "$c6" "$srv"
-  pass "$b/family: dual-stack server: -4 shows the 4 IPv4 (2 AF_INET6 ::ffff:) connections' 8 lines, -6 the IPv6 one's 4"
+  pass "$b/family: dual-stack server: -4 shows the 4 IPv4 connections (2 of them AF_INET6 to ::ffff:127.0.0.1), 8 lines; -6 the 2 IPv6 ones, 4 lines"
 
   # --port with a list: two servers in it, a third outside it.
   pa=$(free_port); pb=$((pa + 1)); pc=$((pa + 2))
