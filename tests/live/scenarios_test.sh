@@ -267,6 +267,21 @@ for b in "${backends[@]}"; do
   { expected_lines "$T/ns.cli" "$cli_pid" nt-cli-ns; expected_lines "$T/ns.srv" "$srv_pid" nt-srv-ns; } >"$T/ns.want"
   check_lines "$b/netns" "$T/ns.trace" "$T/ns.want" "$cli_pid" "$srv_pid"
   pass "$b/netns: client and server in two namespaces over veth, 6 exact lines"
+
+  # A connect abandoned in SYN_SENT (to an address of the link nobody holds:
+  # the SYN waits for ARP, the client gives up and closes) keeps its port too.
+  rm -f "$T"/ab.*
+  p=$(free_port)
+  start_nettrace "$T/ab.trace" --backend "$b" --port "$p" --failed
+  ip netns exec $nsb "$W" connect --to 10.231.0.77:$p --timeout-ms 300 --comm nt-cli-ab --expect-fail -v >"$T/ab.cli" || fail "abandoned: the connect did not fail"
+  sleep 0.2; stop_nettrace
+  ab_pid=$(awk '$1=="pid"{print $2}' "$T/ab.cli")
+  ab_port=$(awk '$1 == "refused" && $3 == 115 { n = split($4, l, ":"); print l[n] }' "$T/ab.cli")
+  [[ -n "$ab_port" && "$ab_port" != 0 ]] || fail "$b/abandoned: the client did not time out in SYN_SENT with a port: $(cat "$T/ab.cli")"
+  echo "# failed errno=0 10.231.0.77:$p<-10.231.0.2:$ab_port|PID=$ab_pid CMD=nt-cli-ab" >"$T/ab.want"
+  grep -F "|PID=$ab_pid CMD=" "$T/ab.trace" >"$T/ab.got" || true
+  cmp -s "$T/ab.want" "$T/ab.got" || { diff "$T/ab.want" "$T/ab.got" >&2 || true; fail "$b/abandoned: the '# failed' line differs from what the client saw"; }
+  pass "$b/abandoned: a connect closed in SYN_SENT is failed, with the client's port $ab_port"
 done
 
 # auto picks the cheapest backend that attaches, as --info reports it, and

@@ -4,7 +4,7 @@
 //
 //   workload serve   --listen IP:PORT [--comm NAME] [--count N] [--reuseport] [-v]
 //   workload connect --to IP:PORT [--bind IP:PORT] [--comm NAME] [--count N] [--threads T]
-//                    [--expect-fail] [-v]
+//                    [--timeout-ms MS] [--expect-fail] [-v]
 //
 // Both print "pid <pid>" first; serve prints "ready" once it listens. Each
 // connection is reported as it happens, so a checker can predict nettrace's
@@ -15,9 +15,9 @@
 // IPv6 as [::1]:PORT; an IPv4-mapped IPv6 address prints as the IPv4 address
 // it carries, as nettrace prints it. --bind binds each connecting socket first
 // (port 0: the kernel picks one at bind); --bind A:P --to A:P is a self-connect.
-// A server on [::] takes IPv4 clients too (IPV6_V6ONLY off). Exit 0 when
-// everything behaved as asked, 1 otherwise, 64 on usage. --count 0 serves
-// until killed.
+// --timeout-ms abandons a connect still unanswered after MS (reported as
+// "refused" with EINPROGRESS). A server on [::] takes IPv4 clients too (IPV6_V6ONLY off). Exit 0
+// when everything behaved as asked, 1 otherwise, 64 on usage. --count 0 serves until killed.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/prctl.h>
@@ -42,6 +42,7 @@ struct Args {
   bool reuseport = false;
   bool expect_fail = false;
   bool verbose = false; // report every connection (-v)
+  long timeout_ms = 0;  // connect: give up after this long, leaving the socket in SYN_SENT
 };
 
 [[noreturn]] void usage(const char* why) {
@@ -49,7 +50,7 @@ struct Args {
                "workload: %s\nusage: workload serve --listen IP:PORT [--comm NAME] [--count N] "
                "[--reuseport]\n"
                "       workload connect --to IP:PORT [--bind IP:PORT] [--comm NAME] [--count N] "
-               "[--threads T] [--expect-fail] [-v]\n",
+               "[--threads T] [--timeout-ms MS] [--expect-fail] [-v]\n",
                why);
   std::exit(64);
 }
@@ -187,6 +188,11 @@ int connect_all(const Args& a) {
     set_name(a.comm); // each thread's comm is its own
     for (long i = 0; i < a.count; ++i) {
       int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      if (a.timeout_ms > 0) {
+        // connect() then fails with EINPROGRESS; close() abandons the connect.
+        timeval tv{a.timeout_ms / 1000, (a.timeout_ms % 1000) * 1000};
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+      }
       if (bind_len) {
         int one = 1;
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
@@ -246,6 +252,8 @@ int main(int argc, char** argv) {
       a.addr = val();
     else if (k == "--bind")
       a.bind = val();
+    else if (k == "--timeout-ms")
+      a.timeout_ms = std::atol(val().c_str());
     else if (k == "--comm")
       a.comm = val();
     else if (k == "--count")
