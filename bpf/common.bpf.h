@@ -11,8 +11,6 @@
 
 #include "nettrace_event.h"
 
-#define NT_AF_INET 2
-#define NT_AF_INET6 10
 #define NT_IPPROTO_TCP 6
 #define NT_SOCK_STREAM 1
 #define NT_S_IFMT 00170000
@@ -20,6 +18,7 @@
 /* include/net/tcp_states.h */
 #define NT_TCP_ESTABLISHED 1
 #define NT_TCP_SYN_SENT 2
+#define NT_TCP_SYN_RECV 3
 #define NT_TCP_CLOSE 7
 /* Slots of the drop counter array (a power of two: see nt_count_drop). */
 #define NT_MAX_CPUS 1024
@@ -30,9 +29,12 @@ const volatile __u32 cfg_filter_uid = 0; /* set: only cfg_uid */
 const volatile __u32 cfg_uid = 0;
 const volatile __u32 cfg_filter_comm = 0; /* set: only cfg_comm */
 const volatile char cfg_comm[NT_COMM_LEN] = {};
-const volatile __u16 cfg_port = 0;   /* local or remote port */
-const volatile __u16 cfg_family = 0; /* NT_AF_INET or NT_AF_INET6 */
-const volatile __u32 cfg_direction = 0; /* 1: connects only, 2: accepts only */
+/* Any of the first cfg_nports ports, local or remote. */
+const volatile __u16 cfg_ports[NT_MAX_PORTS] = {};
+const volatile __u32 cfg_nports = 0;
+/* NT_AF_INET or NT_AF_INET6, as printed: see nt_shown_family. */
+const volatile __u16 cfg_family = 0;
+const volatile __u32 cfg_direction = NT_DIR_BOTH; /* enum nt_direction */
 const volatile __u32 cfg_netns = 0;
 const volatile __u64 cfg_cgroup_id = 0;
 /* Wake the reader only once this much is waiting: user space drains on a
@@ -58,6 +60,9 @@ struct nt_identity {
 	__u32 tid;
 	__u32 uid;
 	char comm[NT_COMM_LEN];
+	/* connecting map only: the state the connect was last seen in,
+	 * NT_TCP_SYN_SENT or (simultaneous open) NT_TCP_SYN_RECV. */
+	__u32 state;
 };
 
 /* Connects in flight, keyed by struct sock address. LRU so that sockets whose
@@ -78,6 +83,7 @@ static __always_inline void nt_current_identity(struct nt_identity *id)
 	id->uid = (__u32)bpf_get_current_uid_gid();
 	id->cgroup_id = bpf_get_current_cgroup_id();
 	bpf_get_current_comm(id->comm, sizeof(id->comm));
+	id->state = NT_TCP_SYN_SENT;
 }
 
 /* The task filters: applied where the identity is captured. */
@@ -201,6 +207,40 @@ static __always_inline bool nt_read_tcp_sock(bool btf, struct sock *sk, struct n
 	return true;
 }
 
+/*
+ * The family user space prints. An AF_INET6 socket whose local address is
+ * IPv4-mapped (::ffff:a.b.c.d: a dual-stack server's IPv4 client, or an AF_INET6
+ * client of ::ffff:127.0.0.1) is printed as IPv4 (nt::unmap_v4,
+ * src/trace/record.h, is the definition; this is its kernel-side twin, for
+ * the -4/-6 filter only), so the filter counts it as IPv4 too.
+ */
+static __always_inline __u16 nt_shown_family(const struct nt_event *e)
+{
+	__u32 w[3];
+
+	if (e->family != NT_AF_INET6)
+		return e->family;
+	__builtin_memcpy(w, e->laddr, sizeof(w));
+	if (w[0] == 0 && w[1] == 0 && w[2] == bpf_htonl(0xffff))
+		return NT_AF_INET;
+	return NT_AF_INET6;
+}
+
+/* The port filter: any of cfg_ports, local or remote. cfg_nports is a
+ * constant to the verifier (frozen rodata), and the loop is bounded anyway. */
+static __always_inline bool nt_port_wanted(__u16 lport, __u16 rport)
+{
+	if (!cfg_nports)
+		return true;
+	for (int i = 0; i < NT_MAX_PORTS; i++) {
+		if (i >= cfg_nports)
+			break;
+		if (cfg_ports[i] == lport || cfg_ports[i] == rport)
+			return true;
+	}
+	return false;
+}
+
 static __always_inline void nt_count_drop(__u32 reason)
 {
 	/* A mask, not a compare: clang bounds-checks a copy of the register and
@@ -222,15 +262,21 @@ static __always_inline void nt_emit(bool btf, struct sock *sk, const struct nt_i
 {
 	struct nt_event e = {};
 
-	if (cfg_direction == 1 && kind == NT_EV_ACCEPT)
+	if (cfg_direction == NT_DIR_CONNECTS && kind == NT_EV_ACCEPT)
 		return;
-	if (cfg_direction == 2 && kind != NT_EV_ACCEPT)
+	if (cfg_direction == NT_DIR_ACCEPTS && kind != NT_EV_ACCEPT)
 		return;
 	if (!nt_read_tcp_sock(btf, sk, &e))
 		return;
-	if (cfg_family && e.family != cfg_family)
+	if (kind == NT_EV_FAILED && !e.lport)
+		/* A failed connect releases its port (tcp_set_state(TCP_CLOSE) ->
+		 * inet_put_port() zeroes skc_num) before the tracepoint fires;
+		 * inet_sport still holds the port the kernel chose at connect. 0
+		 * only when the connect failed before a port was chosen. */
+		e.lport = bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
+	if (cfg_family && nt_shown_family(&e) != cfg_family)
 		return;
-	if (cfg_port && e.lport != cfg_port && e.rport != cfg_port)
+	if (!nt_port_wanted(e.lport, e.rport))
 		return;
 	if (cfg_netns && e.netns != cfg_netns)
 		return;
@@ -262,25 +308,52 @@ static __always_inline void nt_connect_started(struct sock *sk)
 	bpf_map_update_elem(&connecting, &key, &id, BPF_ANY);
 }
 
-/* The state machine's verdict on a connect in flight. Runs wherever the
+/* Whether a state change may end a connect in flight: the callers test this
+ * first, since most state changes are other transitions. */
+static __always_inline bool nt_connect_may_end(int oldstate)
+{
+	return oldstate == NT_TCP_SYN_SENT || oldstate == NT_TCP_SYN_RECV;
+}
+
+/*
+ * The state machine's verdict on a connect in flight. Runs wherever the
  * kernel changes the state: often softirq, so the identity comes from the map,
- * never from the current task. */
+ * never from the current task.
+ *
+ * Usually SYN_SENT -> ESTABLISHED (connected) or SYN_SENT -> CLOSE (refused,
+ * timed out, abandoned). A simultaneous open, of which a self-connect (a
+ * socket bound to port P connecting to its own address and P) is the common
+ * case, goes SYN_SENT -> SYN_RECV -> ESTABLISHED: it is still this task's
+ * outgoing connect, with no accept anywhere. Every accepted socket also goes
+ * SYN_RECV -> ESTABLISHED, so an entry only counts from SYN_RECV if we saw it
+ * get there: a stale entry (an outcome the kernel skipped) whose socket
+ * memory now holds an accepted socket must not turn into a connect.
+ */
 static __always_inline void nt_connect_outcome(bool btf, struct sock *sk, int oldstate,
 					       int newstate)
 {
 	__u64 key = (__u64)sk;
 	struct nt_identity *id;
 
-	if (oldstate != NT_TCP_SYN_SENT)
+	if (!nt_connect_may_end(oldstate))
 		return;
 	id = bpf_map_lookup_elem(&connecting, &key);
 	if (!id)
 		return;
+	if (id->state != oldstate) {
+		bpf_map_delete_elem(&connecting, &key);
+		return;
+	}
+	if (newstate == NT_TCP_SYN_RECV) {
+		id->state = NT_TCP_SYN_RECV;
+		return;
+	}
 	if (newstate == NT_TCP_ESTABLISHED)
 		nt_emit(btf, sk, id, NT_EV_CONNECT, 0);
-	else if (newstate == NT_TCP_CLOSE)
-		/* tcp_reset()/tcp_write_err() set sk_err before tcp_done() moves
-		 * the socket to CLOSE; 0 when the connect was abandoned. */
+	else
+		/* CLOSE, or FIN_WAIT1 when closed in SYN_RECV. tcp_reset() and
+		 * tcp_write_err() set sk_err before tcp_done() moves the socket
+		 * to CLOSE; 0 when the connect was abandoned. */
 		nt_emit(btf, sk, id, NT_EV_FAILED, NT_SK(btf, sk, sk_err));
 	bpf_map_delete_elem(&connecting, &key);
 }

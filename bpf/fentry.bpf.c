@@ -46,7 +46,7 @@ int BPF_PROG(fentry_tcp_set_state, struct sock *sk, int state)
 	/* The old state is still in sk; see kprobe_tcp_set_state. */
 	int oldstate = sk->__sk_common.skc_state;
 
-	if (oldstate != NT_TCP_SYN_SENT)
+	if (!nt_connect_may_end(oldstate))
 		return 0;
 	nt_connect_outcome(NT_BTF, sk, oldstate, state);
 	return 0;

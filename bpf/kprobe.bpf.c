@@ -91,7 +91,7 @@ int BPF_KPROBE(kprobe_tcp_set_state, struct sock *sk, int state)
 	 * sockets whose connect we saw start. */
 	int oldstate = BPF_CORE_READ(sk, __sk_common.skc_state);
 
-	if (oldstate != NT_TCP_SYN_SENT)
+	if (!nt_connect_may_end(oldstate))
 		return 0;
 	nt_connect_outcome(NT_RAW, sk, oldstate, state);
 	return 0;

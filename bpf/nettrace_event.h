@@ -2,20 +2,36 @@
 /*
  * The one event record shared by the BPF programs (bpf/ *.bpf.c) and user space
  * (src/tracer/). Fixed-width fields, explicit padding, kind first. The C++ side
- * pins this layout with static_assert (src/tracer/event_layout.cpp), so any
+ * pins this layout with static_assert (src/tracer/event_decode.cpp), so any
  * change here that moves a field breaks the build rather than the decoding.
+ *
+ * Families in this header (the event and the cfg_family filter) are the
+ * kernel's AF_* values; user space speaks of 4 and 6 and converts in one place
+ * (nt::ip_family_of_af / nt::af_of_ip_family, src/tracer/event_decode.h).
  */
 #ifndef NETTRACE_EVENT_H
 #define NETTRACE_EVENT_H
 
 #define NT_COMM_LEN 16
 #define NT_ADDR_LEN 16
+/* The kernel's address families (include/linux/socket.h). */
+#define NT_AF_INET 2
+#define NT_AF_INET6 10
+/* At most this many ports in the port filter (cfg_ports, nettrace --port). */
+#define NT_MAX_PORTS 16
 
 /* Event kinds: the first field of every record in the ring buffer. */
 enum nt_event_kind {
 	NT_EV_CONNECT = 1, /* outgoing connection established (this host connected out) */
 	NT_EV_ACCEPT = 2,  /* incoming connection accepted (a peer connected in) */
 	NT_EV_FAILED = 3,  /* outgoing connect that never reached ESTABLISHED */
+};
+
+/* Which ends the direction filter (cfg_direction) keeps. */
+enum nt_direction {
+	NT_DIR_BOTH = 0,     /* no filter */
+	NT_DIR_CONNECTS = 1, /* connects and failed connects only (--direction out) */
+	NT_DIR_ACCEPTS = 2,  /* accepts only (--direction in) */
 };
 
 /* Drop counters, indexed in the per-CPU `drops` array map. */
@@ -26,8 +42,10 @@ enum nt_drop_reason {
 
 struct nt_event {
 	__u16 kind;      /* enum nt_event_kind */
-	__u16 family;    /* AF_INET (2) or AF_INET6 (10) */
-	__u16 lport;     /* local port, host byte order */
+	__u16 family;    /* the socket's: NT_AF_INET or NT_AF_INET6 (an AF_INET6
+			  * socket may carry IPv4-mapped addresses) */
+	__u16 lport;     /* local port, host byte order; for NT_EV_FAILED the
+			  * port the connect had been given, 0 if none yet */
 	__u16 rport;     /* remote port, host byte order */
 	__s32 error;     /* NT_EV_FAILED: positive errno if known, else 0 */
 	__u32 pid;       /* process id (tgid) */

@@ -7,8 +7,10 @@
  *   CLOSE -> SYN_SENT runs inside tcp_v4_connect()/tcp_v6_connect(), in the
  *   connecting task, before inet_hash_connect() picks the local port: we
  *   remember the task there. SYN_SENT -> ESTABLISHED (the port is known by
- *   then) or SYN_SENT -> CLOSE (refused, timed out) may run in softirq on any
- *   task, so the identity comes from the map.
+ *   then), SYN_SENT -> CLOSE (refused, timed out: the port comes from
+ *   inet_sport, see nt_emit) or a simultaneous open's SYN_SENT -> SYN_RECV ->
+ *   ESTABLISHED may run in softirq on any task, so the identity comes from
+ *   the map.
  * Accepts: syscalls/sys_exit_accept4 and sys_exit_accept, in the accepting
  *   task: the returned fd is resolved to its socket through the task's file
  *   table. An accept() already blocked when we attach is still seen at exit.
@@ -43,7 +45,7 @@ int BPF_PROG(tracepoint_inet_sock_set_state_start, struct sock *sk, int oldstate
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(tracepoint_inet_sock_set_state, struct sock *sk, int oldstate, int newstate)
 {
-	if (oldstate != NT_TCP_SYN_SENT || !nt_is_tcp(NT_BTF, sk))
+	if (!nt_connect_may_end(oldstate) || !nt_is_tcp(NT_BTF, sk))
 		return 0;
 	nt_connect_outcome(NT_BTF, sk, oldstate, newstate);
 	return 0;

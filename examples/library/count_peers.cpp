@@ -13,7 +13,7 @@
 
 int main(int argc, char** argv) {
   const int seconds = argc > 1 ? std::atoi(argv[1]) : 5;
-  nt::TracerOptions options; // every connection; set options.port etc. to filter
+  nt::TracerOptions options; // every connection; set options.ports etc. to filter
   std::unique_ptr<nt::Tracer> tracer;
   try {
     tracer = nt::Tracer::open(options, [](std::string_view msg) {

@@ -66,14 +66,14 @@ inline LabelAddr label_addr(const IpAddr& ip) {
   LabelAddr a;
   std::memcpy(&a.lo, ip.bytes.data(), 8);
   std::memcpy(&a.hi, ip.bytes.data() + 8, 8);
-  // ::ffff:a.b.c.d: bytes 8..11 zero, 12..15 hold the IPv4 address.
-  constexpr uint64_t mapped_hi = 0xffff0000; // bytes 8..11 as a little-endian word
+  // IPv4-mapped (is_v4_mapped, trace/record.h): bytes 12..15, the upper half
+  // of `hi`, hold the IPv4 address.
   static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "label_addr reads words little-endian");
   if (ip.family == 4) {
     a.lo &= 0xffffffff;
     a.hi = 0;
     a.family = 4;
-  } else if (ip.family == 6 && a.lo == 0 && uint32_t(a.hi) == mapped_hi) {
+  } else if (is_v4_mapped(ip)) {
     a.lo = a.hi >> 32;
     a.hi = 0;
     a.family = 4;

@@ -18,11 +18,6 @@ template <typename T> void append_uint(std::string& out, T v) {
   out.append(buf, end);
 }
 
-bool is_v4_mapped(const IpAddr& ip) {
-  static constexpr uint8_t prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-  return ip.family == 6 && std::memcmp(ip.bytes.data(), prefix, sizeof prefix) == 0;
-}
-
 // The one comm escaper. Arrow: printable ASCII passes, '\' -> "\\", any
 // other byte -> "\xHH". JSON (Json = true): the same text, JSON-escaped on the
 // fly (no temporary string), so every backslash it writes is doubled and '"'

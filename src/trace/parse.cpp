@@ -303,12 +303,7 @@ bool parse_ip_whole(std::string_view text, bool v6, IpAddr& out) {
   out.family = v6 ? 6 : 4;
   // IPv4-mapped IPv6 is the same peer as its IPv4 address: normalise so both
   // ends of a dual-stack connection pair up.
-  static constexpr uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-  if (v6 && std::memcmp(out.bytes.data(), mapped, sizeof mapped) == 0) {
-    std::memmove(out.bytes.data(), out.bytes.data() + 12, 4);
-    std::memset(out.bytes.data() + 4, 0, 12);
-    out.family = 4;
-  }
+  unmap_v4(out);
   return true;
 }
 

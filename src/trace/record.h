@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 
@@ -21,6 +22,25 @@ struct IpAddr {
   std::array<uint8_t, 16> bytes{}; // network order; IPv4 uses bytes[0..3]
   bool operator==(const IpAddr&) const = default;
 };
+
+// True for an IPv4 address carried in IPv6 (::ffff:a.b.c.d), as a dual-stack
+// socket holds its IPv4 peers.
+inline bool is_v4_mapped(const IpAddr& ip) {
+  static constexpr uint8_t prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  return ip.family == 6 && std::memcmp(ip.bytes.data(), prefix, sizeof prefix) == 0;
+}
+
+// The one normalisation of IPv4-mapped IPv6: the IPv4 address it carries, so
+// both ends of a dual-stack connection print, filter and pair as the IPv4 peer
+// they are. Anything else is left as it is. Inline: parsing and the graph call
+// it once per address.
+inline void unmap_v4(IpAddr& ip) {
+  if (!is_v4_mapped(ip))
+    return;
+  std::memmove(ip.bytes.data(), ip.bytes.data() + 12, 4);
+  std::memset(ip.bytes.data() + 4, 0, 12);
+  ip.family = 4;
+}
 
 struct Endpoint {
   IpAddr ip;

@@ -20,9 +20,10 @@ struct BpfConfig {
   uint32_t uid = 0;
   bool filter_comm = false;
   char comm[16] = {};
-  uint16_t port = 0;
-  uint16_t family = 0;    // AF_INET / AF_INET6 / 0
-  uint32_t direction = 0; // 1 connects only, 2 accepts only
+  uint16_t ports[kMaxPorts] = {}; // the first nports count
+  uint32_t nports = 0;
+  uint16_t family = 0;    // the kernel's AF_INET / AF_INET6, or 0 (af_of_ip_family)
+  uint32_t direction = 0; // enum nt_direction (bpf/nettrace_event.h)
   uint32_t netns = 0;
   uint64_t cgroup_id = 0;
   uint32_t ringbuf_size = 1u << 22;

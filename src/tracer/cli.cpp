@@ -5,12 +5,14 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <vector>
 
 #include "tracer/errors.h"
 #include "version/version.h"
@@ -202,6 +204,25 @@ std::string with_every_name(const CLI::App& app, std::string message) {
   return message;
 }
 
+// One --port value, "PORT[,PORT...]": each item a whole number from 1 to 65535
+// and nothing else (an empty item too is an error). Appends to `ports`; on a
+// bad item returns the message that names it, worded like every other value.
+std::string parse_port_list(const std::string& text, std::vector<uint16_t>& ports) {
+  static const CLI::Validator port =
+      whole_number("a port number from 1 to 65535, or a comma-separated list of them", 1, 65535);
+  size_t start = 0;
+  while (true) {
+    const size_t comma = std::min(text.find(',', start), text.size());
+    std::string item = text.substr(start, comma - start);
+    if (std::string e = port(item); !e.empty())
+      return e;
+    ports.push_back(uint16_t(std::stoul(item)));
+    if (comma == text.size())
+      return "";
+    start = comma + 1;
+  }
+}
+
 } // namespace
 
 std::optional<int> parse_cli(int argc, const char* const* argv, NettraceConfig& c,
@@ -250,8 +271,18 @@ std::optional<int> parse_cli(int argc, const char* const* argv, NettraceConfig& 
   app.add_option("--comm", c.tracer.comm,
                  "Only processes with exactly this name (at most 15 bytes)")
       ->type_name("NAME");
-  app.add_option("--port", c.tracer.port, "Only connections with this local or remote port")
-      ->check(whole_number("a port number from 1 to 65535", 1, 65535));
+  std::vector<std::string> ports;
+  app.add_option("--port", ports,
+                 "Only connections with one of these local or remote ports (comma-separated, "
+                 "at most " +
+                     std::to_string(kMaxPorts) + ")")
+      ->type_name("PORT[,PORT...]")
+      ->check(CLI::Validator(
+          [](std::string& s) {
+            std::vector<uint16_t> unused;
+            return parse_port_list(s, unused);
+          },
+          ""));
   app.add_flag("-4", v4, "Only IPv4");
   app.add_flag("-6", v6, "Only IPv6");
   app.add_option("--direction", direction, "in (accepts) or out (connects)")
@@ -308,6 +339,13 @@ std::optional<int> parse_cli(int argc, const char* const* argv, NettraceConfig& 
   if (c.timestamp && c.format == OutputFormat::Json) {
     err << "nettrace: -t/--timestamp is for arrow lines; JSON lines carry ts_ns already (drop -t "
            "or --format json)\n";
+    return kExitUsage;
+  }
+  for (const auto& p : ports)
+    parse_port_list(p, c.tracer.ports); // checked above
+  if (c.tracer.ports.size() > kMaxPorts) {
+    err << "nettrace: --port: " << c.tracer.ports.size() << " ports given; at most " << kMaxPorts
+        << " can be filtered on\n";
     return kExitUsage;
   }
   c.tracer.family = v4 ? 4 : v6 ? 6 : 0;

@@ -29,6 +29,9 @@ static_assert(offsetof(nt_event, cgroup_id) == 40);
 static_assert(offsetof(nt_event, laddr) == 48);
 static_assert(offsetof(nt_event, raddr) == 64);
 static_assert(offsetof(nt_event, comm) == 80);
+static_assert(NT_AF_INET == AF_INET && NT_AF_INET6 == AF_INET6);
+static_assert(ip_family_of_af(NT_AF_INET) == 4 && ip_family_of_af(NT_AF_INET6) == 6);
+static_assert(af_of_ip_family(4) == NT_AF_INET && af_of_ip_family(6) == NT_AF_INET6);
 
 ClockOffset ClockOffset::now() {
   timespec mono{}, real{};
@@ -42,22 +45,12 @@ ClockOffset ClockOffset::now() {
 
 namespace {
 
-void set_ip(IpAddr& ip, uint16_t family, const uint8_t* bytes) {
+void set_ip(IpAddr& ip, uint8_t family, const uint8_t* bytes) {
   ip = {};
-  if (family == AF_INET) {
-    ip.family = 4;
-    std::memcpy(ip.bytes.data(), bytes, 4);
-    return;
-  }
-  ip.family = 6;
-  std::memcpy(ip.bytes.data(), bytes, 16);
+  ip.family = family;
+  std::memcpy(ip.bytes.data(), bytes, family == 4 ? 4 : 16);
   // A dual-stack socket talking to an IPv4 peer: report it as the IPv4 peer it is.
-  static constexpr uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-  if (std::memcmp(bytes, mapped, 12) == 0) {
-    ip.family = 4;
-    std::memmove(ip.bytes.data(), bytes + 12, 4);
-    std::memset(ip.bytes.data() + 4, 0, 12);
-  }
+  unmap_v4(ip);
 }
 
 } // namespace
@@ -80,10 +73,11 @@ bool decode_event(const void* data, size_t size, const ClockOffset& clock, Recor
   default:
     return false;
   }
-  if (e.family != AF_INET && e.family != AF_INET6)
+  const uint8_t family = ip_family_of_af(e.family);
+  if (family == 0)
     return false;
-  set_ip(out.local.ip, e.family, e.laddr);
-  set_ip(out.remote.ip, e.family, e.raddr);
+  set_ip(out.local.ip, family, e.laddr);
+  set_ip(out.remote.ip, family, e.raddr);
   out.local.port = e.lport;
   out.remote.port = e.rport;
   out.pid = e.pid;

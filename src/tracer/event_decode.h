@@ -8,6 +8,17 @@
 
 namespace nt {
 
+// Address families: the kernel side (the event, the BPF filters, BpfConfig)
+// speaks the kernel's AF_INET/AF_INET6 (bpf/nettrace_event.h NT_AF_*); user
+// space (IpAddr, TracerOptions, the trace formats) speaks 4 and 6. These two
+// are the only conversions; 0 means none or unknown on both sides.
+constexpr uint8_t ip_family_of_af(uint16_t af) {
+  return af == 2 ? 4 : af == 10 ? 6 : 0; // NT_AF_INET, NT_AF_INET6 (checked in event_decode.cpp)
+}
+constexpr uint16_t af_of_ip_family(int family) {
+  return family == 4 ? 2 : family == 6 ? 10 : 0;
+}
+
 // Converts kernel CLOCK_MONOTONIC nanoseconds (bpf_ktime_get_ns) to Unix time.
 struct ClockOffset {
   int64_t mono_to_real_ns = 0;

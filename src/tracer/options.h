@@ -2,22 +2,27 @@
 // program using the library directly.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace nt {
 
 enum class Direction : uint8_t { Both, Out, In };
+
+// At most this many ports in TracerOptions::ports (the BPF side's NT_MAX_PORTS).
+inline constexpr size_t kMaxPorts = 16;
 
 struct TracerOptions {
   std::string backend = "auto"; // auto | fentry | kprobe | tracepoint
   // Filters, applied in the kernel. Unset = everything.
   uint32_t pid = 0;
   std::optional<uint32_t> uid;
-  std::string comm;  // exact process name (at most 15 bytes, as the kernel keeps)
-  uint16_t port = 0; // local or remote
-  int family = 0;    // 0, 4 or 6
+  std::string comm;            // exact process name (at most 15 bytes, as the kernel keeps)
+  std::vector<uint16_t> ports; // any of these, local or remote (at most kMaxPorts)
+  int family = 0;              // 0, 4 or 6, of the addresses as printed
   Direction direction = Direction::Both;
   uint32_t netns = 0;
   std::string cgroup_path;          // cgroup v2 directory

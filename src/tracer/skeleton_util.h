@@ -29,7 +29,9 @@ template <typename Skel> void apply_config(Skel* skel, const BpfConfig& c) {
   ro->cfg_uid = c.uid;
   ro->cfg_filter_comm = c.filter_comm;
   std::memcpy(const_cast<char*>(ro->cfg_comm), c.comm, sizeof c.comm);
-  ro->cfg_port = c.port;
+  static_assert(sizeof ro->cfg_ports == sizeof c.ports, "NT_MAX_PORTS != kMaxPorts");
+  std::memcpy(const_cast<uint16_t*>(ro->cfg_ports), c.ports, sizeof c.ports);
+  ro->cfg_nports = c.nports;
   ro->cfg_family = c.family;
   ro->cfg_direction = c.direction;
   ro->cfg_netns = c.netns;

@@ -2,6 +2,7 @@
 
 #include <bpf/libbpf.h>
 #include <grp.h>
+#include <linux/types.h>
 #include <pwd.h>
 #include <sys/capability.h>
 #include <sys/prctl.h>
@@ -18,6 +19,10 @@
 
 #include "tracer/backend.h"
 #include "tracer/skeleton_util.h"
+
+extern "C" {
+#include "nettrace_event.h"
+}
 
 namespace nt {
 namespace {
@@ -78,9 +83,17 @@ BpfConfig make_bpf_config(const TracerOptions& o) {
     c.filter_comm = true;
     std::memcpy(c.comm, o.comm.data(), o.comm.size());
   }
-  c.port = o.port;
-  c.family = o.family == 4 ? AF_INET : o.family == 6 ? AF_INET6 : 0;
-  c.direction = o.direction == Direction::Out ? 1 : o.direction == Direction::In ? 2 : 0;
+  if (o.ports.size() > kMaxPorts)
+    throw TracerError(kExitUsage, "--port: " + std::to_string(o.ports.size()) +
+                                      " ports given; at most " + std::to_string(kMaxPorts) +
+                                      " can be filtered on");
+  for (size_t i = 0; i < o.ports.size(); ++i)
+    c.ports[i] = o.ports[i];
+  c.nports = uint32_t(o.ports.size());
+  c.family = af_of_ip_family(o.family);
+  c.direction = o.direction == Direction::Out  ? NT_DIR_CONNECTS
+                : o.direction == Direction::In ? NT_DIR_ACCEPTS
+                                               : NT_DIR_BOTH;
   c.netns = o.netns;
   if (!o.cgroup_path.empty()) {
     struct stat st {};

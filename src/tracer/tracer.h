@@ -2,7 +2,7 @@
 // callback on each poll, stop by destroying the Tracer.
 //
 //   nt::TracerOptions opts;
-//   opts.port = 443;
+//   opts.ports = {80, 443};
 //   auto tracer = nt::Tracer::open(opts);           // throws nt::TracerError
 //   while (running) tracer->poll(100, [](const nt::Record& r) { ... });
 #pragma once

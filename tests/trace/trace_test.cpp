@@ -303,6 +303,34 @@ TEST(Address, MappedIsNormalisedAndFailureClears) {
   EXPECT_EQ(ip, IpAddr{});
 }
 
+// The one definition of IPv4-mapped IPv6 (record.h), which the parser, the
+// formatter, the graph and nettrace's decoder all call.
+TEST(Address, OneDefinitionOfMapped) {
+  const IpAddr mapped{6, {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 192, 0, 2, 7}};
+  const IpAddr v4{4, {192, 0, 2, 7}};
+  EXPECT_TRUE(is_v4_mapped(mapped));
+  EXPECT_FALSE(is_v4_mapped(v4));
+  IpAddr ip = mapped;
+  unmap_v4(ip);
+  EXPECT_EQ(ip, v4);
+  unmap_v4(ip); // idempotent
+  EXPECT_EQ(ip, v4);
+  for (IpAddr other : {IpAddr{6, {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 192, 0, 2, 7}}, // compatible
+                       IpAddr{6, {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 192, 0, 2, 7}},
+                       IpAddr{6, {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}}, IpAddr{}}) {
+    EXPECT_FALSE(is_v4_mapped(other));
+    IpAddr same = other;
+    unmap_v4(same);
+    EXPECT_EQ(same, other);
+  }
+  // The parser and the formatter agree with it.
+  ASSERT_TRUE(parse_ip("::ffff:192.0.2.7", ip));
+  EXPECT_EQ(ip, v4);
+  std::string text;
+  append_ip(text, mapped);
+  EXPECT_EQ(text, "192.0.2.7");
+}
+
 TEST(Address, Endpoints) {
   Endpoint e;
   ASSERT_TRUE(parse_endpoint("1.2.3.4:80", e));

@@ -124,7 +124,7 @@ TEST(Cli, ParsesEveryFilter) {
   ASSERT_TRUE(c.tracer.uid.has_value());
   EXPECT_EQ(*c.tracer.uid, 0u);
   EXPECT_EQ(c.tracer.comm, "curl");
-  EXPECT_EQ(c.tracer.port, 443);
+  EXPECT_EQ(c.tracer.ports, std::vector<uint16_t>{443});
   EXPECT_EQ(c.tracer.family, 6);
   EXPECT_EQ(c.tracer.direction, Direction::Out);
   EXPECT_EQ(c.tracer.netns, 4026531840u);
@@ -170,7 +170,8 @@ TEST(Cli, EveryNumericMessageNamesTheOptionAndWhatItAccepts) {
                             "4294967295 (ls -L -i /proc/PID/ns/net shows it), got ";
   const std::string ring = "--ringbuf-size: expected a power of two from 4096 to 2147483648 bytes "
                            "(e.g. 4194304 for 4 MiB), got ";
-  const std::string port = "--port: expected a port number from 1 to 65535, got ";
+  const std::string port =
+      "--port: expected a port number from 1 to 65535, or a comma-separated list of them, got ";
   const std::vector<std::pair<std::vector<const char*>, std::string>> cases = {
       {{"-d", "0"}, duration + "'0' (too small)"},
       {{"--duration", "abc"}, duration + "'abc' (not a number)"},
@@ -384,17 +385,60 @@ TEST(Explain, EachFailureInWords) {
   EXPECT_EQ((AttachFailure{"load", EPERM}.detail()), "load: Operation not permitted (errno 1)");
 }
 
+// --port takes a list, like BCC tcpconnect's -P: comma-separated, repeatable,
+// at most kMaxPorts; a bad item is named in one line with the option.
+TEST(Cli, PortTakesACommaSeparatedList) {
+  NettraceConfig c;
+  ASSERT_FALSE(parse({"--port", "80,443"}, c));
+  EXPECT_EQ(c.tracer.ports, (std::vector<uint16_t>{80, 443}));
+  NettraceConfig again;
+  ASSERT_FALSE(parse({"--port", "80", "--port", "443,8080"}, again));
+  EXPECT_EQ(again.tracer.ports, (std::vector<uint16_t>{80, 443, 8080}));
+  NettraceConfig sixteen;
+  ASSERT_FALSE(parse({"--port", "1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16"}, sixteen));
+  EXPECT_EQ(sixteen.tracer.ports.size(), kMaxPorts);
+
+  for (const char* bad : {"80,abc", "80,", "0", "70000", "80;443", "-1", "443x"}) {
+    NettraceConfig b;
+    std::string err;
+    auto rc = parse({"--port", bad}, b, &err);
+    ASSERT_TRUE(rc.has_value()) << bad;
+    EXPECT_EQ(*rc, kExitUsage) << bad;
+    EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
+    EXPECT_NE(err.find("--port"), std::string::npos) << err;
+    EXPECT_NE(err.find("1 to 65535"), std::string::npos) << err;
+  }
+  NettraceConfig many;
+  std::string err;
+  auto rc = parse({"--port", "1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17"}, many, &err);
+  ASSERT_TRUE(rc.has_value());
+  EXPECT_EQ(*rc, kExitUsage);
+  EXPECT_NE(err.find("--port: 17 ports given; at most 16"), std::string::npos) << err;
+}
+
 TEST(BpfConfig, TranslatesFiltersAndRejectsBadValues) {
   TracerOptions o;
   o.comm = "curl";
   o.family = 6;
   o.direction = Direction::In;
   o.uid = 0;
+  o.ports = {80, 443};
   BpfConfig c = make_bpf_config(o);
+  EXPECT_EQ(c.nports, 2u);
+  EXPECT_EQ(c.ports[0], 80);
+  EXPECT_EQ(c.ports[1], 443);
+  EXPECT_EQ(c.ports[2], 0);
   EXPECT_TRUE(c.filter_comm);
   EXPECT_STREQ(c.comm, "curl");
   EXPECT_EQ(c.family, AF_INET6);
-  EXPECT_EQ(c.direction, 2u);
+  EXPECT_EQ(c.direction, uint32_t(NT_DIR_ACCEPTS));
+  o.direction = Direction::Out;
+  EXPECT_EQ(make_bpf_config(o).direction, uint32_t(NT_DIR_CONNECTS));
+  o.family = 4;
+  EXPECT_EQ(make_bpf_config(o).family, AF_INET);
+  o.ports.assign(kMaxPorts + 1, 80);
+  EXPECT_THROW(make_bpf_config(o), TracerError);
+  o.ports.clear();
   EXPECT_TRUE(c.filter_uid);
   o.comm = "a-name-longer-than-15";
   EXPECT_THROW(make_bpf_config(o), TracerError);

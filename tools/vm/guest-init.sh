@@ -89,8 +89,103 @@ threads() { # backend: 8 threads, every connect with its own tid
   else say "$b threads FAIL tids differ ($n distinct wanted)"; fi
 }
 
+# Compares the trace's lines of the given pids with the wanted ones, exactly.
+check() { # backend scenario want trace pid... ('#' lines count too)
+  b=$1; s=$2; w=$3; tr=$4; shift 4
+  : >$T/$s.got
+  for p in "$@"; do grep "|PID=$p CMD=" "$tr" >>$T/$s.got; done
+  sort $T/$s.got -o $T/$s.got; sort "$w" -o "$w"
+  if [ -s "$w" ] && cmp -s "$w" $T/$s.got; then
+    say "$b $s PASS $(wc -l <"$w") exact lines"
+  else
+    say "$b $s FAIL want $(wc -l <"$w") lines, got $(wc -l <$T/$s.got): $(diff "$w" $T/$s.got 2>/dev/null | head -4 | tr '\n' ' ')"
+  fi
+}
+wait_srv() { i=0; while ! grep -q ready "$1" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done; }
+
+failed_port() { # backend: refused connects carry the port the client had
+  b=$1
+  rm -f $T/fp*
+  if ! start_nt "$b" $T/fp.trace --port 9 --failed; then say "$b failed-port FAIL nettrace did not start"; return; fi
+  NTA=$NT
+  if ! start_nt "$b" $T/fp.json --port 9 --format json; then say "$b failed-port FAIL nettrace did not start"; return; fi
+  workload connect --to 127.0.0.1:9 --comm cli-fpe --expect-fail -v >$T/fpe.cli
+  workload connect --to 127.0.0.1:9 --bind 127.0.0.1:45123 --comm cli-fpb --expect-fail -v >$T/fpb.cli
+  stop_nt; NT=$NTA; stop_nt
+  : >$T/fp.want
+  pids=""
+  for c in fpe fpb; do
+    pid=$(awk '$1=="pid"{print $2}' $T/$c.cli); pids="$pids $pid"
+    port=$(awk '$1=="refused"{n=split($4,l,":"); print l[n]}' $T/$c.cli)
+    echo "# failed ECONNREFUSED 127.0.0.1:9<-127.0.0.1:$port|PID=$pid CMD=cli-$c" >>$T/fp.want
+    if ! grep "\"pid\":$pid," $T/fp.json | grep -q "\"type\":\"failed\".*\"local_port\":$port,"; then
+      say "$b failed-port FAIL no JSON failed record with local_port $port: $(grep "\"pid\":$pid," $T/fp.json | head -c 300)"; return
+    fi
+  done
+  check "$b" failed-port $T/fp.want $T/fp.trace $pids
+}
+
+selfconn() { # backend: a self-connect is one connect of that process
+  b=$1
+  rm -f $T/self*
+  if ! start_nt "$b" $T/self.trace --port 7010; then say "$b self-connect FAIL nettrace did not start"; return; fi
+  workload connect --to 127.0.0.1:7010 --bind 127.0.0.1:7010 --comm cli-self -v >$T/self.cli
+  stop_nt
+  pid=$(awk '$1=="pid"{print $2}' $T/self.cli)
+  expected $T/self.cli "$pid" cli-self >$T/self.want
+  grep -qx "127.0.0.1:7010<-127.0.0.1:7010|PID=$pid CMD=cli-self" $T/self.want || { say "$b self-connect FAIL the workload did not connect to itself"; return; }
+  check "$b" self-connect $T/self.want $T/self.trace "$pid"
+}
+
+families() { # backend: -4/-6 on a dual-stack server, as printed
+  b=$1
+  rm -f $T/ds* $T/f4* $T/f6*
+  if ! start_nt "$b" $T/f4.trace --port 7011 -4; then say "$b family FAIL nettrace did not start"; return; fi
+  NTA=$NT
+  if ! start_nt "$b" $T/f6.trace --port 7011 -6; then say "$b family FAIL nettrace did not start"; return; fi
+  workload serve --listen "[::]:7011" --comm srv-ds --count 0 -v >$T/ds.srv &
+  srv=$!
+  wait_srv $T/ds.srv
+  workload connect --to 127.0.0.1:7011 --comm cli-ds4 -v >$T/ds4.cli
+  workload connect --to "[::ffff:127.0.0.1]:7011" --comm cli-dsm -v >$T/dsm.cli
+  workload connect --to "[::1]:7011" --comm cli-ds6 -v >$T/ds6.cli
+  i=0; while [ "$(grep -c '^accepted' $T/ds.srv)" -lt 3 ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done
+  kill $srv; stop_nt; NT=$NTA; stop_nt
+  c4=$(awk '$1=="pid"{print $2}' $T/ds4.cli); cm=$(awk '$1=="pid"{print $2}' $T/dsm.cli); c6=$(awk '$1=="pid"{print $2}' $T/ds6.cli)
+  expected $T/ds.srv "$srv" srv-ds >$T/ds.all
+  { expected $T/ds4.cli "$c4" cli-ds4; expected $T/dsm.cli "$cm" cli-dsm; grep -v '\[' $T/ds.all; } >$T/f4.want
+  { expected $T/ds6.cli "$c6" cli-ds6; grep '\[' $T/ds.all; } >$T/f6.want
+  if [ "$(wc -l <$T/f4.want)" -ne 4 ] || [ "$(wc -l <$T/f6.want)" -ne 2 ]; then say "$b family FAIL the workload saw $(cat $T/ds.srv | tr '\n' ' ')"; return; fi
+  check "$b" family-4 $T/f4.want $T/f4.trace "$c4" "$cm" "$c6" "$srv"
+  check "$b" family-6 $T/f6.want $T/f6.trace "$c4" "$cm" "$c6" "$srv"
+}
+
+portlist() { # backend: --port with two ports of three
+  b=$1
+  rm -f $T/pl*
+  if ! start_nt "$b" $T/pl.trace --port 7020,7021; then say "$b port-list FAIL nettrace did not start"; return; fi
+  : >$T/pl.want; pids=""
+  for q in 7020 7021 7022; do
+    workload serve --listen 127.0.0.1:$q --comm srv-pl$q --count 1 -v >$T/pl$q.srv &
+    wait_srv $T/pl$q.srv
+    workload connect --to 127.0.0.1:$q --comm cli-pl$q -v >$T/pl$q.cli
+    wait $!
+    cp=$(awk '$1=="pid"{print $2}' $T/pl$q.cli); sp=$(awk '$1=="pid"{print $2}' $T/pl$q.srv)
+    pids="$pids $cp $sp"
+    [ $q = 7022 ] && continue
+    { expected $T/pl$q.cli "$cp" cli-pl$q; expected $T/pl$q.srv "$sp" srv-pl$q; } >>$T/pl.want
+  done
+  stop_nt
+  check "$b" port-list $T/pl.want $T/pl.trace $pids
+}
+
 nettrace --info >$T/info 2>&1
 cat $T/info
+# Debian's kernels have kprobes and trampolines: all three backends must load
+# here (below), and the rule the host's live tests use must say so too.
+rule=$(expected-backends | tr '\n' ' ')
+if [ "$rule" = "fentry tracepoint kprobe " ]; then say "rule expected-backends PASS $rule"
+else say "rule expected-backends FAIL names '$rule', not all three: $(expected-backends --why | tr '\n' ' ')"; fi
 for b in fentry tracepoint kprobe; do
   if ! grep -q "^  $b *loads+attaches" $T/info; then
     say "$b load FAIL $(grep "^  $b " $T/info)"
@@ -103,6 +198,10 @@ for b in fentry tracepoint kprobe; do
   pair "$b" ipv6 "[::1]:7001" "[::1]:7001" --count 3
   threads "$b"
   refused "$b"
+  failed_port "$b"
+  selfconn "$b"
+  families "$b"
+  portlist "$b"
 done
 # auto must pick what --info calls cheapest.
 want=$(awk '/^auto picks:/ { print $3 }' $T/info)

@@ -68,6 +68,7 @@ ldd "$build/bin/nettrace" | awk '/=>/ { print $3 } /ld-linux/ { print $1 }' | wh
   cp -L "$lib" "$root$lib"
 done
 cp "$here/tools/vm/guest-init.sh" "$root/init"
+cp "$here/tests/live/expected-backends.sh" "$root/bin/expected-backends"
 chmod +x "$root/init"
 (cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) >"$work/initrd.gz"
 

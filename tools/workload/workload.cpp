@@ -3,15 +3,21 @@
 // it runs in a busybox guest, hence no dependencies beyond libc).
 //
 //   workload serve   --listen IP:PORT [--comm NAME] [--count N] [--reuseport] [-v]
-//   workload connect --to IP:PORT [--comm NAME] [--count N] [--threads T] [--expect-fail] [-v]
+//   workload connect --to IP:PORT [--bind IP:PORT] [--comm NAME] [--count N] [--threads T]
+//                    [--timeout-ms MS] [--expect-fail] [-v]
 //
 // Both print "pid <pid>" first; serve prints "ready" once it listens. Each
 // connection is reported as it happens, so a checker can predict nettrace's
 // exact lines:  "accepted <local> <remote>" (serve),
 //               "conn <tid> <local> <remote>" (connect, established),
-//               "refused <tid> <errno>" (connect, failed).
-// IPv6 as [::1]:PORT. Exit 0 when everything behaved as asked, 1 otherwise,
-// 64 on usage. --count 0 serves until killed.
+//               "refused <tid> <errno> <local> <remote>" (connect, failed; the
+//               local end as getsockname still tells it after the failure).
+// IPv6 as [::1]:PORT; an IPv4-mapped IPv6 address prints as the IPv4 address
+// it carries, as nettrace prints it. --bind binds each connecting socket first
+// (port 0: the kernel picks one at bind); --bind A:P --to A:P is a self-connect.
+// --timeout-ms abandons a connect still unanswered after MS (reported as
+// "refused" with EINPROGRESS). A server on [::] takes IPv4 clients too (IPV6_V6ONLY off). Exit 0
+// when everything behaved as asked, 1 otherwise, 64 on usage. --count 0 serves until killed.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/prctl.h>
@@ -30,20 +36,21 @@
 namespace {
 
 struct Args {
-  std::string mode, addr, comm;
+  std::string mode, addr, comm, bind;
   long count = 1;
   int threads = 1;
   bool reuseport = false;
   bool expect_fail = false;
   bool verbose = false; // report every connection (-v)
+  long timeout_ms = 0;  // connect: give up after this long, leaving the socket in SYN_SENT
 };
 
 [[noreturn]] void usage(const char* why) {
   std::fprintf(stderr,
                "workload: %s\nusage: workload serve --listen IP:PORT [--comm NAME] [--count N] "
                "[--reuseport]\n"
-               "       workload connect --to IP:PORT [--comm NAME] [--count N] [--threads T] "
-               "[--expect-fail] [-v]\n",
+               "       workload connect --to IP:PORT [--bind IP:PORT] [--comm NAME] [--count N] "
+               "[--threads T] [--timeout-ms MS] [--expect-fail] [-v]\n",
                why);
   std::exit(64);
 }
@@ -95,8 +102,12 @@ std::string endpoint(const sockaddr_storage& ss) {
     return std::string(ip) + ":" + std::to_string(port);
   }
   auto* a = reinterpret_cast<const sockaddr_in6*>(&ss);
-  inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof ip);
   port = ntohs(a->sin6_port);
+  if (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr)) {
+    inet_ntop(AF_INET, &a->sin6_addr.s6_addr[12], ip, sizeof ip);
+    return std::string(ip) + ":" + std::to_string(port);
+  }
+  inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof ip);
   return "[" + std::string(ip) + "]:" + std::to_string(port);
 }
 
@@ -130,6 +141,11 @@ int serve(const Args& a) {
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   if (a.reuseport)
     setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+  if (ss.ss_family == AF_INET6) {
+    // Dual-stack whatever the sysctl says: on [::] IPv4 clients arrive too.
+    int zero = 0;
+    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
+  }
   if (bind(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0 || listen(fd, 4096) != 0) {
     std::fprintf(stderr, "workload: cannot listen on %s: %s\n", a.addr.c_str(),
                  std::strerror(errno));
@@ -162,12 +178,32 @@ int connect_all(const Args& a) {
   socklen_t len;
   if (!parse_addr(a.addr, ss, len))
     usage("bad --to address");
+  sockaddr_storage bind_ss{};
+  socklen_t bind_len = 0;
+  if (!a.bind.empty() && !parse_addr(a.bind, bind_ss, bind_len))
+    usage("bad --bind address");
   set_name(a.comm);
   std::atomic<long> ok{0}, failed{0};
   auto worker = [&] {
     set_name(a.comm); // each thread's comm is its own
     for (long i = 0; i < a.count; ++i) {
       int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      if (a.timeout_ms > 0) {
+        // connect() then fails with EINPROGRESS; close() abandons the connect.
+        timeval tv{a.timeout_ms / 1000, (a.timeout_ms % 1000) * 1000};
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+      }
+      if (bind_len) {
+        int one = 1;
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        if (bind(fd, reinterpret_cast<const sockaddr*>(&bind_ss), bind_len) != 0) {
+          std::fprintf(stderr, "workload: cannot bind %s: %s\n", a.bind.c_str(),
+                       std::strerror(errno));
+          ++failed;
+          close(fd);
+          continue;
+        }
+      }
       if (connect(fd, reinterpret_cast<const sockaddr*>(&ss), len) == 0) {
         ++ok;
         if (a.verbose) {
@@ -178,8 +214,10 @@ int connect_all(const Args& a) {
       } else {
         ++failed;
         if (a.verbose) {
-          std::string line =
-              "refused " + std::to_string(gettid()) + " " + std::to_string(errno) + "\n";
+          const int err = errno;
+          sockaddr_storage peer = ss;
+          std::string line = "refused " + std::to_string(gettid()) + " " + std::to_string(err) +
+                             " " + local_of(fd) + " " + endpoint(peer) + "\n";
           std::fputs(line.c_str(), stdout);
         }
       }
@@ -212,6 +250,10 @@ int main(int argc, char** argv) {
     };
     if (k == "--listen" || k == "--to")
       a.addr = val();
+    else if (k == "--bind")
+      a.bind = val();
+    else if (k == "--timeout-ms")
+      a.timeout_ms = std::atol(val().c_str());
     else if (k == "--comm")
       a.comm = val();
     else if (k == "--count")
