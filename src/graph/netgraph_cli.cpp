@@ -226,6 +226,7 @@ int run_netgraph(const NetgraphConfig& c) {
     return kNgUsage;
   }
   uint64_t shown = 0, lines = 0, bad = 0, skipped = 0;
+  finish_signal = 0;
   std::optional<FinishOnSignal> finish_on_signal;
   std::string names; // of the inputs, for "no connections found in ..."
   for (const std::string& in : c.inputs) {

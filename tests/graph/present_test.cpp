@@ -3,6 +3,9 @@
 // DOT's title, legend, self-loops and parallel edges, JSON fields and SVG
 // tooltips; on the recorded k3s trace and on hand-made lines.
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <chrono>
 
 #include <cstdio>
 #include <fstream>
@@ -16,6 +19,7 @@
 #include "graph/graph.h"
 #include "graph/netgraph_cli.h"
 #include "graph/present.h"
+#include "graph/reader.h"
 #include "graph/render.h"
 #include "trace/parse.h"
 
@@ -348,6 +352,44 @@ TEST(Svg, TooltipsNameTheProcessesAndTheEdge) {
       << svg;
   EXPECT_NE(svg.find("xlink:title=\"curl (pid 42) at 10.0.0.2\""), std::string::npos);
   EXPECT_EQ(svg.find("<title>n0"), std::string::npos) << "internal ids in the SVG";
+}
+
+struct Collect : LineSink {
+  std::vector<std::string> lines;
+  void on_line(std::string_view line, uint64_t, bool) override { lines.emplace_back(line); }
+};
+
+// "Finish now" while reading a pipe: what the writer sent is read, and
+// reading ends after the grace time although the writer keeps the pipe
+// open, or at once when it closes it.
+TEST(ReadStop, FinishesAfterTheGraceTimeOrAtEndOfFile) {
+  for (bool close_writer : {false, true}) {
+    int p[2];
+    ASSERT_EQ(pipe(p), 0);
+    ASSERT_EQ(write(p[1], "one\ntwo\nthr", 11), 11);
+    if (close_writer)
+      close(p[1]);
+    volatile int stop = 1;
+    sigset_t mask;
+    sigprocmask(SIG_SETMASK, nullptr, &mask);
+    ReadStop rs{&stop, &mask, 300};
+    Collect sink;
+    std::string err;
+    const auto t0 = std::chrono::steady_clock::now();
+    EXPECT_TRUE(read_lines(p[0], 1 << 20, sink, err, &rs)) << err;
+    const auto ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
+            .count();
+    EXPECT_EQ(sink.lines, (std::vector<std::string>{"one", "two", "thr"}));
+    if (close_writer) {
+      EXPECT_LT(ms, 250) << "did not end at end of file";
+    } else {
+      EXPECT_GE(ms, 290);
+      EXPECT_LT(ms, 2000);
+      close(p[1]);
+    }
+    close(p[0]);
+  }
 }
 
 } // namespace
