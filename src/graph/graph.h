@@ -56,15 +56,19 @@ struct Edge {
   uint16_t client_port = 0; // only with per_connection
   uint64_t count = 0;
   bool matched = true; // both ends seen
+  // Paired by arrival order among ends the trace cannot tell apart: the same
+  // 4-tuple waiting in two processes at once (two network namespaces, seen
+  // through arrow lines, which carry no namespace). Drawn dotted with a "?".
+  bool ambiguous = false;
 };
 
 struct GraphStats {
-  uint64_t events = 0, connects = 0, accepts = 0, failed = 0, lost = 0;
-  uint64_t matched = 0, unmatched_connects = 0, unmatched_accepts = 0;
-  uint64_t evicted = 0; // pending ends given up on because of max_pending
   // Wall-clock span of the records that carry a time (JSON lines), in ns
   // since the epoch; both 0 when none did (arrow lines carry no time).
   uint64_t first_ns = 0, last_ns = 0;
+  uint64_t events = 0, connects = 0, accepts = 0, failed = 0, lost = 0;
+  uint64_t matched = 0, unmatched_connects = 0, unmatched_accepts = 0;
+  uint64_t evicted = 0; // pending ends given up on because of max_pending
 };
 
 struct Graph {

@@ -132,14 +132,14 @@ void collapse_clients(Graph& g) {
   }
 }
 
-// Edges that became equal (same ends, port, client port, style) become one,
+// Edges that became equal (same ends, port, client port, kind) become one,
 // at the first one's place, counting all of their connections.
 void merge_equal_edges(Graph& g) {
-  std::map<std::tuple<size_t, size_t, uint16_t, uint16_t, bool>, size_t> seen;
+  std::map<std::tuple<size_t, size_t, uint16_t, uint16_t, bool, bool>, size_t> seen;
   std::vector<Edge> kept;
   for (const Edge& e : g.edges) {
-    auto [it, inserted] =
-        seen.try_emplace({e.from, e.to, e.port, e.client_port, e.matched}, kept.size());
+    auto [it, inserted] = seen.try_emplace(
+        {e.from, e.to, e.port, e.client_port, e.matched, e.ambiguous}, kept.size());
     if (inserted)
       kept.push_back(e);
     else

@@ -157,14 +157,18 @@ std::string title_html(const Graph& g) {
       text = R"(<FONT COLOR="red3">)" + text + "</FONT>";
     h += "<TR><TD>" + text + "</TD></TR>";
   }
-  bool dashed = false, collapsed = false;
-  for (const Edge& e : g.edges)
+  bool dashed = false, dotted = false, collapsed = false;
+  for (const Edge& e : g.edges) {
     dashed |= !e.matched;
+    dotted |= e.matched && e.ambiguous;
+  }
   for (const Node& n : g.nodes)
     collapsed |= n.collapsed();
   std::string legend = "solid edge: client to server, both ends traced";
   if (dashed)
     legend += "; dashed: one end not in the trace";
+  if (dotted)
+    legend += "; dotted, '?': paired by order among ends the trace cannot tell apart";
   h += R"(<TR><TD><FONT POINT-SIZE="10" COLOR="gray30">)" + html_text(legend) + "</FONT></TD></TR>";
   if (collapsed)
     h += R"(<TR><TD><FONT POINT-SIZE="10" COLOR="gray30">)" +
@@ -218,26 +222,28 @@ GraphPtr build_cgraph(const Graph& g) {
     }
     for (size_t a = 0; !n.external && a < n.addresses.size(); ++a)
       tip += (a ? ", " : " at ") + n.addresses[a];
-    agsafeset(an, cs("tooltip"), cs(dot_text(tip)), cs(""));
+    agsafeset(an, cs("tooltip"), cs(dot_text(printable(tip))), cs(""));
     if (n.external)
       agsafeset(an, cs("style"), cs("dashed"), cs(""));
     nodes.push_back(an);
   }
-  // One DOT edge per (client, server, solid or dashed), its label one line
-  // per port: parallel edges and self-loops then have one label each, which
-  // Graphviz places without overlaps. A node's solid self-loop is drawn on
-  // top, its dashed one below.
-  std::map<std::tuple<size_t, size_t, bool>, std::vector<const Edge*>> groups;
-  std::vector<std::tuple<size_t, size_t, bool>> order;
+  // One DOT edge per (client, server, kind: solid, dashed or dotted), its
+  // label one line per port: parallel edges and self-loops then have one
+  // label each, which Graphviz places without overlaps. A node's solid
+  // self-loop is drawn on top, the others below.
+  enum Kind { Solid, Dashed, Dotted };
+  auto kind = [](const Edge& e) { return !e.matched ? Dashed : e.ambiguous ? Dotted : Solid; };
+  std::map<std::tuple<size_t, size_t, int>, std::vector<const Edge*>> groups;
+  std::vector<std::tuple<size_t, size_t, int>> order;
   for (const Edge& e : g.edges) {
-    auto& v = groups[{e.from, e.to, e.matched}];
+    auto& v = groups[{e.from, e.to, kind(e)}];
     if (v.empty())
-      order.push_back({e.from, e.to, e.matched});
+      order.push_back({e.from, e.to, kind(e)});
     v.push_back(&e);
   }
   constexpr size_t kShownLines = 6;
   for (const auto& key : order) {
-    const auto& [from, to, matched] = key;
+    const auto& [from, to, k] = key;
     const std::vector<const Edge*>& es = groups[key];
     Agedge_t* ae = agedge(G.get(), nodes[from], nodes[to], nullptr, 1);
     std::string label, tip = names[from] + " -> " + names[to];
@@ -246,6 +252,8 @@ GraphPtr build_cgraph(const Graph& g) {
       if (i < kShownLines - 1 || es.size() == kShownLines) {
         if (!label.empty())
           label += "\\n";
+        if (k == Dotted)
+          label += "? ";
         if (e.client_port)
           label += std::to_string(e.client_port) + " -> ";
         label += ":" + std::to_string(e.port);
@@ -256,15 +264,17 @@ GraphPtr build_cgraph(const Graph& g) {
       }
       tip += (i ? "; " : " ") + edge_words(e);
     }
-    if (!matched)
+    if (k == Dashed)
       tip += " (the other end was not traced)";
+    if (k == Dotted)
+      tip += " (paired by order only: the trace cannot tell these ends apart)";
     agsafeset(ae, cs("label"), cs(label), cs(""));
-    agsafeset(ae, cs("tooltip"), cs(dot_text(tip)), cs(""));
-    if (!matched)
-      agsafeset(ae, cs("style"), cs("dashed"), cs(""));
+    agsafeset(ae, cs("tooltip"), cs(dot_text(printable(tip))), cs(""));
+    if (k != Solid)
+      agsafeset(ae, cs("style"), cs(k == Dashed ? "dashed" : "dotted"), cs(""));
     if (from == to) {
-      agsafeset(ae, cs("tailport"), cs(matched ? "n" : "s"), cs(""));
-      agsafeset(ae, cs("headport"), cs(matched ? "n" : "s"), cs(""));
+      agsafeset(ae, cs("tailport"), cs(k == Solid ? "n" : "s"), cs(""));
+      agsafeset(ae, cs("headport"), cs(k == Solid ? "n" : "s"), cs(""));
     }
   }
   // Last: setting the root graph's label also sets the default of

@@ -311,6 +311,22 @@ TEST(Dot, TitleSaysWhatThePictureIsAndALegendWhatLinesMean) {
   EXPECT_EQ(tdot.find("(N processes)"), std::string::npos) << "legend for what is not drawn";
 }
 
+// An edge paired only by arrival order (Edge::ambiguous, set by the
+// builder) is drawn apart from sure ones, dotted and marked "?".
+TEST(Dot, AmbiguousPairsAreDottedAndMarked) {
+  Graph g = finished(std::vector<std::string>{"10.0.0.1:80<-10.0.0.2:1|PID=10 CMD=cli",
+                                              "10.0.0.2:1->10.0.0.1:80|PID=20 CMD=srv"});
+  ASSERT_EQ(g.edges.size(), 1u);
+  Edge sure = g.edges[0];
+  g.edges[0].ambiguous = true;
+  g.edges.push_back(sure);
+  present(g, GroupBy::Pid);
+  ASSERT_EQ(g.edges.size(), 2u) << "an ambiguous pair was merged with a sure one";
+  const std::string dot = dot_text(g);
+  EXPECT_NE(dot.find("[label=\"? :80\",\n\t\tstyle=dotted"), std::string::npos) << dot;
+  EXPECT_NE(dot.find("dotted, '?': paired by order"), std::string::npos) << dot;
+}
+
 TEST(Json, NodesCarryTheirFacts) {
   Graph g = finished(k3s_lines());
   present(g, GroupBy::Pid);
