@@ -28,6 +28,22 @@ start_pipeline() {
   PGID=$(cat "$T/pgid")
 }
 
+# Waits until netgraph reads (it then catches SIGINT: bit 2 of SigCgt), as
+# it long does when a user presses Ctrl-C; at most 3 s (a netgraph that never
+# catches SIGINT gets it then, and the checks below say what it did); sets NG_PID.
+wait_netgraph_reading() {
+  NG_PID=
+  for _ in $(seq 1 60); do
+    NG_PID=$(pgrep -g "$PGID" -x netgraph || true)
+    if [[ -n $NG_PID ]]; then
+      cgt=$(awk '/^SigCgt:/ { print $2 }' "/proc/$NG_PID/status" 2>/dev/null || true)
+      [[ -n $cgt ]] && (((16#$cgt >> 1) & 1)) && return 0
+    fi
+    sleep 0.05
+  done
+  [[ -n $NG_PID ]] || fail "netgraph did not start"
+}
+
 # Waits for the pipeline (at most 10 s); sets RC.
 wait_pipeline() {
   for _ in $(seq 1 200); do kill -0 "$PIPE_JOB" 2>/dev/null || break; sleep 0.05; done
@@ -63,7 +79,7 @@ W
   cp "$T/first" "$T/writer.sh.first"; cp "$T/last" "$T/writer.sh.last"
   start_pipeline "bash $T/writer.sh"
   for _ in $(seq 1 100); do [[ -e "$T/writer.sh.ready" ]] && break; sleep 0.05; done
-  sleep 0.3 # netgraph is blocked reading the pipe now, as under nettrace
+  wait_netgraph_reading
   kill -INT -- "-$PGID"
   wait_pipeline
   check_png "stand-in writer"
@@ -82,8 +98,8 @@ W
   cp "$T/first" "$T/stubborn.sh.first"
   start_pipeline "bash $T/stubborn.sh"
   for _ in $(seq 1 100); do [[ -e "$T/stubborn.sh.ready" ]] && break; sleep 0.05; done
-  sleep 0.3
-  ngpid=$(pgrep -g "$PGID" -x netgraph)
+  wait_netgraph_reading
+  ngpid=$NG_PID
   kill -INT "$ngpid"; sleep 0.2; kill -INT "$ngpid"
   for _ in $(seq 1 100); do kill -0 "$ngpid" 2>/dev/null || break; sleep 0.05; done
   kill -0 "$ngpid" 2>/dev/null && fail "netgraph still runs after a second SIGINT"
@@ -102,6 +118,7 @@ port=$(free_port)
 start_pipeline "\"\$1/nettrace\" --port $port --ready-file \"\$0/ready\" 2>\"\$0/nettrace.err\""
 for _ in $(seq 1 200); do [[ -e "$T/ready" ]] && break; kill -0 "$PIPE_JOB" 2>/dev/null || break; sleep 0.05; done
 [[ -e "$T/ready" ]] || fail "nettrace did not become ready: $(cat "$T/nettrace.err" 2>/dev/null)"
+wait_netgraph_reading
 "$W" serve --listen "127.0.0.1:$port" --comm "ngs$$" --count 0 -v >"$T/srv" &
 srv=$!; NT_BG_PIDS+=("$srv")
 wait_ready_line "$T/srv" "$srv"
