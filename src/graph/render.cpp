@@ -241,6 +241,10 @@ GraphPtr build_cgraph(const Graph& g) {
       order.push_back({e.from, e.to, kind(e)});
     v.push_back(&e);
   }
+  std::vector<bool> looped(g.nodes.size(), false);
+  for (const Edge& e : g.edges)
+    if (e.from == e.to)
+      looped[e.from] = true;
   constexpr size_t kShownLines = 6;
   for (const auto& key : order) {
     const auto& [from, to, k] = key;
@@ -275,6 +279,12 @@ GraphPtr build_cgraph(const Graph& g) {
     if (from == to) {
       agsafeset(ae, cs("tailport"), cs(k == Solid ? "n" : "s"), cs(""));
       agsafeset(ae, cs("headport"), cs(k == Solid ? "n" : "s"), cs(""));
+    } else {
+      // Edges into a node with loops come in on its west side (rankdir
+      // LR), away from the loops' labels: many clients of one server
+      // otherwise come in across them.
+      if (looped[to])
+        agsafeset(ae, cs("headport"), cs("w"), cs(""));
     }
   }
   // Last: setting the root graph's label also sets the default of

@@ -261,6 +261,10 @@ TEST(Dot, OneEdgePerPairAndStyleAndLoopsOnTopOrBelow) {
             std::string::npos)
       << dot;
   EXPECT_NE(dot.find("\"coredns (pid 19190)\":n -> \"coredns (pid 19190)\":n"), std::string::npos);
+  // Edges into a node with loops come in on its west side, under the loop's label.
+  EXPECT_NE(dot.find("\"kubectl (14 processes)\" -> \"k3s-server (pid 16254)\":w"),
+            std::string::npos)
+      << dot;
   // No two DOT edges with the same ends and style. An edge statement is
   // "\t<tail> -> <head>\t[attributes];" (attributes may span lines).
   std::set<std::string> seen;
