@@ -429,6 +429,11 @@ void GraphBuilder::add(const Record& r, std::string_view input_host) {
 
 void GraphBuilder::add(const Record& r, uint32_t input_host) {
   const uint32_t host = r.host.empty() ? input_host : host_index(r.host);
+  if (r.time_ns) { // for the picture's title (present.cpp)
+    GraphStats& st = graph_.stats;
+    st.first_ns = st.first_ns ? std::min(st.first_ns, r.time_ns) : r.time_ns;
+    st.last_ns = std::max(st.last_ns, r.time_ns);
+  }
   switch (r.type) {
   case RecordType::Lost:
     graph_.stats.lost += r.lost;
@@ -670,7 +675,9 @@ Graph GraphBuilder::finish() {
     for (size_t a = 0; a < addrs.n; ++a) {
       if (!n.label.empty())
         n.label += "\\n";
+      const size_t at = n.label.size();
       append_ip(n.label, addrs.a[a].ip());
+      n.addresses.push_back(n.label.substr(at)); // the same text, as a field
     }
   }
 

@@ -40,6 +40,14 @@ struct Node {
   std::string name;  // process name (escaped), or the address for external nodes
   uint32_t pid = 0;  // the process, with GroupBy::Pid (labels show it)
   bool external = false;
+  // Structured facts behind the label, for JSON and for present(): a process
+  // node's local addresses (at most 4, first seen first; what the label
+  // lists), or an outside node's address (filled in by present()).
+  std::vector<std::string> addresses;
+  // A collapsed node (present()): the client processes it stands for, in
+  // first-seen order; pid is then 0. Empty for every other node.
+  std::vector<uint32_t> pids;
+  bool collapsed() const { return !pids.empty(); }
 };
 
 struct Edge {
@@ -48,9 +56,16 @@ struct Edge {
   uint16_t client_port = 0; // only with per_connection
   uint64_t count = 0;
   bool matched = true; // both ends seen
+  // Paired by arrival order among ends the trace cannot tell apart: the same
+  // 4-tuple waiting in two processes at once (two network namespaces, seen
+  // through arrow lines, which carry no namespace). Drawn dotted with a "?".
+  bool ambiguous = false;
 };
 
 struct GraphStats {
+  // Wall-clock span of the records that carry a time (JSON lines), in ns
+  // since the epoch; both 0 when none did (arrow lines carry no time).
+  uint64_t first_ns = 0, last_ns = 0;
   uint64_t events = 0, connects = 0, accepts = 0, failed = 0, lost = 0;
   uint64_t matched = 0, unmatched_connects = 0, unmatched_accepts = 0;
   uint64_t evicted = 0; // pending ends given up on because of max_pending
@@ -61,6 +76,7 @@ struct Graph {
   std::vector<Edge> edges;
   std::vector<std::string> hosts;
   GraphStats stats;
+  GroupBy group_by = GroupBy::Pid; // what a node is (set by present())
   bool incomplete() const { return stats.lost > 0; }
 };
 

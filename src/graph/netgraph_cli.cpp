@@ -1,6 +1,8 @@
 #include "graph/netgraph_cli.h"
 
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -8,6 +10,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <optional>
 
 #include "graph/reader.h"
 #include "graph/render.h"
@@ -24,8 +27,9 @@ std::optional<int> parse_netgraph_cli(int argc, const char* const* argv, Netgrap
       "netgraph"};
   app.footer("Exit codes: 0 ok; 1 bad option; 2 unreadable input, or a bad line with --strict; 3 "
              "cannot write or render.\n"
+             "SIGINT or SIGTERM while reading a pipe means: draw what was read, exit 0.\n"
              "Examples:\n"
-             "  sudo nettrace | netgraph | dot -Tpng -o graph.png\n"
+             "  sudo nettrace | netgraph -T png -o graph.png     (end with Ctrl-C)\n"
              "  netgraph host.trace -T svg -o graph.svg\n"
              "  netgraph web1.trace db1.trace --group-by comm > fleet.dot");
   app.set_version_flag("--version", version_line("netgraph"), "Print the version and exit");
@@ -34,9 +38,13 @@ std::optional<int> parse_netgraph_cli(int argc, const char* const* argv, Netgrap
                  "Trace files ('-' = stdin; none = stdin). Each file is a host.");
   app.add_option("-T,--format", c.format, "dot|png|svg|pdf|json (default dot)")
       ->check(CLI::IsMember({"dot", "png", "svg", "pdf", "json"}));
-  app.add_option("-o,--output", c.output, "Write to FILE (written whole, then renamed into place)");
-  app.add_option("--group-by", group, "Nodes are: pid (process, default), comm, host or address")
-      ->check(CLI::IsMember({"pid", "comm", "host", "address"}));
+  app.add_option("-o,--output", c.output,
+                 "Write to FILE (written whole, then renamed into place); none or '-': stdout");
+  auto* group_by =
+      app.add_option("--group-by", group,
+                     "Nodes are: pid (one per process), comm, host or address. Default: one per "
+                     "process, with client-only processes of one name on one host drawn as one")
+          ->check(CLI::IsMember({"pid", "comm", "host", "address"}));
   app.add_flag("--per-connection", c.graph.per_connection, "One edge per connection (4-tuple)");
   app.add_flag("--no-loopback", c.graph.no_loopback,
                "Leave out connections to 127.0.0.0/8 and ::1");
@@ -66,12 +74,11 @@ std::optional<int> parse_netgraph_cli(int argc, const char* const* argv, Netgrap
                      : group == "host"    ? GroupBy::Host
                      : group == "address" ? GroupBy::Address
                                           : GroupBy::Pid;
+  c.present.collapse_clients = group_by->count() == 0;
   if (c.inputs.empty())
     c.inputs.push_back("-");
-  if (c.format != "dot" && c.format != "json" && c.output.empty()) {
-    err << "netgraph: -T " << c.format << " writes a file: add -o FILE\n";
-    return kNgUsage;
-  }
+  if (c.output == "-")
+    c.output.clear(); // stdout, as dot does
   return std::nullopt;
 }
 
@@ -140,6 +147,71 @@ struct Feeder : LineSink {
   }
 };
 
+// "Finish now" on SIGINT and SIGTERM while reading a stream (see
+// NetgraphConfig::finish_on_signal). The handler only records the signal and
+// is reset by the kernel as it runs (SA_RESETHAND): a second SIGINT kills as
+// usual. The signals are blocked except inside read_lines()'s wait, so one
+// that comes while lines are being processed is not lost.
+volatile int finish_signal = 0;
+void on_finish_signal(int sig) {
+  finish_signal = sig;
+}
+
+class FinishOnSignal {
+public:
+  FinishOnSignal() {
+    finish_signal = 0;
+    sigset_t both;
+    sigemptyset(&both);
+    sigaddset(&both, SIGINT);
+    sigaddset(&both, SIGTERM);
+    sigprocmask(SIG_BLOCK, &both, &old_mask_);
+    wait_mask_ = old_mask_;
+    struct sigaction sa {};
+    sa.sa_handler = on_finish_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESETHAND;
+    for (int i = 0; i < 2; ++i) {
+      const int sig = i == 0 ? SIGINT : SIGTERM;
+      sigaction(sig, nullptr, &old_[i]);
+      // A signal the parent ignores (a background job of a script) stays ignored.
+      if (old_[i].sa_handler == SIG_IGN)
+        continue;
+      sigaction(sig, &sa, nullptr);
+      sigdelset(&wait_mask_, sig);
+    }
+  }
+  ~FinishOnSignal() {
+    // One that came after the last wait asked for what happens now anyway.
+    sigset_t pending, both;
+    sigemptyset(&both);
+    sigaddset(&both, SIGINT);
+    sigaddset(&both, SIGTERM);
+    sigpending(&pending);
+    if (!finish_signal && (sigismember(&pending, SIGINT) || sigismember(&pending, SIGTERM))) {
+      const timespec now{};
+      int sig = sigtimedwait(&both, nullptr, &now);
+      if (sig > 0)
+        finish_signal = sig;
+    }
+    sigaction(SIGINT, &old_[0], nullptr);
+    sigaction(SIGTERM, &old_[1], nullptr);
+    sigprocmask(SIG_SETMASK, &old_mask_, nullptr);
+  }
+  FinishOnSignal(const FinishOnSignal&) = delete;
+  FinishOnSignal& operator=(const FinishOnSignal&) = delete;
+  ReadStop stop() const { return ReadStop{&finish_signal, &wait_mask_}; }
+
+private:
+  sigset_t old_mask_, wait_mask_;
+  struct sigaction old_[2];
+};
+
+bool is_stream(int fd) {
+  struct stat st;
+  return ::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode);
+}
+
 std::string host_of(const std::string& path, const std::string& stdin_host) {
   if (path == "-")
     return stdin_host;
@@ -150,22 +222,36 @@ std::string host_of(const std::string& path, const std::string& stdin_host) {
 
 int run_netgraph(const NetgraphConfig& c) {
   std::unique_ptr<GraphBuilder> builder;
+  GraphOptions build = c.graph;
+  build.min_count = 1; // applied by present(), after collapsing
   try {
-    builder = std::make_unique<GraphBuilder>(c.graph);
+    builder = std::make_unique<GraphBuilder>(build);
   } catch (const std::invalid_argument& e) {
     std::fprintf(stderr, "netgraph: bad regular expression: %s\n", e.what());
     return kNgUsage;
   }
   uint64_t shown = 0, lines = 0, bad = 0, skipped = 0;
+  finish_signal = 0;
+  std::optional<FinishOnSignal> finish_on_signal;
+  std::string names; // of the inputs, for "no connections found in ..."
   for (const std::string& in : c.inputs) {
+    const std::string name = in == "-" ? "<stdin>" : in;
+    names += (names.empty() ? "" : ", ") + name;
+    if (finish_signal)
+      continue; // asked to finish: the inputs left are not read
     int fd = in == "-" ? STDIN_FILENO : ::open(in.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
       std::fprintf(stderr, "netgraph: cannot open %s: %s\n", in.c_str(), std::strerror(errno));
       return kNgInput;
     }
-    Feeder feed(*builder, in == "-" ? "<stdin>" : in, host_of(in, c.host), c.strict, shown);
+    if (c.finish_on_signal && !finish_on_signal && is_stream(fd))
+      finish_on_signal.emplace();
+    Feeder feed(*builder, name, host_of(in, c.host), c.strict, shown);
     std::string err;
-    bool ok = read_lines(fd, kMaxLine, feed, err);
+    ReadStop stop;
+    if (finish_on_signal)
+      stop = finish_on_signal->stop();
+    bool ok = read_lines(fd, kMaxLine, feed, err, finish_on_signal ? &stop : nullptr);
     if (fd != STDIN_FILENO)
       ::close(fd);
     if (!ok) {
@@ -178,11 +264,29 @@ int run_netgraph(const NetgraphConfig& c) {
     bad += feed.bad;
     skipped += feed.skipped;
   }
+  finish_on_signal.reset(); // from here on, SIGINT and SIGTERM do what they always do
+  if (finish_signal)
+    std::fprintf(stderr, "netgraph: %s: drawing the %llu lines read so far\n",
+                 finish_signal == SIGINT ? "interrupted" : "terminated",
+                 static_cast<unsigned long long>(lines));
   if (bad > shown)
     std::fprintf(stderr,
                  "netgraph: %llu lines were not trace lines and were skipped (first %llu shown)\n",
                  static_cast<unsigned long long>(bad), static_cast<unsigned long long>(shown));
   Graph g = builder->finish();
+  present(g, c.graph.group_by, c.present);
+  if (g.edges.empty()) {
+    if (g.stats.events == 0)
+      std::fprintf(stderr,
+                   "netgraph: no connections found in %s (netgraph reads what nettrace writes: "
+                   "arrow or JSON lines)\n",
+                   names.c_str());
+    else
+      std::fprintf(stderr,
+                   "netgraph: none of the %llu connection ends in %s is left after "
+                   "--no-loopback, --include, --exclude and --min-count\n",
+                   static_cast<unsigned long long>(g.stats.events), names.c_str());
+  }
   if (g.incomplete())
     std::fprintf(stderr, "netgraph: the trace reports %llu lost events: the graph is incomplete\n",
                  static_cast<unsigned long long>(g.stats.lost));
@@ -200,7 +304,8 @@ int run_netgraph(const NetgraphConfig& c) {
   }
 
   // Output: to stdout, or into a temporary beside the target renamed into
-  // place, so a failure never leaves half a file behind.
+  // place, so a failure never leaves half a file behind. netgraph opens the
+  // file itself (Graphviz would name the temporary in its own error).
   std::string tmp;
   if (!c.output.empty())
     tmp = c.output + ".tmp." + std::to_string(getpid());
@@ -211,27 +316,35 @@ int run_netgraph(const NetgraphConfig& c) {
                  c.output.empty() ? "stdout" : c.output.c_str(), why.c_str());
     return kNgOutput;
   };
-  if (c.format == "dot" || c.format == "json") {
-    FILE* f = tmp.empty() ? stdout : std::fopen(tmp.c_str(), "w");
-    if (!f)
-      return fail_out(std::strerror(errno));
-    bool ok;
-    if (c.format == "dot") {
-      ok = write_dot(g, f);
-    } else {
-      std::string j = to_json(g);
-      ok = std::fwrite(j.data(), 1, j.size(), f) == j.size() && std::fflush(f) == 0;
+  FILE* f = stdout;
+  if (!tmp.empty()) {
+    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    if (fd < 0 || !(f = ::fdopen(fd, "w"))) {
+      const int e = errno;
+      if (fd >= 0)
+        ::close(fd);
+      const bool dir = e == ENOENT || e == ENOTDIR;
+      return fail_out(std::string(std::strerror(e)) +
+                      (dir ? " (the directory must exist; or -o - for stdout)"
+                           : " (choose a writable directory; or -o - for stdout)"));
     }
-    int saved = errno;
-    if (f != stdout && std::fclose(f) != 0)
-      ok = false;
-    if (!ok)
-      return fail_out(std::strerror(saved ? saved : EIO));
-  } else {
-    std::string why;
-    if (!render_file(g, c.format, tmp, why))
-      return fail_out(why);
   }
+  errno = 0;
+  bool ok;
+  std::string why;
+  if (c.format == "dot") {
+    ok = write_dot(g, f);
+  } else if (c.format == "json") {
+    std::string j = to_json(g);
+    ok = std::fwrite(j.data(), 1, j.size(), f) == j.size() && std::fflush(f) == 0;
+  } else {
+    ok = render(g, c.format, f, why);
+  }
+  const int saved = errno;
+  if (f != stdout && std::fclose(f) != 0)
+    ok = false;
+  if (!ok)
+    return fail_out(!why.empty() ? why : std::strerror(saved ? saved : EIO));
   if (!tmp.empty() && std::rename(tmp.c_str(), c.output.c_str()) != 0)
     return fail_out(std::strerror(errno));
   return kNgOk;

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "graph/graph.h"
+#include "graph/present.h"
 
 namespace nt {
 
@@ -21,11 +22,16 @@ enum NetgraphExit : int {
 struct NetgraphConfig {
   std::vector<std::string> inputs; // "-" = stdin
   std::string format = "dot";      // dot, png, svg, pdf, json
-  std::string output;              // empty = stdout (dot and json only)
+  std::string output;              // empty or "-" = stdout (every format)
   std::string host;                // host name for stdin
   bool strict = false;
   bool stats = false;
   GraphOptions graph;
+  PresentOptions present; // collapse_clients is off with an explicit --group-by
+  // SIGINT/SIGTERM while reading a stream (a pipe, a terminal) mean "finish
+  // now": draw what was read, write it, exit 0. Off for tests that call
+  // run_netgraph() in a process whose signals they own.
+  bool finish_on_signal = true;
 };
 
 std::optional<int> parse_netgraph_cli(int argc, const char* const* argv, NetgraphConfig& config,

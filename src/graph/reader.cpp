@@ -1,5 +1,7 @@
 #include "graph/reader.h"
 
+#include <poll.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -36,13 +38,67 @@ template <typename F> void for_each_newline(const char* p, const char* end, F&& 
 
 } // namespace
 
-bool read_lines(int fd, size_t max_line, LineSink& sink, std::string& error) {
+namespace {
+
+// With a ReadStop: waits until `fd` has input (or end of file). False when
+// reading should end: the grace time after *stop ran out. -1 on error.
+int wait_readable(int fd, const ReadStop& s, timespec& deadline, bool& stopping) {
+  for (;;) {
+    if (*s.stop && !stopping) {
+      stopping = true;
+      clock_gettime(CLOCK_MONOTONIC, &deadline);
+      deadline.tv_sec += s.grace_ms / 1000;
+      deadline.tv_nsec += long(s.grace_ms % 1000) * 1000000;
+      if (deadline.tv_nsec >= 1000000000) {
+        deadline.tv_nsec -= 1000000000;
+        ++deadline.tv_sec;
+      }
+    }
+    timespec left{}, *timeout = nullptr;
+    if (stopping) {
+      timespec now;
+      clock_gettime(CLOCK_MONOTONIC, &now);
+      left.tv_sec = deadline.tv_sec - now.tv_sec;
+      left.tv_nsec = deadline.tv_nsec - now.tv_nsec;
+      if (left.tv_nsec < 0) {
+        left.tv_nsec += 1000000000;
+        --left.tv_sec;
+      }
+      if (left.tv_sec < 0)
+        return 0;
+      timeout = &left;
+    }
+    pollfd p{fd, POLLIN, 0};
+    int n = ppoll(&p, 1, timeout, s.wait_mask);
+    if (n > 0)
+      return 1; // input, end of file or an error read() will report
+    if (n == 0)
+      return 0; // grace time over
+    if (errno != EINTR)
+      return -1;
+  }
+}
+
+} // namespace
+
+bool read_lines(int fd, size_t max_line, LineSink& sink, std::string& error, const ReadStop* stop) {
+  timespec deadline{};
+  bool stopping = false;
   constexpr size_t kChunk = 1 << 17;
   std::vector<char> buf(kChunk);
   std::string carry;     // a line split across reads
   bool overlong = false; // the line being carried is past max_line
   uint64_t lineno = 0;
   for (;;) {
+    if (stop) {
+      int ready = wait_readable(fd, *stop, deadline, stopping);
+      if (ready < 0) {
+        error = std::strerror(errno);
+        return false;
+      }
+      if (ready == 0)
+        break; // finish now: what was read is drawn
+    }
     ssize_t n = ::read(fd, buf.data(), buf.size());
     if (n < 0) {
       if (errno == EINTR)

@@ -10,10 +10,10 @@ namespace nt {
 
 // Writes DOT to `out`. Returns false on a write error.
 bool write_dot(const Graph& g, FILE* out);
-// Renders with Graphviz's dot layout into `path` in `format` (png, svg, pdf...).
-// Returns false with a reason in `why`.
-bool render_file(const Graph& g, const std::string& format, const std::string& path,
-                 std::string& why);
+// Renders with Graphviz's dot layout in `format` (png, svg, pdf...) to `out`.
+// Returns false with a reason in `why`; Graphviz's own messages never reach
+// stderr (they are part of `why`).
+bool render(const Graph& g, const std::string& format, FILE* out, std::string& why);
 // The graph as one JSON document: nodes, edges, counts, stats.
 std::string to_json(const Graph& g);
 

@@ -31,6 +31,21 @@ done
 if grep -q "crlf.trace:" "$T/crlf.err"; then fail "crlf: CRLF line ends were reported as bad lines"; fi
 pass "netgraph survives binary, 10 MB line, truncated, empty, comment-only and CRLF input"
 
+# Nothing to draw is said in words (exit status stays 0), naming the inputs;
+# a graph with connections says no such thing.
+for f in binary empty comments; do
+  grep -qx "netgraph: no connections found in $T/$f.trace (netgraph reads what nettrace writes: arrow or JSON lines)" "$T/$f.err" ||
+    fail "$f: no 'no connections found' line naming the input: $(tail -2 "$T/$f.err")"
+done
+rc=0
+"$BIN/netgraph" - "$T/empty.trace" </dev/null >/dev/null 2>"$T/two.err" || rc=$?
+[[ $rc -eq 0 ]] || fail "two empty inputs: exit $rc"
+grep -qx "netgraph: no connections found in <stdin>, $T/empty.trace (.*)" "$T/two.err" || fail "two empty inputs: $(cat "$T/two.err")"
+for f in longline crlf; do
+  if grep -q "no connections" "$T/$f.err"; then fail "$f: 'no connections' said of a graph with connections"; fi
+done
+pass "empty, binary and comment-only input say 'no connections found in INPUT', exit 0"
+
 # --strict turns the first bad line into a failure with a distinct exit code.
 rc=0
 "$BIN/netgraph" --strict "$T/truncated.trace" >/dev/null 2>"$T/strict.err" || rc=$?
