@@ -128,9 +128,15 @@ GraphPtr build_cgraph(const Graph& g) {
       label = std::to_string(e.client_port) + " -> " + label;
     if (e.count > 1)
       label += " x" + std::to_string(e.count);
+    // Paired by order only (see Edge::ambiguous): dotted and marked, never
+    // drawn as a sure connection.
+    if (e.ambiguous)
+      label = "? " + label;
     agsafeset(ae, cs("label"), cs(label), cs(""));
     if (!e.matched)
       agsafeset(ae, cs("style"), cs("dashed"), cs(""));
+    else if (e.ambiguous)
+      agsafeset(ae, cs("style"), cs("dotted"), cs(""));
   }
   return G;
 }
@@ -174,12 +180,15 @@ std::string to_json(const Graph& g) {
                      {"label", n.label}});
   }
   auto& edges = j["edges"] = nlohmann::json::array();
-  for (const Edge& e : g.edges)
+  for (const Edge& e : g.edges) {
     edges.push_back({{"from", e.from},
                      {"to", e.to},
                      {"port", e.port},
                      {"count", e.count},
                      {"matched", e.matched}});
+    if (e.ambiguous) // only when set: graphs without ambiguity read as before
+      edges.back()["ambiguous"] = true;
+  }
   const GraphStats& s = g.stats;
   j["stats"] = {{"events", s.events},
                 {"connects", s.connects},
@@ -189,6 +198,8 @@ std::string to_json(const Graph& g) {
                 {"matched", s.matched},
                 {"unmatched_connects", s.unmatched_connects},
                 {"unmatched_accepts", s.unmatched_accepts}};
+  if (s.ambiguous)
+    j["stats"]["ambiguous"] = s.ambiguous;
   return j.dump(1) + "\n";
 }
 

@@ -32,6 +32,8 @@ Graph build(const std::vector<std::string>& lines, GraphOptions o = {}) {
   return build_hosts(hl, o);
 }
 
+std::string dot_text(const Graph& g);
+
 // "client-name -> server-name :port xN" for every edge, sorted.
 std::multiset<std::string> edges(const Graph& g) {
   std::multiset<std::string> out;
@@ -81,6 +83,46 @@ TEST(Pairing, LoopbackPairsOnlyWithinOneHostAndNetns) {
   Graph h = build_hosts({{"web1", "127.0.0.1:80<-127.0.0.1:5000|PID=1 CMD=cli"},
                          {"web2", "127.0.0.1:5000->127.0.0.1:80|PID=2 CMD=srv"}});
   EXPECT_EQ(h.stats.matched, 0u);
+}
+
+// One loopback 4-tuple alive at once in two network namespaces of one host,
+// both connects before either accept, read from arrow lines (which carry no
+// namespace): client A in the first, client B in the second, then the
+// accepts of server A' and server B' in the same order. Neither end can tell
+// which connect an accept belongs to. The pairing must keep the order (A
+// with A', B with B') and must not pass either pair off as sure: both edges
+// are marked ambiguous, and counted as such.
+TEST(Pairing, OneLoopbackTupleInTwoNamespacesPairsInOrderAndIsMarkedAmbiguous) {
+  Graph g = build({"127.0.0.1:8080<-127.0.0.1:40000|PID=100 CMD=client-a",
+                   "127.0.0.1:8080<-127.0.0.1:40000|PID=200 CMD=client-b",
+                   "127.0.0.1:40000->127.0.0.1:8080|PID=101 CMD=server-a",
+                   "127.0.0.1:40000->127.0.0.1:8080|PID=201 CMD=server-b"});
+  std::multiset<std::string> got;
+  for (const Edge& e : g.edges)
+    got.insert(g.nodes[e.from].name + " -> " + g.nodes[e.to].name +
+               (e.matched ? "" : " unmatched") + (e.ambiguous ? " ambiguous" : " sure"));
+  EXPECT_EQ(got, (std::multiset<std::string>{"client-a -> server-a ambiguous",
+                                             "client-b -> server-b ambiguous"}));
+  EXPECT_EQ(g.stats.matched, 2u);
+  EXPECT_EQ(g.stats.ambiguous, 2u);
+  EXPECT_EQ(g.stats.unmatched_connects + g.stats.unmatched_accepts, 0u);
+  // The ambiguous edges are drawn apart from sure ones.
+  const std::string dot = dot_text(g);
+  EXPECT_NE(dot.find("dotted"), std::string::npos) << dot;
+  // With the namespaces known (JSON lines), the same interleaving is sure.
+  const std::string c = "{\"type\":\"connect\",\"local_ip\":\"127.0.0.1\",\"local_port\":40000,"
+                        "\"remote_ip\":\"127.0.0.1\",\"remote_port\":8080,";
+  const std::string a = "{\"type\":\"accept\",\"local_ip\":\"127.0.0.1\",\"local_port\":8080,"
+                        "\"remote_ip\":\"127.0.0.1\",\"remote_port\":40000,";
+  Graph j = build({c + "\"pid\":100,\"comm\":\"client-a\",\"netns\":1}",
+                   c + "\"pid\":200,\"comm\":\"client-b\",\"netns\":2}",
+                   a + "\"pid\":101,\"comm\":\"server-a\",\"netns\":1}",
+                   a + "\"pid\":201,\"comm\":\"server-b\",\"netns\":2}"});
+  EXPECT_EQ(edges(j), (std::multiset<std::string>{"client-a -> server-a :8080 x1",
+                                                  "client-b -> server-b :8080 x1"}));
+  EXPECT_EQ(j.stats.ambiguous, 0u);
+  for (const Edge& e : j.edges)
+    EXPECT_FALSE(e.ambiguous);
 }
 
 TEST(Pairing, AcrossHostsOnRealAddresses) {
