@@ -213,6 +213,11 @@ struct GraphBuilder::Index {
   // external nodes by their address text.
   absl::flat_hash_map<NodeKey, size_t, NodeKeyHash, NodeKeyEq> nodes;
   absl::flat_hash_map<std::string, size_t> externals;
+  // add_arrow's index of process nodes by host and the text after "|PID="
+  // ("1234 CMD=curl"): with --group-by pid, comm or host, one text always
+  // means one node, so a line whose text was seen before needs no reading of
+  // its pid and name, and no second lookup.
+  absl::flat_hash_map<NodeKey, size_t, NodeKeyHash, NodeKeyEq> by_text;
   absl::flat_hash_map<EdgeKey, size_t> edges;
   // Per node: the local addresses its label lists, at most 4.
   struct Addrs {
@@ -381,8 +386,28 @@ void GraphBuilder::add(const Record& r, uint32_t input_host) {
 }
 
 bool GraphBuilder::add_arrow(const ArrowView& v, uint32_t host) {
-  // The tail as parse_arrow_tail reads it, without copying a name that holds
-  // no escape (almost every name): digits, " CMD=", the name to the end.
+  Index& x = *index_;
+  const bool connect = v.type == RecordType::Connect;
+  // A process text seen before on this host: its node, without reading the
+  // pid and name again. Not with --group-by address, where the node follows
+  // the local address, not the text.
+  const bool by_text = options_.group_by != GroupBy::Address;
+  if (by_text) {
+    auto it = x.by_text.find(NodeKeyView{host, v.tail});
+    if (it != x.by_text.end()) {
+      // What add_event() does, with process_node()'s lookup already done.
+      ++(connect ? graph_.stats.connects : graph_.stats.accepts);
+      ++graph_.stats.events;
+      if (options_.no_loopback && is_loopback(v.remote.ip))
+        return true;
+      x.addrs[it->second].note(label_addr(v.local.ip));
+      add_end(connect, v.local, v.remote, 0, host, it->second);
+      return true;
+    }
+  }
+  // First time for this text: read it as parse_arrow_tail does, without
+  // copying a name that holds no escape (almost every name): digits,
+  // " CMD=", the name to the end.
   const std::string_view t = v.tail;
   size_t digits = 0;
   uint32_t pid = 0;
@@ -395,11 +420,18 @@ bool GraphBuilder::add_arrow(const ArrowView& v, uint32_t host) {
     comm = t.substr(digits + 5);
   } else {
     // Long pids (overflow is checked there), escapes, or not the plain form.
-    if (!parse_arrow_tail(t, pid, index_->comm))
+    if (!parse_arrow_tail(t, pid, x.comm))
       return false; // nothing added: the caller goes the general way
-    comm = index_->comm;
+    comm = x.comm;
   }
-  add_event(v.type == RecordType::Connect, v.local, v.remote, 0, host, pid, comm);
+  ++(connect ? graph_.stats.connects : graph_.stats.accepts);
+  ++graph_.stats.events;
+  if (options_.no_loopback && is_loopback(v.remote.ip))
+    return true;
+  const size_t node = process_node(host, pid, comm, v.local.ip);
+  if (by_text)
+    x.by_text.emplace(NodeKey{host, std::string(t)}, node);
+  add_end(connect, v.local, v.remote, 0, host, node);
   return true;
 }
 
