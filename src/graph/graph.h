@@ -62,6 +62,10 @@ struct GraphStats {
 };
 
 struct Graph {
+  // In the order first seen (an index is a sequence number): a process node
+  // at its first record, an edge at the record that made it, an outside node
+  // and its edge when their unpaired end goes out (at its eviction, or in
+  // finish() in the ends' arrival order). No map's order shows.
   std::vector<Node> nodes;
   std::vector<Edge> edges;
   std::vector<std::string> hosts;

@@ -125,6 +125,42 @@ TEST(Pairing, OneLoopbackTupleInTwoNamespacesPairsInOrderAndIsMarkedAmbiguous) {
     EXPECT_FALSE(e.ambiguous);
 }
 
+// Ends still waiting at the end go out in the order they came, whatever order
+// the map holding them keeps: the output order is the input's by
+// construction (sequence numbers), not by a hash that happens to keep it.
+TEST(Order, LeftoverEndsComeOutInTheOrderTheyCame) {
+  std::vector<std::string> lines, want;
+  for (int i = 0; i < 60; ++i) {
+    // Connects to outside peers that never answer, accepts from outside
+    // clients, and a pair that does pair between them.
+    const std::string peer =
+        "198.51." + std::to_string(100 - i) + "." + std::to_string(i * 7 % 250 + 1);
+    if (i % 3 == 0) {
+      lines.push_back(peer + ":" + std::to_string(1000 + i) + "->10.0.0.1:22|PID=20 CMD=sshd");
+      want.push_back(peer + " -> sshd");
+    } else {
+      lines.push_back(peer + ":443<-10.0.0.2:" + std::to_string(30000 + i) + "|PID=10 CMD=curl");
+      want.push_back("curl -> " + peer + ":443");
+    }
+    lines.push_back("10.0.0.1:80<-10.0.0.2:" + std::to_string(40000 + i) + "|PID=10 CMD=curl");
+    lines.push_back("10.0.0.2:" + std::to_string(40000 + i) + "->10.0.0.1:80|PID=30 CMD=nginx");
+  }
+  Graph g = build(lines);
+  std::vector<std::string> got;
+  for (const Edge& e : g.edges)
+    if (!e.matched)
+      got.push_back(g.nodes[e.from].name + " -> " + g.nodes[e.to].name);
+  EXPECT_EQ(got, want);
+  // Outside nodes too: in the order their ends came.
+  std::vector<std::string> outside, want_outside;
+  for (const Node& n : g.nodes)
+    if (n.external)
+      outside.push_back(n.name);
+  for (const std::string& w : want)
+    want_outside.push_back(w.starts_with("curl -> ") ? w.substr(8) : w.substr(0, w.find(' ')));
+  EXPECT_EQ(outside, want_outside);
+}
+
 TEST(Pairing, AcrossHostsOnRealAddresses) {
   Graph g = build_hosts({{"web1", "10.0.0.9:5432<-10.0.0.5:40000|PID=10 CMD=app"},
                          {"db1", "10.0.0.5:40000->10.0.0.9:5432|PID=20 CMD=postgres"}});
