@@ -294,7 +294,8 @@ for shape in sequential busy; do
   taskset -c 1 "$bin/benchtool" tracegen --lines "$lines" --procs 64 --shape $shape --json >"$tmp/trace.$shape.json"
 done
 size=$(stat -c %s "$tmp/trace.sequential.$lines")
-[[ $ngonly -eq 1 ]] && { echo "_Run: $(date -u '+%Y-%m-%d %H:%M UTC'), kernel $(uname -r), $(nproc) CPUs; netgraph only._"; echo; }
+# The load average goes with the figures: on a shared VM they follow it.
+[[ $ngonly -eq 1 ]] && { echo "_Run: $(date -u '+%Y-%m-%d %H:%M UTC'), kernel $(uname -r), $(nproc) CPUs; netgraph only; load average before $(cut -d' ' -f1-3 /proc/loadavg)._"; echo; }
 echo "### netgraph on synthetic traces (64 client processes on 200 addresses, 6 servers, 1 line in 4 IPv6; best of 5, one core)"
 echo
 echo "| step | seconds | GB/s | lines/s | peak RSS KiB |"
