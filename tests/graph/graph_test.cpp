@@ -429,9 +429,10 @@ TEST(FastLane, GivesWhatTheGeneralPathGives) {
       {"db1", read_trace(NT_EXAMPLE_TRACES "/fleet/db1.trace")},
       {"cache1", read_trace(NT_EXAMPLE_TRACES "/fleet/cache1.trace")},
   };
-  // Lines the memo must not shortcut: tails too short or too long for it,
-  // tails that differ only past 8 bytes or by length, bad tails, escapes,
-  // CRLF, the same process on several addresses, loopback, reused tuples.
+  // Lines the index of process texts must not shortcut: short and long
+  // tails, tails that differ only past 8 bytes or by length, bad tails,
+  // escapes, CRLF, the same process on several addresses, loopback, reused
+  // tuples, one tuple waiting in two processes at once.
   std::vector<std::string> odd;
   const std::string long_name(40, 'n');
   for (int i = 0; i < 300; ++i) {
