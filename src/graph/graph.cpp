@@ -1,17 +1,15 @@
 #include "graph/graph.h"
 
 #include <absl/container/flat_hash_map.h>
+#include <absl/hash/hash.h>
 #include <re2/re2.h>
 
 #include <algorithm>
 #include <array>
-#include <charconv>
-#include <cmath>
 #include <cstddef>
 #include <cstring>
-#include <functional>
+#include <deque>
 #include <stdexcept>
-#include <unordered_map>
 
 #include "trace/format.h"
 
@@ -85,34 +83,60 @@ inline LabelAddr label_addr(const IpAddr& ip) {
   return a;
 }
 
-// A connection's identity: client endpoint, server endpoint, and for loopback
-// the host and network namespace (two pods both using 127.0.0.1 are different
-// machines to us). An IPv4 endpoint counts 4 address bytes, any other 16.
-// The pending maps are std::unordered_map and finish() sends their leftovers
-// out in the map's order, which the DOT output shows: `hash` is therefore
-// std::hash of the byte string the key used to be (see pair_hash), which keeps
-// that order as it was.
+// A connection's identity, in binary: client endpoint, server endpoint, and
+// for loopback the host and network namespace (two pods both using 127.0.0.1
+// are different machines to us). An IPv4 address counts its 4 bytes only.
 struct PairKey {
-  size_t hash = 0;
-  uint32_t host = 0;  // scoped keys only
-  uint32_t netns = 0; // scoped keys only
-  bool scoped = false;
-  Endpoint client, server;
-  bool operator==(const PairKey& o) const { return hash == o.hash && same_tuple(o); }
-  // Equal but for the hash. Field by field, as the fields were written: a
-  // wider load over several fresh narrow stores would stall.
-  bool same_tuple(const PairKey& o) const {
-    return same(client, o.client) && same(server, o.server) && scoped == o.scoped &&
-           host == o.host && netns == o.netns;
+  uint64_t client_lo = 0, client_hi = 0, server_lo = 0, server_hi = 0;
+  uint16_t client_port = 0, server_port = 0;
+  uint8_t client_family = 0, server_family = 0;
+  uint32_t host = 0, netns = 0; // scoped (loopback) keys only
+  bool operator==(const PairKey&) const = default;
+  template <typename H> friend H AbslHashValue(H h, const PairKey& k) {
+    // Four words where the key has six: equal keys hash equal, and keys
+    // that differ only where words were folded together are rare (and then
+    // only cost a comparison). Every mixing step counts: this runs per line.
+    return H::combine(std::move(h), k.client_lo, k.server_lo,
+                      k.client_hi ^ k.server_hi ^ (uint64_t(k.host) << 32 | k.netns),
+                      uint64_t(k.client_port) | uint64_t(k.server_port) << 16 |
+                          uint64_t(k.client_family) << 32 | uint64_t(k.server_family) << 40);
   }
-  static bool same(const Endpoint& a, const Endpoint& b) {
-    if (a.port != b.port || a.ip.family != b.ip.family)
-      return false;
-    uint64_t x[2], y[2];
-    std::memcpy(x, a.ip.bytes.data(), 16);
-    std::memcpy(y, b.ip.bytes.data(), 16);
-    return a.ip.family == 4 ? uint32_t(x[0]) == uint32_t(y[0]) : x[0] == y[0] && x[1] == y[1];
+  static void put(const Endpoint& ep, uint64_t& lo, uint64_t& hi, uint16_t& port, uint8_t& family) {
+    std::memcpy(&lo, ep.ip.bytes.data(), 8);
+    std::memcpy(&hi, ep.ip.bytes.data() + 8, 8);
+    if (ep.ip.family == 4) {
+      lo &= 0xffffffff;
+      hi = 0;
+    }
+    port = ep.port;
+    family = ep.ip.family;
   }
+  static Endpoint get(uint64_t lo, uint64_t hi, uint16_t port, uint8_t family) {
+    Endpoint ep;
+    ep.ip.family = family;
+    std::memcpy(ep.ip.bytes.data(), &lo, 8);
+    std::memcpy(ep.ip.bytes.data() + 8, &hi, 8);
+    ep.port = port;
+    return ep;
+  }
+  Endpoint client() const { return get(client_lo, client_hi, client_port, client_family); }
+  Endpoint server() const { return get(server_lo, server_hi, server_port, server_family); }
+};
+
+// One connection end waiting for its peer.
+struct End {
+  uint64_t seq;   // arrival number: eviction and the leftovers' order follow it
+  size_t node;    // the process that wrote it
+  bool ambiguous; // another process had this key waiting too (see add_end)
+};
+
+// The ends waiting on one key, all of one direction (an end of the other
+// direction pairs with the oldest): the oldest here, the rest (rare: the same
+// 4-tuple in two processes at once) in Index::more.
+struct Waiting {
+  End first;
+  uint32_t more = 0; // ends after `first`, oldest first, in Index::more
+  bool connect = false;
 };
 
 // Debian builds abseil with its own string_view (ABSL_OPTION_USE_STD_STRING_VIEW
@@ -121,67 +145,46 @@ absl::string_view absl_view(std::string_view s) {
   return {s.data(), s.size()};
 }
 
-// std::hash of the byte string the key used to be (see PairKey); `hosts` names
-// the host indexes, `text` is scratch.
-size_t pair_hash(const PairKey& key, const std::vector<std::string>& hosts, std::string& text) {
-  // Each endpoint as family, address (4 bytes for IPv4, else 16) and port,
-  // big-endian.
-  char bytes[2 * 19];
-  size_t len = 0;
-  for (const Endpoint* ep : {&key.client, &key.server}) {
-    const size_t n = ep->ip.family == 4 ? 4 : 16;
-    bytes[len] = char(ep->ip.family);
-    std::memcpy(bytes + len + 1, ep->ip.bytes.data(), n);
-    bytes[len + 1 + n] = char(ep->port >> 8);
-    bytes[len + 2 + n] = char(ep->port & 0xff);
-    len += n + 3;
-  }
-  const std::string_view binary(bytes, len);
-  if (!key.scoped)
-    return std::hash<std::string_view>{}(binary);
-  text.assign(binary);
-  text.push_back('\0');
-  text += hosts[key.host];
-  text.push_back('\0');
-  char digits[10];
-  text.append(digits, std::to_chars(digits, digits + sizeof digits, key.netns).ptr);
-  return std::hash<std::string_view>{}(text);
-}
-
-struct PairKeyHash {
-  size_t operator()(const PairKey& k) const noexcept { return k.hash; }
-};
-
 struct EdgeKey {
   size_t from, to;
   uint16_t port, client_port;
+  bool ambiguous; // (matched needs no place: an unmatched edge has an external end)
   bool operator==(const EdgeKey&) const = default;
   template <typename H> friend H AbslHashValue(H h, const EdgeKey& k) {
-    return H::combine(std::move(h), k.from, k.to, k.port, k.client_port);
+    return H::combine(std::move(h), uint64_t(k.from) << 32 ^ k.to,
+                      uint64_t(k.port) | uint64_t(k.client_port) << 16 |
+                          uint64_t(k.ambiguous) << 32);
   }
 };
 
-// Up to 16 bytes as two words that, with the length, tell them apart: two
-// loads that may overlap instead of a copy into a zeroed buffer.
-void short_bytes(std::string_view b, uint64_t& lo, uint64_t& hi) {
-  const char* p = b.data();
-  const size_t n = b.size();
-  if (n >= 8) {
-    std::memcpy(&lo, p, 8);
-    std::memcpy(&hi, p + n - 8, 8);
-  } else if (n >= 4) {
-    uint32_t a, c;
-    std::memcpy(&a, p, 4);
-    std::memcpy(&c, p + n - 4, 4);
-    lo = a;
-    hi = c;
-  } else {
-    lo = n ? uint64_t(uint8_t(p[0])) | uint64_t(uint8_t(p[n / 2])) << 8 |
-                 uint64_t(uint8_t(p[n - 1])) << 16
-           : 0;
-    hi = 0;
+// A process node's identity: the host index and a number (pid, or address
+// family) in one word, and bytes (name, or address). Looked up without a copy
+// through NodeKeyView.
+struct NodeKeyView {
+  uint64_t head;
+  std::string_view bytes;
+};
+struct NodeKey {
+  uint64_t head;
+  std::string bytes;
+  NodeKeyView view() const { return {head, bytes}; }
+};
+struct NodeKeyHash {
+  using is_transparent = void;
+  size_t operator()(const NodeKeyView& k) const {
+    return absl::HashOf(k.head, absl::string_view(k.bytes.data(), k.bytes.size()));
   }
-}
+  size_t operator()(const NodeKey& k) const { return (*this)(k.view()); }
+};
+struct NodeKeyEq {
+  using is_transparent = void;
+  static bool eq(const NodeKeyView& a, const NodeKeyView& b) {
+    return a.head == b.head && a.bytes == b.bytes;
+  }
+  bool operator()(const NodeKey& a, const NodeKey& b) const { return eq(a.view(), b.view()); }
+  bool operator()(const NodeKey& a, const NodeKeyView& b) const { return eq(a.view(), b); }
+  bool operator()(const NodeKeyView& a, const NodeKey& b) const { return eq(a, b.view()); }
+};
 
 std::unique_ptr<re2::RE2> compile(const std::string& pattern, const char* flag) {
   if (pattern.empty())
@@ -196,8 +199,10 @@ std::unique_ptr<re2::RE2> compile(const std::string& pattern, const char* flag) 
 
 } // namespace
 
-// Everything add() looks up, keyed in binary so that a record whose host,
-// process and edge are already known allocates nothing.
+// Everything add() looks up: abseil's flat hash maps, keyed in binary, so
+// that a record whose host, process and edge are already known allocates
+// nothing. Nodes and edges live in graph_'s vectors in the order they were
+// first seen; the maps only find them.
 struct GraphBuilder::Index {
   // Host names in graph_.hosts order. The input's host is the same for a whole
   // file: the last one is remembered and checked first.
@@ -206,8 +211,13 @@ struct GraphBuilder::Index {
   uint32_t last_host_index = UINT32_MAX;
   // Process nodes by host index + what --group-by groups on (see process_node),
   // external nodes by their address text.
-  absl::flat_hash_map<std::string, size_t> nodes;
+  absl::flat_hash_map<NodeKey, size_t, NodeKeyHash, NodeKeyEq> nodes;
   absl::flat_hash_map<std::string, size_t> externals;
+  // add_arrow's index of process nodes by host and the text after "|PID="
+  // ("1234 CMD=curl"): with --group-by pid, comm or host, one text always
+  // means one node, so a line whose text was seen before needs no reading of
+  // its pid and name, and no second lookup.
+  absl::flat_hash_map<NodeKey, size_t, NodeKeyHash, NodeKeyEq> by_text;
   absl::flat_hash_map<EdgeKey, size_t> edges;
   // Per node: the local addresses its label lists, at most 4.
   struct Addrs {
@@ -222,47 +232,13 @@ struct GraphBuilder::Index {
     }
   };
   std::vector<Addrs> addrs;
-  // Connection ends waiting for their peer. An entry is erased as soon as it
-  // pairs.
-  std::unordered_map<PairKey, Pending, PairKeyHash> connects, accepts;
-  // The newest entry, not yet in its map (see add()).
-  bool staged = false;
-  bool staged_connect = false;
-  PairKey staged_key;
-  Pending staged_end{};
-  // A direct-mapped cache in front of `nodes`: a trace names the same few
-  // processes over and over, and comparing a few words is cheaper than
-  // building and hashing the map's key. A slot holds the host, a number (pid
-  // or address family) and up to 16 bytes (name or address) as two words
-  // (see short_bytes).
-  struct NodeSlot {
-    uint32_t host = 0, num = 0;
-    uint64_t lo = 0, hi = 0;
-    size_t len = SIZE_MAX; // SIZE_MAX: empty
-    size_t node = 0;
-  };
-  std::array<NodeSlot, 256> node_cache;
-  // The same in front of `edges`: the graph has few edges, each seen often.
-  struct EdgeSlot {
-    EdgeKey key{SIZE_MAX, SIZE_MAX, 0, 0};
-    size_t edge = 0;
-  };
-  std::array<EdgeSlot, 1024> edge_cache;
-  // add_arrow's memo: (host, process text) -> node. With grouping by pid,
-  // name or host, the node a text maps to never changes (process_node looks
-  // up what the text says), so a hit only has the local address left to
-  // note, as process_node would.
-  static constexpr size_t kTailMid = 4; // words between the first and last
-  struct ProcSlot {
-    uint64_t first = 0, last = 0, mid[kTailMid] = {};
-    size_t len = 0; // 0 = empty
-    uint32_t host = 0;
-    size_t node = 0;
-  };
-  std::array<ProcSlot, 1024> proc_memo;
-  Record scratch;   // reused: add_arrow's record when the memo misses
-  std::string key;  // reused: the node key being looked up
-  std::string text; // reused: external node names, scoped pair keys
+  // Connection ends waiting for their peer, both directions in one map. A key
+  // is erased as soon as its last end pairs.
+  absl::flat_hash_map<PairKey, Waiting> pending;
+  absl::flat_hash_map<PairKey, std::deque<End>> more; // see Waiting
+  size_t waiting[2] = {0, 0};                         // ends waiting: [0] accepts, [1] connects
+  std::string comm; // reused: add_arrow's process name when it holds an escape
+  std::string text; // reused: external node names
 };
 
 GraphBuilder::GraphBuilder(GraphOptions options)
@@ -283,27 +259,20 @@ uint32_t GraphBuilder::host_index(std::string_view host) {
   return it->second;
 }
 
-size_t GraphBuilder::process_node(const Record& r, uint32_t host) {
+size_t GraphBuilder::process_node(uint32_t host, uint32_t pid, std::string_view comm,
+                                  const IpAddr& local_ip) {
   Index& x = *index_;
-  const uint64_t host_word = uint64_t(host) << 32; // widened first: a spilled
-                                                   // 32-bit copy reloaded as 64 stalled
-  const LabelAddr local = label_addr(r.local.ip);
-  // Remembers the local addresses a node uses, for its label (a process may
-  // have several: loopback and an interface, or IPv4 and IPv6).
-  auto note_local = [&](size_t node) {
-    x.addrs[node].note(local);
-    return node;
-  };
+  const LabelAddr local = label_addr(local_ip);
   // What the node groups on besides the host: a number and some bytes.
   uint32_t num = 0;
   std::string_view bytes;
   switch (options_.group_by) {
   case GroupBy::Pid:
-    num = r.pid;
-    bytes = r.comm;
+    num = pid;
+    bytes = comm;
     break;
   case GroupBy::Comm:
-    bytes = r.comm;
+    bytes = comm;
     break;
   case GroupBy::Host:
     break;
@@ -314,29 +283,11 @@ size_t GraphBuilder::process_node(const Record& r, uint32_t host) {
     bytes = {reinterpret_cast<const char*>(&local.lo), 16};
     break;
   }
-  Index::NodeSlot* slot = nullptr;
-  uint64_t lo = 0, hi = 0;
-  if (bytes.size() <= 16) {
-    short_bytes(bytes, lo, hi);
-    const uint64_t h =
-        ((host_word | num) * 0x9e3779b97f4a7c15 ^ lo * 0xc2b2ae3d27d4eb4f ^ hi ^ bytes.size()) *
-        0x9e3779b97f4a7c15;
-    slot = &x.node_cache[h >> 56];
-    if (slot->len == bytes.size() && slot->host == host && slot->num == num && slot->lo == lo &&
-        slot->hi == hi)
-      return note_local(slot->node);
-  }
   // The map's key: host index, number, bytes. The raw name stands for the
   // escaped one (escaping is one to one) and the binary address for its text
   // (label_addr).
-  std::string& key = x.key;
-  key.resize(sizeof host + sizeof num + bytes.size());
-  std::memcpy(key.data(), &host, sizeof host);
-  std::memcpy(key.data() + sizeof host, &num, sizeof num);
-  // --group-by host has no bytes (a null view): memcpy must not see it.
-  if (!bytes.empty())
-    std::memcpy(key.data() + sizeof host + sizeof num, bytes.data(), bytes.size());
-  auto it = x.nodes.find(absl_view(key));
+  const NodeKeyView key{uint64_t(host) << 32 | num, bytes};
+  auto it = x.nodes.find(key);
   if (it == x.nodes.end()) {
     // Node::key keeps the text form it has always had (host, NUL, pid, NUL,
     // name); labels take the pid from Node::pid, since a host name may hold
@@ -345,13 +296,13 @@ size_t GraphBuilder::process_node(const Record& r, uint32_t host) {
     Node n;
     n.key = host_name;
     n.key.push_back('\0');
-    append_escaped_comm(n.name, r.comm);
+    append_escaped_comm(n.name, comm);
     switch (options_.group_by) {
     case GroupBy::Pid:
-      n.key += std::to_string(r.pid);
+      n.key += std::to_string(pid);
       n.key.push_back('\0');
       n.key += n.name;
-      n.pid = r.pid;
+      n.pid = pid;
       break;
     case GroupBy::Comm:
       n.key += n.name;
@@ -359,17 +310,18 @@ size_t GraphBuilder::process_node(const Record& r, uint32_t host) {
     case GroupBy::Host:
       break;
     case GroupBy::Address:
-      n.key += ip_text(r.local.ip);
+      n.key += ip_text(local_ip);
       break;
     }
     n.host = host_name;
-    it = x.nodes.emplace(key, graph_.nodes.size()).first;
+    it = x.nodes.emplace(NodeKey{key.head, std::string(bytes)}, graph_.nodes.size()).first;
     graph_.nodes.push_back(std::move(n));
     x.addrs.resize(graph_.nodes.size());
   }
-  if (slot)
-    *slot = {host, num, lo, hi, bytes.size(), it->second};
-  return note_local(it->second);
+  // Remembers the local addresses a node uses, for its label (a process may
+  // have several: loopback and an interface, or IPv4 and IPv6).
+  x.addrs[it->second].note(local);
+  return it->second;
 }
 
 size_t GraphBuilder::external_node(std::string_view key) {
@@ -388,39 +340,29 @@ size_t GraphBuilder::external_node(std::string_view key) {
 }
 
 void GraphBuilder::add_edge(size_t from, size_t to, uint16_t port, uint16_t client_port,
-                            bool matched) {
+                            bool matched, bool ambiguous) {
   if (!options_.per_connection)
     client_port = 0;
-  const EdgeKey key{from, to, port, client_port};
-  const uint64_t h =
-      ((from << 32 ^ to) * 0x9e3779b97f4a7c15 ^ (uint64_t(port) << 16 | client_port)) *
-      0xc2b2ae3d27d4eb4f;
-  Index::EdgeSlot& slot = index_->edge_cache[h >> 54];
-  if (slot.key == key) {
-    ++graph_.edges[slot.edge].count;
-    return;
-  }
-  auto [it, inserted] = index_->edges.try_emplace(key, graph_.edges.size());
+  auto [it, inserted] = index_->edges.try_emplace(EdgeKey{from, to, port, client_port, ambiguous},
+                                                  graph_.edges.size());
   if (inserted)
-    graph_.edges.push_back(Edge{from, to, port, client_port, 0, matched});
+    graph_.edges.push_back(Edge{from, to, port, client_port, 0, matched, ambiguous});
   ++graph_.edges[it->second].count;
-  slot = {key, it->second};
 }
 
-void GraphBuilder::flush_connect(const Pending& p) {
-  ++graph_.stats.unmatched_connects;
-  std::string& ep = index_->text;
-  ep.clear();
-  append_endpoint(ep, p.remote);
-  add_edge(p.node, external_node(ep), p.remote.port, p.local_port, false);
-}
-
-void GraphBuilder::flush_accept(const Pending& p) {
-  ++graph_.stats.unmatched_accepts;
-  std::string& ip = index_->text;
-  ip.clear();
-  append_ip(ip, p.remote.ip);
-  add_edge(external_node(ip), p.node, p.local_port, p.remote.port, false);
+void GraphBuilder::flush(bool connect, const Endpoint& client, const Endpoint& server,
+                         size_t node) {
+  std::string& text = index_->text;
+  text.clear();
+  if (connect) {
+    ++graph_.stats.unmatched_connects;
+    append_endpoint(text, server);
+    add_edge(node, external_node(text), server.port, client.port, false, false);
+  } else {
+    ++graph_.stats.unmatched_accepts;
+    append_ip(text, client.ip);
+    add_edge(external_node(text), node, server.port, client.port, false, false);
+  }
 }
 
 void GraphBuilder::add(const Record& r, std::string_view input_host) {
@@ -442,214 +384,206 @@ void GraphBuilder::add(const Record& r, uint32_t input_host) {
     ++graph_.stats.failed;
     return;
   case RecordType::Connect:
-    ++graph_.stats.connects;
-    break;
   case RecordType::Accept:
-    ++graph_.stats.accepts;
     break;
   }
-  ++graph_.stats.events;
-  if (options_.no_loopback && is_loopback(r.remote.ip))
-    return;
-  add_end(r.type == RecordType::Connect, r.local, r.remote, r.netns, host, process_node(r, host));
+  add_event(r.type == RecordType::Connect, r.local, r.remote, r.netns, host, r.pid, r.comm);
 }
 
 bool GraphBuilder::add_arrow(const ArrowView& v, uint32_t host) {
   Index& x = *index_;
-  // The process memo's key: host, length and the tail's bytes as words: the
-  // first 8, the last 8 (overlapping the first when the tail is short) and
-  // for tails past 16 bytes the words between. Tails of 8 to 48 bytes use the
-  // memo (every read stays inside the tail); others take the long way, and so
-  // does --group-by address, where the node follows the local address, not
-  // the process text.
-  const size_t n = v.tail.size();
-  Index::ProcSlot* slot = nullptr;
-  uint64_t first = 0, last = 0, mid[Index::kTailMid] = {};
-  size_t mids = 0;
-  size_t node = SIZE_MAX;
-  if (n >= 8 && n <= 8 * (Index::kTailMid + 2) && options_.group_by != GroupBy::Address) {
-    const char* p = v.tail.data();
-    std::memcpy(&first, p, 8);
-    std::memcpy(&last, p + n - 8, 8);
-    uint64_t h = ((uint64_t(host) << 32 | n) * 0x9e3779b97f4a7c15) ^ (first * 0xc2b2ae3d27d4eb4f) ^
-                 (last * 0x165667b19e3779f9);
-    if (n > 16) {
-      mids = (n - 1) / 8 - 1;
-      for (size_t i = 0; i < mids; ++i) {
-        std::memcpy(&mid[i], p + 8 * (i + 1), 8);
-        h = (h ^ mid[i]) * 0x27d4eb2f165667c5;
-      }
-    }
-    slot = &x.proc_memo[(h * 0x9e3779b97f4a7c15) >> 54];
-    // Same length, so the same words are in use; unused ones are zero.
-    bool same = slot->len == n && slot->host == host && slot->first == first && slot->last == last;
-    for (size_t i = 0; same && i < mids; ++i)
-      same = slot->mid[i] == mid[i];
-    if (same)
-      node = slot->node;
-  }
-  Record& r = x.scratch;
-  if (node == SIZE_MAX) {
-    // First time for this process text: read it as parse() would. A tail it
-    // would not take makes the caller go the general way; nothing has
-    // changed yet.
-    if (!parse_arrow_tail(v.tail, r.pid, r.comm))
-      return false;
-    r.type = v.type;
-    r.local = v.local;
-    r.remote = v.remote;
-  }
-  // From here on what add() does with the record parse() would give.
   const bool connect = v.type == RecordType::Connect;
+  // A process text seen before on this host: its node, without reading the
+  // pid and name again. Not with --group-by address, where the node follows
+  // the local address, not the text.
+  const bool by_text = options_.group_by != GroupBy::Address;
+  if (by_text) {
+    auto it = x.by_text.find(NodeKeyView{host, v.tail});
+    if (it != x.by_text.end()) {
+      // What add_event() does, with process_node()'s lookup already done.
+      ++(connect ? graph_.stats.connects : graph_.stats.accepts);
+      ++graph_.stats.events;
+      if (options_.no_loopback && is_loopback(v.remote.ip))
+        return true;
+      x.addrs[it->second].note(label_addr(v.local.ip));
+      add_end(connect, v.local, v.remote, 0, host, it->second);
+      return true;
+    }
+  }
+  // First time for this text: read it as parse_arrow_tail does, without
+  // copying a name that holds no escape (almost every name): digits,
+  // " CMD=", the name to the end.
+  const std::string_view t = v.tail;
+  size_t digits = 0;
+  uint32_t pid = 0;
+  while (digits < t.size() && digits < 10 && unsigned(t[digits] - '0') <= 9)
+    pid = pid * 10 + uint32_t(t[digits++] - '0');
+  std::string_view comm;
+  if (digits > 0 && digits < 10 && t.size() - digits >= 5 &&
+      std::memcmp(t.data() + digits, " CMD=", 5) == 0 &&
+      std::memchr(t.data() + digits + 5, '\\', t.size() - digits - 5) == nullptr) {
+    comm = t.substr(digits + 5);
+  } else {
+    // Long pids (overflow is checked there), escapes, or not the plain form.
+    if (!parse_arrow_tail(t, pid, x.comm))
+      return false; // nothing added: the caller goes the general way
+    comm = x.comm;
+  }
   ++(connect ? graph_.stats.connects : graph_.stats.accepts);
   ++graph_.stats.events;
   if (options_.no_loopback && is_loopback(v.remote.ip))
     return true;
-  if (node != SIZE_MAX) {
-    x.addrs[node].note(label_addr(v.local.ip));
-  } else {
-    node = process_node(r, host);
-    if (slot) {
-      slot->first = first;
-      slot->last = last;
-      std::memcpy(slot->mid, mid, sizeof mid);
-      slot->len = n;
-      slot->host = host;
-      slot->node = node;
-    }
-  }
+  const size_t node = process_node(host, pid, comm, v.local.ip);
+  if (by_text)
+    x.by_text.emplace(NodeKey{host, std::string(t)}, node);
   add_end(connect, v.local, v.remote, 0, host, node);
   return true;
+}
+
+void GraphBuilder::add_event(bool connect, const Endpoint& local, const Endpoint& remote,
+                             uint32_t netns, uint32_t host, uint32_t pid, std::string_view comm) {
+  ++(connect ? graph_.stats.connects : graph_.stats.accepts);
+  ++graph_.stats.events;
+  if (options_.no_loopback && is_loopback(remote.ip))
+    return;
+  add_end(connect, local, remote, netns, host, process_node(host, pid, comm, local.ip));
 }
 
 void GraphBuilder::add_end(bool connect, const Endpoint& local, const Endpoint& remote,
                            uint32_t netns, uint32_t host, size_t node) {
   const Endpoint& client_end = connect ? local : remote;
   const Endpoint& server_end = connect ? remote : local;
-  const bool scoped = is_loopback(server_end.ip);
-  if (!scoped)
-    host = netns = 0;
-  Index& x = *index_;
-  auto pair_up = [&](const Pending& peer) {
-    ++graph_.stats.matched;
-    const size_t client = connect ? node : peer.node;
-    const size_t server = connect ? peer.node : node;
-    const uint16_t server_port = connect ? remote.port : local.port;
-    const uint16_t client_port = connect ? local.port : remote.port;
-    add_edge(client, server, server_port, client_port, true);
-  };
-  if (x.staged) {
-    // Compared before any key is built: zeroing and filling a PairKey only
-    // to compare it cost more than the rest of this function.
-    const PairKey& k = x.staged_key;
-    if (x.staged_connect != connect && PairKey::same(k.client, client_end) &&
-        PairKey::same(k.server, server_end) && k.scoped == scoped && k.host == host &&
-        k.netns == netns) {
-      // Its peer came next: inserted and erased at once, it would have left
-      // the map as it was.
-      x.staged = false;
-      pair_up(x.staged_end);
-      return;
-    }
-    commit_staged();
-  }
   PairKey key;
-  key.client = client_end;
-  key.server = server_end;
-  key.scoped = scoped;
-  key.host = host;
-  key.netns = netns;
-
-  auto& mine = connect ? x.connects : x.accepts;
-  auto& theirs = connect ? x.accepts : x.connects;
-  // Lookups need the order-keeping hash; with both maps empty (the common
-  // case when ends pair at once) there is nothing to look up.
-  if (!theirs.empty() || !mine.empty())
-    key.hash = pair_hash(key, graph_.hosts, x.text);
-  if (!theirs.empty()) {
-    auto peer = theirs.find(key);
-    if (peer != theirs.end()) {
-      pair_up(peer->second);
-      theirs.erase(peer);
-      return;
-    }
+  PairKey::put(client_end, key.client_lo, key.client_hi, key.client_port, key.client_family);
+  PairKey::put(server_end, key.server_lo, key.server_hi, key.server_port, key.server_family);
+  if (is_loopback(server_end.ip)) {
+    key.host = host;
+    key.netns = netns;
   }
-  Pending p{node, remote, local.port, seq_++};
-  if (!mine.empty()) {
-    // The same 4-tuple again before its peer showed up: the earlier one can no
-    // longer pair (the port was reused), so it goes out as unmatched.
-    auto it = mine.find(key);
-    if (it != mine.end()) {
-      connect ? flush_connect(it->second) : flush_accept(it->second);
-      it->second = p;
-      if (mine.size() > options_.max_pending)
-        evict_oldest(connect);
-      return;
+  Index& x = *index_;
+  const uint64_t seq = seq_++;
+  auto [it, inserted] = x.pending.try_emplace(key);
+  Waiting& w = it->second;
+  if (inserted) {
+    w.first = {seq, node, false};
+    w.connect = connect;
+  } else if (w.connect != connect) {
+    // The peer: the oldest end waiting on this key (first in, first out, so
+    // that two connections of one 4-tuple in flight at once pair in the
+    // order they came).
+    const End peer = w.first;
+    --x.waiting[!connect];
+    if (w.more == 0) {
+      x.pending.erase(it);
+    } else {
+      auto m = x.more.find(key);
+      w.first = m->second.front();
+      m->second.pop_front();
+      if (--w.more == 0)
+        x.more.erase(m);
     }
-  }
-  // A new entry. Most are erased by the very next record (its peer), so it
-  // waits beside the map, unless inserting it would grow the map or evict:
-  // those must happen now to keep the map's order and the eviction as they
-  // were. The map grows when its size passes bucket_count * max_load_factor
-  // (libstdc++ also grows a never-used map, whose bucket_count is 1).
-  const bool grows =
-      mine.bucket_count() <= 1 ||
-      double(mine.size() + 1) > std::floor(mine.bucket_count() * double(mine.max_load_factor()));
-  if (!grows && mine.size() + 1 <= options_.max_pending) {
-    x.staged = true;
-    x.staged_connect = connect;
-    x.staged_key = key;
-    x.staged_end = p;
+    ++graph_.stats.matched;
+    graph_.stats.ambiguous += peer.ambiguous;
+    add_edge(connect ? node : peer.node, connect ? peer.node : node, server_end.port,
+             client_end.port, true, peer.ambiguous);
     return;
+  } else if (w.more == 0 && w.first.node == node) {
+    // The same 4-tuple again from the same process before its peer showed
+    // up: the earlier one can no longer pair (the port was reused), so it
+    // goes out as unmatched and the new one waits in its place.
+    flush(connect, client_end, server_end, node);
+    w.first.seq = seq;
+    return;
+  } else {
+    // The same 4-tuple waiting in another process: two connections the
+    // trace cannot tell apart (two network namespaces seen through arrow
+    // lines, which carry no namespace). They pair first in, first out, and
+    // every pair made from them is marked ambiguous rather than drawn as
+    // sure.
+    std::deque<End>& q = x.more[key];
+    w.first.ambiguous = true;
+    for (End& e : q)
+      e.ambiguous = true;
+    q.push_back({seq, node, true});
+    ++w.more;
   }
-  key.hash = pair_hash(key, graph_.hosts, x.text);
-  mine.try_emplace(key, p);
-  if (mine.size() > options_.max_pending)
+  if (++x.waiting[connect] > options_.max_pending)
     evict_oldest(connect);
 }
 
-// Puts the waiting entry into its map, as add() would have done when it came.
-void GraphBuilder::commit_staged() {
-  Index& x = *index_;
-  x.staged = false;
-  x.staged_key.hash = pair_hash(x.staged_key, graph_.hosts, x.text);
-  auto& map = x.staged_connect ? x.connects : x.accepts;
-  map.try_emplace(x.staged_key, x.staged_end);
-  if (map.size() > options_.max_pending)
-    evict_oldest(x.staged_connect);
-}
-
-// Drops the older half of one pending map as unmatched. Amortised O(1) per
-// record: it runs once per max_pending/2 insertions.
+// Drops the older half of one direction's waiting ends as unmatched, oldest
+// first. Amortised O(1) per record: it runs once per max_pending/2 ends.
 void GraphBuilder::evict_oldest(bool connects) {
-  auto& pending = connects ? index_->connects : index_->accepts;
+  Index& x = *index_;
   std::vector<uint64_t> seqs;
-  seqs.reserve(pending.size());
-  for (const auto& [key, p] : pending)
-    seqs.push_back(p.seq);
-  auto mid = seqs.begin() + seqs.size() / 2;
+  seqs.reserve(x.waiting[connects]);
+  for (const auto& [key, w] : x.pending)
+    if (w.connect == connects)
+      seqs.push_back(w.first.seq);
+  for (const auto& [key, q] : x.more)
+    if (x.pending.find(key)->second.connect == connects)
+      for (const End& e : q)
+        seqs.push_back(e.seq);
+  auto mid = seqs.begin() + ptrdiff_t(seqs.size() / 2);
   std::nth_element(seqs.begin(), mid, seqs.end());
   const uint64_t cutoff = *mid;
-  for (auto it = pending.begin(); it != pending.end();) {
-    if (it->second.seq < cutoff) {
-      connects ? flush_connect(it->second) : flush_accept(it->second);
-      ++graph_.stats.evicted;
-      it = pending.erase(it);
-    } else {
-      ++it;
+  struct Old {
+    End end;
+    PairKey key;
+  };
+  std::vector<Old> old;
+  for (auto it = x.pending.begin(); it != x.pending.end();) {
+    Waiting& w = it->second;
+    // Oldest first within a key: the evicted ones are a prefix.
+    while (w.connect == connects && w.first.seq < cutoff) {
+      old.push_back({w.first, it->first});
+      --x.waiting[connects];
+      if (w.more == 0)
+        break;
+      auto m = x.more.find(it->first);
+      w.first = m->second.front();
+      m->second.pop_front();
+      if (--w.more == 0)
+        x.more.erase(m);
     }
+    if (w.connect == connects && w.first.seq < cutoff)
+      x.pending.erase(it++);
+    else
+      ++it;
+  }
+  std::sort(old.begin(), old.end(),
+            [](const Old& a, const Old& b) { return a.end.seq < b.end.seq; });
+  for (const Old& o : old) {
+    flush(connects, o.key.client(), o.key.server(), o.end.node);
+    ++graph_.stats.evicted;
   }
 }
 
 Graph GraphBuilder::finish() {
-  if (index_->staged)
-    commit_staged();
-  for (auto& [key, p] : index_->connects)
-    flush_connect(p);
-  for (auto& [key, p] : index_->accepts)
-    flush_accept(p);
-  index_->connects.clear();
-  index_->accepts.clear();
+  // Ends still waiting go out as unmatched in the order they came (their
+  // sequence numbers), so the output order is the input's, whatever order the
+  // map keeps.
+  Index& x = *index_;
+  struct Left {
+    uint64_t seq;
+    size_t node;
+    bool connect;
+    const PairKey* key;
+  };
+  std::vector<Left> left;
+  left.reserve(x.waiting[0] + x.waiting[1]);
+  for (const auto& [key, w] : x.pending) {
+    left.push_back({w.first.seq, w.first.node, w.connect, &key});
+    if (w.more > 0)
+      for (const End& e : x.more.find(key)->second)
+        left.push_back({e.seq, e.node, w.connect, &key});
+  }
+  std::sort(left.begin(), left.end(), [](const Left& a, const Left& b) { return a.seq < b.seq; });
+  for (const Left& l : left)
+    flush(l.connect, l.key->client(), l.key->server(), l.node);
+  x.pending.clear();
+  x.more.clear();
+  x.waiting[0] = x.waiting[1] = 0;
 
   // Labels: name, pid, local addresses (like the prototype drew them).
   for (size_t i = 0; i < graph_.nodes.size(); ++i) {

@@ -68,10 +68,15 @@ struct GraphStats {
   uint64_t first_ns = 0, last_ns = 0;
   uint64_t events = 0, connects = 0, accepts = 0, failed = 0, lost = 0;
   uint64_t matched = 0, unmatched_connects = 0, unmatched_accepts = 0;
-  uint64_t evicted = 0; // pending ends given up on because of max_pending
+  uint64_t evicted = 0;   // pending ends given up on because of max_pending
+  uint64_t ambiguous = 0; // of `matched`: pairs made among ends the trace cannot tell apart
 };
 
 struct Graph {
+  // In the order first seen (an index is a sequence number): a process node
+  // at its first record, an edge at the record that made it, an outside node
+  // and its edge when their unpaired end goes out (at its eviction, or in
+  // finish() in the ends' arrival order). No map's order shows.
   std::vector<Node> nodes;
   std::vector<Edge> edges;
   std::vector<std::string> hosts;
@@ -105,31 +110,28 @@ public:
   Graph finish();
 
 private:
-  // What an unpaired end needs to become an edge to or from the outside.
-  struct Pending {
-    size_t node;
-    Endpoint remote;
-    uint16_t local_port;
-    uint64_t seq; // arrival order, for evicting the oldest
-  };
   struct Index; // the lookup tables behind add(), in graph.cpp
   uint32_t host_index(std::string_view host);
-  size_t process_node(const Record& r, uint32_t host);
+  // The node of the process (or what --group-by groups on) that wrote an end.
+  size_t process_node(uint32_t host, uint32_t pid, std::string_view comm, const IpAddr& local);
+  // What add() and add_arrow() share, once the record's fields are known.
+  void add_event(bool connect, const Endpoint& local, const Endpoint& remote, uint32_t netns,
+                 uint32_t host, uint32_t pid, std::string_view comm);
   // Pairs one connection end of process `node` (or keeps it waiting).
   void add_end(bool connect, const Endpoint& local, const Endpoint& remote, uint32_t netns,
                uint32_t host, size_t node);
   size_t external_node(std::string_view key);
-  void add_edge(size_t from, size_t to, uint16_t port, uint16_t client_port, bool matched);
-  void flush_connect(const Pending& p);
-  void flush_accept(const Pending& p);
+  void add_edge(size_t from, size_t to, uint16_t port, uint16_t client_port, bool matched,
+                bool ambiguous);
+  // An end that never paired: an edge to or from the outside.
+  void flush(bool connect, const Endpoint& client, const Endpoint& server, size_t node);
   void evict_oldest(bool connects);
-  void commit_staged();
 
   GraphOptions options_;
   std::unique_ptr<re2::RE2> include_, exclude_;
   Graph graph_;
   std::unique_ptr<Index> index_;
-  uint64_t seq_ = 0;
+  uint64_t seq_ = 0; // arrival number of the next connection end
 };
 
 bool is_loopback(const IpAddr& ip);

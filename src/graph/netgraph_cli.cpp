@@ -295,12 +295,14 @@ int run_netgraph(const NetgraphConfig& c) {
     std::fprintf(
         stderr,
         "netgraph: lines %llu, events %llu (connect %llu, accept %llu), failed %llu, lost %llu, "
-        "pairs matched %llu, unmatched %llu, skipped %llu, bad %llu, nodes %zu, edges %zu\n",
+        "pairs matched %llu, unmatched %llu, skipped %llu, bad %llu, nodes %zu, edges %zu, "
+        "ambiguous pairs %llu\n",
         (unsigned long long)lines, (unsigned long long)s.events, (unsigned long long)s.connects,
         (unsigned long long)s.accepts, (unsigned long long)s.failed, (unsigned long long)s.lost,
         (unsigned long long)s.matched,
         (unsigned long long)(s.unmatched_connects + s.unmatched_accepts),
-        (unsigned long long)skipped, (unsigned long long)bad, g.nodes.size(), g.edges.size());
+        (unsigned long long)skipped, (unsigned long long)bad, g.nodes.size(), g.edges.size(),
+        (unsigned long long)s.ambiguous);
   }
 
   // Output: to stdout, or into a temporary beside the target renamed into

@@ -375,12 +375,15 @@ std::string to_json(const Graph& g) {
     nodes.push_back(std::move(node));
   }
   auto& edges = j["edges"] = nlohmann::json::array();
-  for (const Edge& e : g.edges)
+  for (const Edge& e : g.edges) {
     edges.push_back({{"from", e.from},
                      {"to", e.to},
                      {"port", e.port},
                      {"count", e.count},
                      {"matched", e.matched}});
+    if (e.ambiguous) // only when set: graphs without ambiguity read as before
+      edges.back()["ambiguous"] = true;
+  }
   const GraphStats& s = g.stats;
   j["stats"] = {{"events", s.events},
                 {"connects", s.connects},
@@ -390,6 +393,8 @@ std::string to_json(const Graph& g) {
                 {"matched", s.matched},
                 {"unmatched_connects", s.unmatched_connects},
                 {"unmatched_accepts", s.unmatched_accepts}};
+  if (s.ambiguous)
+    j["stats"]["ambiguous"] = s.ambiguous;
   return j.dump(1) + "\n";
 }
 

@@ -211,6 +211,43 @@ const char* scan_v4(const char* p, const char* end, uint8_t* dst) {
   return p;
 }
 
+// scan_v4 where at least 16 bytes follow p (the longest address and the byte
+// after it): the same steps without checking for the end at every byte.
+// These are three of the four addresses on a line.
+[[gnu::always_inline]] inline const char* scan_v4_unchecked(const char* p, uint8_t* dst) {
+  uint8_t tmp[4];
+  for (int part = 0;; ++part) {
+    const unsigned a = digit(p[0]);
+    if (a > 9)
+      return nullptr;
+    unsigned v = a, b = digit(p[1]);
+    if (b > 9) {
+      p += 1;
+    } else {
+      if (a == 0)
+        return nullptr; // leading zero
+      const unsigned c = digit(p[2]);
+      if (c > 9) {
+        v = a * 10 + b;
+        p += 2;
+      } else {
+        v = a * 100 + b * 10 + c;
+        if (v > 255 || digit(p[3]) <= 9)
+          return nullptr;
+        p += 3;
+      }
+    }
+    tmp[part] = uint8_t(v);
+    if (part == 3)
+      break;
+    if (*p != '.')
+      return nullptr;
+    ++p;
+  }
+  std::memcpy(dst, tmp, 4);
+  return p;
+}
+
 bool parse_v4(const char* p, const char* end, uint8_t* dst) {
   uint8_t tmp[4];
   if (scan_v4(p, end, tmp) != end)
@@ -277,9 +314,13 @@ bool parse_v6(const char* p, const char* end, uint8_t* dst) {
   if (colonp) {
     if (tp == endp)
       return false; // "::" would stand for no group at all
+    // The groups after "::" move to the end, zeros in their place; byte by
+    // byte (at most 14), as library calls for so few cost more than the move.
     const size_t n = size_t(tp - colonp);
-    std::memmove(endp - n, colonp, n);
-    std::memset(colonp, 0, size_t(endp - n - colonp));
+    for (size_t i = 1; i <= n; ++i) {
+      endp[-ptrdiff_t(i)] = colonp[n - i];
+      colonp[n - i] = 0;
+    }
     tp = endp;
   }
   if (tp != endp)
@@ -361,46 +402,9 @@ int errno_from_name(std::string_view name) {
   return 0;
 }
 
-namespace {
-
-// Address text -> address, for the one-pass reader. A trace names a few
-// hundred addresses in millions of lines, and comparing a text with one seen
-// before costs a fifth of reading it digit by digit. Only texts that parsed
-// are kept, with the result the parser gave them, so a hit gives exactly what
-// parsing again would. Direct-mapped, one table per family, small enough to
-// stay in the second-level cache (40 + 56 KiB; 256 IPv6 slots for ~200
-// addresses missed one lookup in five).
-struct AddrMemo {
-  struct V4Slot {            // dotted quads: at most 15 bytes
-    uint64_t lo = 0, hi = 0; // the text, zero-padded
-    uint32_t len = 0;        // 0 = empty
-    IpAddr ip;               // copied whole: read back as words, never in pieces
-  };
-  struct V6Slot { // bracketed IPv6: the memo keeps texts of at most 32 bytes
-    uint64_t w[4] = {};
-    uint32_t len = 0;
-    IpAddr ip;
-  };
-  std::array<V4Slot, 1024> v4;
-  std::array<V6Slot, 1024> v6;
-
-  static uint64_t mix(uint64_t h) { return h * 0x9e3779b97f4a7c15; }
-  V4Slot& v4_slot(uint64_t lo, uint64_t hi, uint32_t len) {
-    return v4[mix((lo * 0xc2b2ae3d27d4eb4f) ^ hi ^ len) >> 54];
-  }
-  V6Slot& v6_slot(const uint64_t (&w)[4], uint32_t len) {
-    return v6[mix((w[0] * 0xc2b2ae3d27d4eb4f) ^ (w[1] * 0x165667b19e3779f9) ^
-                  (w[2] * 0x27d4eb2f165667c5) ^ w[3] ^ len) >>
-              54];
-  }
-};
-
-} // namespace
-
 struct LineParser::Json {
   simdjson::dom::parser parser;
   std::string padded; // reused copy with simdjson's padding
-  AddrMemo addrs;
 };
 
 LineParser::LineParser() : json_(std::make_unique<Json>()) {}
@@ -529,97 +533,24 @@ ParseResult parse_json(simdjson::dom::parser& parser, std::string& padded, std::
   return p;
 }
 
-// Index of the first ':' in the 16 bytes lo, hi (little-endian loads), or 16.
-// The classic zero-byte test: exact for the lowest match, which is all we use.
-inline unsigned first_colon16(uint64_t lo, uint64_t hi) {
-  constexpr uint64_t ones = 0x0101010101010101, highs = 0x8080808080808080, colons = ':' * ones;
-  const uint64_t a = lo ^ colons, b = hi ^ colons;
-  const uint64_t za = (a - ones) & ~a & highs, zb = (b - ones) & ~b & highs;
-  if (za)
-    return unsigned(__builtin_ctzll(za)) / 8;
-  if (zb)
-    return 8 + unsigned(__builtin_ctzll(zb)) / 8;
-  return 16;
-}
-
-static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "first_colon16 reads bytes little-endian");
-
 // "1.2.3.4:80" or "[2001:db8::1]:443" from p; returns the byte after the port.
 [[gnu::always_inline]] inline const char* scan_endpoint(const char* p, const char* end,
-                                                        Endpoint& ep, AddrMemo& memo) {
+                                                        Endpoint& ep) {
   if (*p == '[') {
     // The first ']' on the line: if it lies past this endpoint, what is
-    // between holds the arrow and fails to parse as an address.
+    // between holds the arrow and fails to parse as an address. Whole: a NUL
+    // before the ']' would end the address for parse_ip, but the general
+    // parser may have split the line elsewhere.
     ++p;
     const char* q = static_cast<const char*>(std::memchr(p, ']', size_t(end - p)));
-    if (!q || end - q < 2 || q[1] != ':')
+    if (!q || end - q < 2 || q[1] != ':' ||
+        !parse_ip_whole(std::string_view(p, size_t(q - p)), true, ep.ip))
       return nullptr;
-    const size_t n = size_t(q - p);
-    if (n > 0 && n <= 32) {
-      uint64_t w[4] = {};
-      if (end - p >= 32) {
-        // Whole words, then the bytes past the text cleared: a memcpy of n
-        // bytes read back as words stalled on store forwarding.
-        std::memcpy(w, p, 32);
-        for (size_t i = 0; i < 4; ++i) {
-          const size_t have = n > 8 * i ? n - 8 * i : 0;
-          if (have < 8)
-            w[i] &= have ? ~uint64_t(0) >> (64 - 8 * have) : 0;
-        }
-      } else {
-        std::memcpy(w, p, n);
-      }
-      AddrMemo::V6Slot& s = memo.v6_slot(w, uint32_t(n));
-      if (s.len == n && s.w[0] == w[0] && s.w[1] == w[1] && s.w[2] == w[2] && s.w[3] == w[3]) {
-        ep.ip = s.ip;
-      } else {
-        // Whole: a NUL before the ']' would end the address for parse_ip,
-        // but the general parser may have split the line elsewhere.
-        if (!parse_ip_whole(std::string_view(p, n), true, ep.ip))
-          return nullptr;
-        std::memcpy(s.w, w, sizeof w);
-        s.len = uint32_t(n);
-        s.ip = ep.ip;
-      }
-    } else if (!parse_ip_whole(std::string_view(p, n), true, ep.ip)) {
-      return nullptr;
-    }
     return scan_port(q + 2, end, ep.port);
   }
-  if (end - p >= 16) {
-    // The text up to the first ':' is the address if it is one.
-    uint64_t lo, hi;
-    std::memcpy(&lo, p, 8);
-    std::memcpy(&hi, p + 8, 8);
-    const unsigned n = first_colon16(lo, hi);
-    if (n > 0 && n < 16) {
-      if (n < 8) {
-        lo &= ~uint64_t(0) >> (64 - 8 * n);
-        hi = 0;
-      } else {
-        hi &= n > 8 ? ~uint64_t(0) >> (128 - 8 * n) : 0;
-      }
-      AddrMemo::V4Slot& s = memo.v4_slot(lo, hi, n);
-      if (s.len == n && s.lo == lo && s.hi == hi) {
-        ep.ip = s.ip;
-        return scan_port(p + n + 1, end, ep.port);
-      }
-      uint8_t a[4];
-      const char* q = scan_v4(p, end, a);
-      if (q != p + n)
-        return nullptr; // not an address, or not followed by ':'
-      ep.ip = {};
-      ep.ip.family = 4;
-      std::memcpy(ep.ip.bytes.data(), a, 4);
-      s.lo = lo;
-      s.hi = hi;
-      s.len = n;
-      s.ip = ep.ip;
-      return scan_port(q + 1, end, ep.port);
-    }
-  }
   ep.ip = {};
-  p = scan_v4(p, end, ep.ip.bytes.data());
+  p = end - p >= 16 ? scan_v4_unchecked(p, ep.ip.bytes.data())
+                    : scan_v4(p, end, ep.ip.bytes.data());
   if (!p || p == end || *p != ':')
     return nullptr;
   ep.ip.family = 4;
@@ -634,10 +565,10 @@ static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "first_colon16 reads by
 // fuzz_trace_line checks on any bytes that both give the same result.
 // This is its head: endpoints, arrow and "|PID="; parse_arrow_tail reads the
 // rest.
-bool parse_arrow_head(std::string_view line, ArrowView& out, AddrMemo& memo) {
+bool parse_arrow_head(std::string_view line, ArrowView& out) {
   const char* p = line.data();
   const char* const end = p + line.size();
-  if (!(p = scan_endpoint(p, end, out.remote, memo)) || end - p < 2)
+  if (!(p = scan_endpoint(p, end, out.remote)) || end - p < 2)
     return false;
   if (p[0] == '<' && p[1] == '-')
     out.type = RecordType::Connect;
@@ -646,7 +577,7 @@ bool parse_arrow_head(std::string_view line, ArrowView& out, AddrMemo& memo) {
   else
     return false;
   p += 2;
-  if (p == end || !(p = scan_endpoint(p, end, out.local, memo)))
+  if (p == end || !(p = scan_endpoint(p, end, out.local)))
     return false;
   if (end - p < 5 || std::memcmp(p, "|PID=", 5) != 0)
     return false;
@@ -656,9 +587,8 @@ bool parse_arrow_head(std::string_view line, ArrowView& out, AddrMemo& memo) {
 }
 
 // A line whose '\r' is stripped: its head if it is a plain arrow line.
-bool arrow_view_stripped(std::string_view line, ArrowView& out, AddrMemo& memo) {
-  return !line.empty() && (line[0] == '[' || digit(line[0]) <= 9) &&
-         parse_arrow_head(line, out, memo);
+bool arrow_view_stripped(std::string_view line, ArrowView& out) {
+  return !line.empty() && (line[0] == '[' || digit(line[0]) <= 9) && parse_arrow_head(line, out);
 }
 
 } // namespace
@@ -681,7 +611,7 @@ bool parse_arrow_tail(std::string_view tail, uint32_t& pid, std::string& comm) {
 bool LineParser::parse_arrow_view(std::string_view line, ArrowView& out) {
   if (!line.empty() && line.back() == '\r')
     line.remove_suffix(1); // as parse() does
-  return arrow_view_stripped(line, out, json_->addrs);
+  return arrow_view_stripped(line, out);
 }
 
 ParseResult LineParser::parse(std::string_view line, Record& out) {
@@ -691,7 +621,7 @@ ParseResult LineParser::parse(std::string_view line, Record& out) {
   // Almost every line: a plain arrow line, read head then tail as netgraph's
   // fast lane reads it (parse_arrow_view, parse_arrow_tail).
   ArrowView v;
-  if (arrow_view_stripped(line, v, json_->addrs)) {
+  if (arrow_view_stripped(line, v)) {
     if (parse_arrow_tail(v.tail, out.pid, out.comm)) {
       out.type = v.type;
       out.local = v.local;

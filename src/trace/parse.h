@@ -35,8 +35,7 @@ struct ArrowView {
 // in the plain form; parse() then gives what the line holds, or the error.
 bool parse_arrow_tail(std::string_view tail, uint32_t& pid, std::string& comm);
 
-// Holds the reusable state of the JSON reader and of the arrow reader's
-// address memo. One per thread.
+// Holds the reusable state of the JSON reader. One per thread.
 class LineParser {
 public:
   LineParser();

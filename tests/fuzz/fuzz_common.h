@@ -1,8 +1,8 @@
 // Shared checks of the two fuzz targets: whatever the bytes, parse_line gives an
 // error or a value, never both; its one-pass reader of common arrow lines
-// agrees with the general parser, the first time and the second (when its
-// address memo holds the line's addresses); and a parsed record survives being
-// formatted and parsed again.
+// agrees with the general parser, the first time and the second (nothing kept
+// from one line may change the next one's result); and a parsed record
+// survives being formatted and parsed again.
 #pragma once
 
 #include <cstdio>
@@ -50,11 +50,11 @@ inline void check_line(std::string_view line) {
       rec.has_details != general.has_details || rec.error != general.error ||
       rec.lost != general.lost || !same_all_fields(rec, general))
     fail("the fast arrow path and the general parser disagree", line, std::string(res.error));
-  // Again: the one-pass reader now finds the line's addresses in its memo.
+  // Again: whatever the parser kept from the first time changes nothing.
   Record twice;
   const ParseResult res_twice = parse_line(line, twice);
   if (res_twice.kind != res.kind || res_twice.error != res.error || !same_all_fields(rec, twice))
-    fail("a second parse of the same line (address memo) disagrees", line, std::string(res.error));
+    fail("a second parse of the same line disagrees", line, std::string(res.error));
   const bool is_value = res.kind == ParseKind::Record;
   const bool is_error = res.kind == ParseKind::Error;
   if (is_error == !res.error.empty()) {

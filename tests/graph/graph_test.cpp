@@ -32,6 +32,8 @@ Graph build(const std::vector<std::string>& lines, GraphOptions o = {}) {
   return build_hosts(hl, o);
 }
 
+std::string dot_text(const Graph& g);
+
 // "client-name -> server-name :port xN" for every edge, sorted.
 std::multiset<std::string> edges(const Graph& g) {
   std::multiset<std::string> out;
@@ -81,6 +83,82 @@ TEST(Pairing, LoopbackPairsOnlyWithinOneHostAndNetns) {
   Graph h = build_hosts({{"web1", "127.0.0.1:80<-127.0.0.1:5000|PID=1 CMD=cli"},
                          {"web2", "127.0.0.1:5000->127.0.0.1:80|PID=2 CMD=srv"}});
   EXPECT_EQ(h.stats.matched, 0u);
+}
+
+// One loopback 4-tuple alive at once in two network namespaces of one host,
+// both connects before either accept, read from arrow lines (which carry no
+// namespace): client A in the first, client B in the second, then the
+// accepts of server A' and server B' in the same order. Neither end can tell
+// which connect an accept belongs to. The pairing must keep the order (A
+// with A', B with B') and must not pass either pair off as sure: both edges
+// are marked ambiguous, and counted as such.
+TEST(Pairing, OneLoopbackTupleInTwoNamespacesPairsInOrderAndIsMarkedAmbiguous) {
+  Graph g = build({"127.0.0.1:8080<-127.0.0.1:40000|PID=100 CMD=client-a",
+                   "127.0.0.1:8080<-127.0.0.1:40000|PID=200 CMD=client-b",
+                   "127.0.0.1:40000->127.0.0.1:8080|PID=101 CMD=server-a",
+                   "127.0.0.1:40000->127.0.0.1:8080|PID=201 CMD=server-b"});
+  std::multiset<std::string> got;
+  for (const Edge& e : g.edges)
+    got.insert(g.nodes[e.from].name + " -> " + g.nodes[e.to].name +
+               (e.matched ? "" : " unmatched") + (e.ambiguous ? " ambiguous" : " sure"));
+  EXPECT_EQ(got, (std::multiset<std::string>{"client-a -> server-a ambiguous",
+                                             "client-b -> server-b ambiguous"}));
+  EXPECT_EQ(g.stats.matched, 2u);
+  EXPECT_EQ(g.stats.ambiguous, 2u);
+  EXPECT_EQ(g.stats.unmatched_connects + g.stats.unmatched_accepts, 0u);
+  // The ambiguous edges are drawn apart from sure ones.
+  const std::string dot = dot_text(g);
+  EXPECT_NE(dot.find("dotted"), std::string::npos) << dot;
+  // With the namespaces known (JSON lines), the same interleaving is sure.
+  const std::string c = "{\"type\":\"connect\",\"local_ip\":\"127.0.0.1\",\"local_port\":40000,"
+                        "\"remote_ip\":\"127.0.0.1\",\"remote_port\":8080,";
+  const std::string a = "{\"type\":\"accept\",\"local_ip\":\"127.0.0.1\",\"local_port\":8080,"
+                        "\"remote_ip\":\"127.0.0.1\",\"remote_port\":40000,";
+  Graph j = build({c + "\"pid\":100,\"comm\":\"client-a\",\"netns\":1}",
+                   c + "\"pid\":200,\"comm\":\"client-b\",\"netns\":2}",
+                   a + "\"pid\":101,\"comm\":\"server-a\",\"netns\":1}",
+                   a + "\"pid\":201,\"comm\":\"server-b\",\"netns\":2}"});
+  EXPECT_EQ(edges(j), (std::multiset<std::string>{"client-a -> server-a :8080 x1",
+                                                  "client-b -> server-b :8080 x1"}));
+  EXPECT_EQ(j.stats.ambiguous, 0u);
+  for (const Edge& e : j.edges)
+    EXPECT_FALSE(e.ambiguous);
+}
+
+// Ends still waiting at the end go out in the order they came, whatever order
+// the map holding them keeps: the output order is the input's by
+// construction (sequence numbers), not by a hash that happens to keep it.
+TEST(Order, LeftoverEndsComeOutInTheOrderTheyCame) {
+  std::vector<std::string> lines, want;
+  for (int i = 0; i < 60; ++i) {
+    // Connects to outside peers that never answer, accepts from outside
+    // clients, and a pair that does pair between them.
+    const std::string peer =
+        "198.51." + std::to_string(100 - i) + "." + std::to_string(i * 7 % 250 + 1);
+    if (i % 3 == 0) {
+      lines.push_back(peer + ":" + std::to_string(1000 + i) + "->10.0.0.1:22|PID=20 CMD=sshd");
+      want.push_back(peer + " -> sshd");
+    } else {
+      lines.push_back(peer + ":443<-10.0.0.2:" + std::to_string(30000 + i) + "|PID=10 CMD=curl");
+      want.push_back("curl -> " + peer + ":443");
+    }
+    lines.push_back("10.0.0.1:80<-10.0.0.2:" + std::to_string(40000 + i) + "|PID=10 CMD=curl");
+    lines.push_back("10.0.0.2:" + std::to_string(40000 + i) + "->10.0.0.1:80|PID=30 CMD=nginx");
+  }
+  Graph g = build(lines);
+  std::vector<std::string> got;
+  for (const Edge& e : g.edges)
+    if (!e.matched)
+      got.push_back(g.nodes[e.from].name + " -> " + g.nodes[e.to].name);
+  EXPECT_EQ(got, want);
+  // Outside nodes too: in the order their ends came.
+  std::vector<std::string> outside, want_outside;
+  for (const Node& n : g.nodes)
+    if (n.external)
+      outside.push_back(n.name);
+  for (const std::string& w : want)
+    want_outside.push_back(w.starts_with("curl -> ") ? w.substr(8) : w.substr(0, w.find(' ')));
+  EXPECT_EQ(outside, want_outside);
 }
 
 TEST(Pairing, AcrossHostsOnRealAddresses) {
@@ -351,9 +429,10 @@ TEST(FastLane, GivesWhatTheGeneralPathGives) {
       {"db1", read_trace(NT_EXAMPLE_TRACES "/fleet/db1.trace")},
       {"cache1", read_trace(NT_EXAMPLE_TRACES "/fleet/cache1.trace")},
   };
-  // Lines the memo must not shortcut: tails too short or too long for it,
-  // tails that differ only past 8 bytes or by length, bad tails, escapes,
-  // CRLF, the same process on several addresses, loopback, reused tuples.
+  // Lines the index of process texts must not shortcut: short and long
+  // tails, tails that differ only past 8 bytes or by length, bad tails,
+  // escapes, CRLF, the same process on several addresses, loopback, reused
+  // tuples, one tuple waiting in two processes at once.
   std::vector<std::string> odd;
   const std::string long_name(40, 'n');
   for (int i = 0; i < 300; ++i) {

@@ -369,11 +369,12 @@ TEST(Parse, OnePassArrowReaderAgreesWithTheGeneralParser) {
   }
 }
 
-// The one-pass reader remembers address texts it parsed (a small direct-mapped
-// memo): thousands of addresses, so slots are overwritten, read in three
-// passes, with texts that fail to parse in between, must give what the
-// general parser gives every time.
-TEST(Parse, AddressMemoNeverChangesAResult) {
+// The one-pass reader must give what the general parser gives, every time:
+// thousands of addresses, read in three passes, with texts that fail to parse
+// in between. (It once kept a memo of address texts, which this caught
+// overwriting slots; it keeps nothing between lines now, and must go on
+// giving the same result on a second and third pass.)
+TEST(Parse, RepeatedPassesOverManyAddressesGiveTheGeneralResult) {
   std::vector<std::string> lines;
   for (int i = 0; i < 3000; ++i) {
     const std::string v4 = "10." + std::to_string(i / 250) + "." + std::to_string(i % 250) + ".7";

@@ -8,10 +8,18 @@
 //       With the netns options the acceptor listens on IP inside one network
 //       namespace (ip netns add NAME) and the connecting threads run in the
 //       other: two "hosts" joined by a veth pair, on this machine.
-//   benchtool tracegen [--lines N] [--seed S] [--procs P] [--json]
-//       synthetic trace of realistic shape on stdout (arrow lines, or JSON
-//       lines with --json): many clients, few servers, ephemeral ports, IPv4
-//       and IPv6, both ends of each connection.
+//   benchtool tracegen [--lines N] [--seed S] [--procs P] [--json] [--shape sequential|busy]
+//                      [--window W]
+//       synthetic trace on stdout (arrow lines, or JSON lines with --json):
+//       many clients, few servers, IPv4 and IPv6, both ends of each
+//       connection. --shape sequential (the default, the shape of the first
+//       benchmarks): one ephemeral port counter for every client, each
+//       accept right after its connect. --shape busy: what a busy host
+//       writes: every connect takes a random ephemeral port from the
+//       kernel's default range (32768-60999), up to W connections (default
+//       32) are open at once, and each accept comes after a random number of
+//       other lines (at most 4 W), so connections to many destinations
+//       interleave.
 //   benchtool latency
 //       reads nettrace JSON lines on stdin and prints the delivery delay (time
 //       read minus the event's ts_ns) percentiles in microseconds.
@@ -235,25 +243,48 @@ int load(int argc, char** argv) {
   return 0;
 }
 
+// One connection of tracegen's trace: both ends, written by nettrace's own
+// formatter, so the trace is exactly what nettrace prints, in either format.
+struct GenConn {
+  nt::Record c, s;
+};
+
 int tracegen(int argc, char** argv) {
   long lines = 2000000;
   unsigned seed = 1;
   int procs = 64; // distinct client processes (long-lived, many connections each)
-  bool json = false;
+  bool json = false, busy = false;
+  size_t window = 32;
   for (int i = 2; i < argc; ++i) {
     std::string k = argv[i];
     if (k == "--json") {
       json = true;
       continue;
     }
-    if (i + 1 >= argc)
-      break;
+    if (i + 1 >= argc) {
+      std::fprintf(stderr, "benchtool tracegen: %s needs a value\n", k.c_str());
+      return 64;
+    }
     if (k == "--lines")
       lines = std::atol(argv[++i]);
     else if (k == "--seed")
       seed = unsigned(std::atoi(argv[++i]));
     else if (k == "--procs")
       procs = std::max(8, std::atoi(argv[++i]));
+    else if (k == "--window")
+      window = size_t(std::max(1, std::atoi(argv[++i])));
+    else if (k == "--shape") {
+      const std::string v = argv[++i];
+      if (v != "sequential" && v != "busy") {
+        std::fprintf(stderr, "benchtool tracegen: --shape takes sequential or busy, not %s\n",
+                     v.c_str());
+        return 64;
+      }
+      busy = v == "busy";
+    } else {
+      std::fprintf(stderr, "benchtool tracegen: unknown option %s\n", k.c_str());
+      return 64;
+    }
   }
   std::mt19937 rng(seed);
   const char* server_names[] = {"nginx", "postgres",       "redis-server",
@@ -261,18 +292,27 @@ int tracegen(int argc, char** argv) {
   const uint16_t server_ports[] = {443, 5432, 6379, 8080, 6443, 53};
   const char* client_names[] = {"curl",     "python3", "java",       "node",
                                 "gunicorn", "kubelet", "prometheus", "go-app"};
-  // Lines are written by nettrace's own formatter, so the trace is exactly
-  // what nettrace prints, in either format.
-  nt::Record c, s;
-  c.type = nt::RecordType::Connect;
-  s.type = nt::RecordType::Accept;
-  c.has_details = s.has_details = json;
   std::string out;
   out.reserve(1 << 20);
-  long written = 0;
-  uint32_t port = 32768;
+  auto flush = [&](bool force) {
+    if (force || out.size() > (1 << 20) - 1024) {
+      fwrite(out.data(), 1, out.size(), stdout);
+      out.clear();
+    }
+  };
   uint64_t ts = 1764000000000000000ull;
-  while (written < lines) {
+  auto emit = [&](nt::Record& r) {
+    // The sequential shape keeps its old timing: 25 us to a connect, 5 us on
+    // to its accept.
+    r.time_ns = ts += busy ? 15000 : r.type == nt::RecordType::Connect ? 25000 : 5000;
+    r.has_details = json;
+    json ? nt::append_json(out, r) : nt::append_arrow(out, r);
+    flush(false);
+  };
+  uint32_t next_port = 32768;
+  // A new connection: which client machine and program, which server, which
+  // ephemeral port (the sequential shape counts, the busy one draws).
+  auto make = [&](GenConn& g) {
     const int srv = int(rng() % 6), cl = int(rng() % 8);
     const bool v6 = rng() % 4 == 0;
     const int host = int(rng() % 200);
@@ -280,7 +320,13 @@ int tracegen(int argc, char** argv) {
     // share processes' identities, which keeps the process count fixed.
     const uint32_t cpid = uint32_t(1000 + cl * 1000 + host % (procs / 8)),
                    spid = uint32_t(500 + srv);
-    port = port >= 60999 ? 32768 : port + 1;
+    uint32_t port;
+    if (busy) {
+      port = 32768 + uint32_t(rng() % (60999 - 32768 + 1));
+    } else {
+      port = next_port >= 60999 ? 32768 : next_port + 1;
+      next_port = port;
+    }
     nt::IpAddr cip, sip;
     if (v6) {
       cip.family = sip.family = 6;
@@ -296,30 +342,72 @@ int tracegen(int argc, char** argv) {
       cip.bytes[3] = uint8_t(host % 250 + 1);
       sip.bytes[0] = 10, sip.bytes[1] = 2, sip.bytes[2] = 0, sip.bytes[3] = uint8_t(srv + 1);
     }
-    c.local = {cip, uint16_t(port)};
-    c.remote = {sip, server_ports[srv]};
-    c.pid = c.tid = cpid;
-    c.comm = client_names[cl];
-    s.local = c.remote;
-    s.remote = c.local;
-    s.pid = s.tid = spid;
-    s.comm = server_names[srv];
-    c.time_ns = ts += 25000;
-    s.time_ns = ts += 5000;
-    if (json) {
-      nt::append_json(out, c);
-      nt::append_json(out, s);
-    } else {
-      nt::append_arrow(out, c);
-      nt::append_arrow(out, s);
+    g.c.type = nt::RecordType::Connect;
+    g.s.type = nt::RecordType::Accept;
+    g.c.local = {cip, uint16_t(port)};
+    g.c.remote = {sip, server_ports[srv]};
+    g.c.pid = g.c.tid = cpid;
+    g.c.comm = client_names[cl];
+    g.s.local = g.c.remote;
+    g.s.remote = g.c.local;
+    g.s.pid = g.s.tid = spid;
+    g.s.comm = server_names[srv];
+  };
+  const long conns = (lines + 1) / 2; // both ends of each connection
+  GenConn g;
+  if (!busy) {
+    for (long i = 0; i < conns; ++i) {
+      make(g);
+      emit(g.c);
+      emit(g.s);
     }
-    written += 2;
-    if (out.size() > (1 << 20) - 1024) {
-      fwrite(out.data(), 1, out.size(), stdout);
-      out.clear();
+    flush(true);
+    return 0;
+  }
+  // The busy shape: connections open at once, with the line their connect
+  // was written at. A new one never takes a 4-tuple that is open (the kernel
+  // would not hand out that port for that destination).
+  struct Open {
+    GenConn g;
+    long at;
+  };
+  std::vector<Open> open;
+  long started = 0, line = 0;
+  const long max_delay = long(4 * window);
+  auto same_tuple = [](const GenConn& a, const GenConn& b) {
+    return a.c.local == b.c.local && a.c.remote == b.c.remote;
+  };
+  auto accept = [&](size_t i) {
+    emit(open[i].g.s);
+    ++line;
+    open[i] = std::move(open.back());
+    open.pop_back();
+  };
+  while (started < conns || !open.empty()) {
+    // The oldest open connection is accepted once it has waited max_delay
+    // lines: the delay is bounded.
+    size_t oldest = 0;
+    for (size_t i = 1; i < open.size(); ++i)
+      if (open[i].at < open[oldest].at)
+        oldest = i;
+    if (!open.empty() && line - open[oldest].at >= max_delay) {
+      accept(oldest);
+    } else if (started < conns && open.size() < window && (open.empty() || rng() % 2 == 0)) {
+      Open o;
+      do
+        make(o.g);
+      while (std::any_of(open.begin(), open.end(),
+                         [&](const Open& x) { return same_tuple(x.g, o.g); }));
+      o.at = line;
+      emit(o.g.c);
+      ++line;
+      ++started;
+      open.push_back(std::move(o));
+    } else {
+      accept(size_t(rng() % open.size()));
     }
   }
-  fwrite(out.data(), 1, out.size(), stdout);
+  flush(true);
   return 0;
 }
 

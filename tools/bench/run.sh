@@ -4,7 +4,10 @@
 #
 #   tools/bench/run.sh [--quick] [--soak SECONDS] [--netgraph-only] [BUILD_DIR]
 #
-# --netgraph-only prints only the netgraph table (a minute, no BPF).
+# --netgraph-only prints only the netgraph table (a minute, no BPF, no
+# network namespaces). NETGRAPH_BASELINE=/path/to/netgraph in the
+# environment also times that binary (an older build) on the same traces in
+# the same run, beside this build's.
 # --soak SECONDS also runs tools/bench/soak.sh for that long at ~1,850
 # connections/s and appends its table (BENCHMARKS.md's soak used 600).
 #
@@ -15,7 +18,7 @@
 # burst and smaller traces (a smoke run, not figures to publish).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
-quick=0 soak=0 ngonly=0
+quick=0 soak=0 ngonly=0 baseline=${NETGRAPH_BASELINE:-}
 while [[ $# -gt 0 ]]; do
   case $1 in
     --quick) quick=1; shift ;;
@@ -27,6 +30,7 @@ while [[ $# -gt 0 ]]; do
 done
 build=${1:-$here/build}
 bin=$build/bin
+[[ -z $baseline || -x $baseline ]] || { echo "run.sh: NETGRAPH_BASELINE=$baseline is not an executable" >&2; exit 64; }
 [[ $(id -u) -eq 0 ]] || { echo "run.sh: needs root (the tracers load BPF programs)" >&2; exit 77; }
 "$here/tools/install-deps.sh" --bench >&2
 for b in nettrace netgraph benchtool; do
@@ -41,7 +45,7 @@ tmp=$(mktemp -d)
 srv_ns=nt-bench-srv cli_ns=nt-bench-cli
 cleanup() {
   kill $(jobs -p) 2>/dev/null || true
-  "$here/tools/netns-pair.sh" down $srv_ns $cli_ns
+  [[ $ngonly -eq 1 ]] || "$here/tools/netns-pair.sh" down $srv_ns $cli_ns
   rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -49,11 +53,15 @@ tick=$(getconf CLK_TCK)
 log() { echo "run.sh: $*" >&2; }
 
 # Two "hosts" for the cross-namespace storm: a veth pair, addresses of our own.
+# (Not for --netgraph-only: it needs none, and must not take down the pair of
+# a storm running at the same time.)
+if [[ $ngonly -eq 0 ]]; then
 "$here/tools/netns-pair.sh" up $srv_ns 10.204.0.1/24 $cli_ns 10.204.0.2/24
 # On loopback the kernel reuses ports in TIME_WAIT for new connects
 # (tcp_tw_reuse=2, its default, means loopback only); across the veth it
 # would not, and after 28k connects the storm would measure port exhaustion.
 ip netns exec $cli_ns sysctl -qw net.ipv4.tcp_tw_reuse=1
+fi
 
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
 hwm() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
@@ -260,7 +268,10 @@ echo
 fi
 
 # netgraph throughput against the line-splitting limit (wc -l), and its
-# memory as the input grows.
+# memory as the input grows, on both shapes of tracegen's trace: sequential
+# (one port counter, each accept right after its connect: the shape of the
+# first benchmarks) and busy (random ephemeral ports, up to 32 connections
+# open at once, accepts up to 128 lines late), in one run with one binary.
 tm() { local s e; s=$(date +%s.%N); "$@" >/dev/null; e=$(date +%s.%N); awk -v s="$s" -v e="$e" 'BEGIN { printf "%.4f", e - s }'; }
 best() { # best wall time of 5 runs (nanosecond clock), then the peak RSS of one more: "secs kib"
   local t b=999999 rss i
@@ -278,25 +289,48 @@ row() { # name secs bytes lines rss
 log "netgraph on synthetic traces"
 small=$((lines / 4)) big=$((lines * 4))
 [[ $quick -eq 1 ]] && big=$lines
-for n in $small $lines $big; do taskset -c 1 "$bin/benchtool" tracegen --lines "$n" --procs 64 >"$tmp/trace.$n"; done
-taskset -c 1 "$bin/benchtool" tracegen --lines "$lines" --procs 64 --json >"$tmp/trace.json"
-size=$(stat -c %s "$tmp/trace.$lines")
-[[ $ngonly -eq 1 ]] && { echo "_Run: $(date -u '+%Y-%m-%d %H:%M UTC'), kernel $(uname -r), $(nproc) CPUs; netgraph only._"; echo; }
+for shape in sequential busy; do
+  for n in $small $lines $big; do taskset -c 1 "$bin/benchtool" tracegen --lines "$n" --procs 64 --shape $shape >"$tmp/trace.$shape.$n"; done
+  taskset -c 1 "$bin/benchtool" tracegen --lines "$lines" --procs 64 --shape $shape --json >"$tmp/trace.$shape.json"
+done
+size=$(stat -c %s "$tmp/trace.sequential.$lines")
+# The load average goes with the figures: on a shared VM they follow it.
+[[ $ngonly -eq 1 ]] && { echo "_Run: $(date -u '+%Y-%m-%d %H:%M UTC'), kernel $(uname -r), $(nproc) CPUs; netgraph only; load average before $(cut -d' ' -f1-3 /proc/loadavg)._"; echo; }
 echo "### netgraph on synthetic traces (64 client processes on 200 addresses, 6 servers, 1 line in 4 IPv6; best of 5, one core)"
 echo
 echo "| step | seconds | GB/s | lines/s | peak RSS KiB |"
 echo "|---|---:|---:|---:|---:|"
-read -r t _ < <(best taskset -c 1 wc -l "$tmp/trace.$lines")
+read -r t _ < <(best taskset -c 1 wc -l "$tmp/trace.sequential.$lines")
 row "wc -l, $lines lines ($((size / 1000000)) MB)" "$t" "$size" "$lines" -
+# The shapes alternate, so that neither always runs on a warmer machine.
 for n in $small $lines $big; do
-  read -r t rss < <(best taskset -c 1 "$bin/netgraph" "$tmp/trace.$n" -o "$tmp/graph.$n.dot")
-  row "netgraph trace -> DOT, $n lines" "$t" "$(stat -c %s "$tmp/trace.$n")" "$n" "$rss"
+  for shape in sequential busy; do
+    read -r t rss < <(best taskset -c 1 "$bin/netgraph" "$tmp/trace.$shape.$n" -o "$tmp/graph.$shape.$n.dot")
+    row "netgraph $shape trace -> DOT, $n lines" "$t" "$(stat -c %s "$tmp/trace.$shape.$n")" "$n" "$rss"
+  done
 done
-read -r t rss < <(best taskset -c 1 "$bin/netgraph" "$tmp/trace.json" -o "$tmp/graph.json.dot")
-row "netgraph JSON lines -> DOT, $lines lines ($(( $(stat -c %s "$tmp/trace.json") / 1000000 )) MB)" "$t" "$(stat -c %s "$tmp/trace.json")" "$lines" "$rss"
-cmp -s "$tmp/graph.$lines.dot" "$tmp/graph.json.dot" || log "WARNING: arrow and JSON input gave different graphs"
-tdot=$(tm taskset -c 1 dot -Tsvg "$tmp/graph.$lines.dot")
-echo "| dot -Tsvg on netgraph's output for $lines lines ($(grep -c -- '->' "$tmp/graph.$lines.dot" || true) edges, $(stat -c %s "$tmp/graph.$lines.dot") bytes) | $tdot | - | - | - |"
+for shape in sequential busy; do
+  read -r t rss < <(best taskset -c 1 "$bin/netgraph" "$tmp/trace.$shape.json" -o "$tmp/graph.$shape.json.dot")
+  row "netgraph $shape JSON lines -> DOT, $lines lines ($(( $(stat -c %s "$tmp/trace.$shape.json") / 1000000 )) MB)" "$t" "$(stat -c %s "$tmp/trace.$shape.json")" "$lines" "$rss"
+  cmp -s "$tmp/graph.$shape.$lines.dot" "$tmp/graph.$shape.json.dot" || log "WARNING: $shape: arrow and JSON input gave different graphs"
+done
+tdot=$(tm taskset -c 1 dot -Tsvg "$tmp/graph.sequential.$lines.dot")
+echo "| dot -Tsvg on netgraph's output for $lines lines ($(grep -c -- '->' "$tmp/graph.sequential.$lines.dot" || true) edges, $(stat -c %s "$tmp/graph.sequential.$lines.dot") bytes) | $tdot | - | - | - |"
+if [[ -n $baseline ]]; then
+  # Another netgraph build (an older commit, say) on the same traces, in
+  # the same run: the only fair way to compare two versions on a shared VM.
+  echo
+  echo "Baseline \`$baseline\`, same traces, same run:"
+  echo
+  echo "| step | seconds | GB/s | lines/s | peak RSS KiB |"
+  echo "|---|---:|---:|---:|---:|"
+  for shape in sequential busy; do
+    for b in "$baseline" "$bin/netgraph"; do
+      read -r t rss < <(best taskset -c 1 "$b" "$tmp/trace.$shape.$lines" -o "$tmp/graph.base.dot")
+      row "$([[ $b == "$baseline" ]] && echo baseline || echo this build) $shape, $lines lines" "$t" "$(stat -c %s "$tmp/trace.$shape.$lines")" "$lines" "$rss"
+    done
+  done
+fi
 
 if [[ $soak -gt 0 ]]; then
   log "soak for $soak s"
