@@ -76,8 +76,9 @@ cut -c1-5 "$T/stamped.out" | sort -u | grep -qvxE "$before|$after" && fail "-t: 
 cut -c14- "$T/stamped.out" >"$T/stripped.out"
 grep -qE '^# failed ' "$T/stripped.out" || fail "-t: the failed markers lost their form: $(cat "$T/stripped.out")"
 [[ $(grep -cE "^[0-9.]+:[0-9]+(<-|->)[0-9.]+:[0-9]+\|PID=[0-9]+ CMD=$comm\$" "$T/stripped.out") -eq 6 ]] || fail "-t: after the clock, not the plain arrow lines: $(cat "$T/stripped.out")"
-"$BIN/netgraph" "$T/stamped.out" >"$T/stamped.dot" 2>"$T/stamped.ng" || fail "netgraph refused -t lines: $(cat "$T/stamped.ng")"
-"$BIN/netgraph" "$T/stripped.out" >"$T/stripped.dot" 2>/dev/null || fail "netgraph refused the stripped lines"
+# Both read from stdin: the graph's title names the input, and the two files differ in name.
+"$BIN/netgraph" <"$T/stamped.out" >"$T/stamped.dot" 2>"$T/stamped.ng" || fail "netgraph refused -t lines: $(cat "$T/stamped.ng")"
+"$BIN/netgraph" <"$T/stripped.out" >"$T/stripped.dot" 2>/dev/null || fail "netgraph refused the stripped lines"
 cmp -s "$T/stamped.dot" "$T/stripped.dot" || fail "netgraph draws -t lines differently: $(diff "$T/stamped.dot" "$T/stripped.dot")"
 grep -q "$comm" "$T/stamped.dot" || fail "netgraph's graph of the -t trace has no $comm node: $(cat "$T/stamped.dot")"
 pass "-t: every line starts with the local clock; netgraph draws the same graph as without it"
