@@ -26,6 +26,7 @@ start_pipeline() {
   NT_BG_PIDS+=("$PIPE_JOB")
   for _ in $(seq 1 100); do [[ -s "$T/pgid" ]] && break; sleep 0.05; done
   PGID=$(cat "$T/pgid")
+  NT_BG_PGIDS+=("$PGID") # a failing check must not leave nettrace attached
 }
 
 # Waits until netgraph reads (it then catches SIGINT: bit 2 of SigCgt), as

@@ -6,7 +6,11 @@ set -euo pipefail
 BIN=${1:?usage: $0 BUILD_BIN_DIR}
 T=$(mktemp -d /tmp/nt-hardening.XXXXXX)
 declare -a NT_BG_PIDS=()
+# Process groups a test started in a session of their own (setsid): killing
+# the setsid process alone would leave the pipeline behind it running.
+declare -a NT_BG_PGIDS=()
 cleanup() {
+  for g in "${NT_BG_PGIDS[@]}"; do kill -9 -- "-$g" 2>/dev/null || true; done
   for p in "${NT_BG_PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
   rm -rf "$T"
 }
