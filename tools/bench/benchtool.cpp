@@ -20,6 +20,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <sched.h>
 #include <sys/resource.h>
@@ -93,7 +94,8 @@ Shape (which system calls each connection costs):
   --one-thread       one thread connects, accepts and closes both ends (fewer context
                      switches, so the fixed cost per system call weighs more)
   --io BYTES         each connection also carries BYTES from client to server and BYTES
-                     back before closing (a request and its answer): a syscall-heavy shape
+                     back before closing (a request and its answer, with TCP_NODELAY on
+                     both ends): a syscall-heavy shape
   --chunk BYTES      size of each write and the most each read asks for (default 256; so
                      --io 1024 is at least 4 writes and 4 reads each way)
 
@@ -259,8 +261,16 @@ int load(int argc, char** argv) {
   close(home);
   std::atomic<bool> stop{false};
   std::atomic<long> made{0}, accepted{0}, failed{0}, tickets{0}, bytes{0};
+  // Small writes in a row would otherwise wait for the peer's (delayed) ACK
+  // (Nagle), and the storm would measure ACK timers instead of system calls;
+  // request/answer servers turn it off too.
+  auto no_delay = [&](int fd) {
+    if (io > 0)
+      setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  };
   // The server's half of one connection: take the request, send the answer.
   auto serve = [&](int c) {
+    no_delay(c);
     if (io > 0) {
       const long got = recv_n(c, io, chunk);
       bytes += got;
@@ -328,6 +338,7 @@ int load(int argc, char** argv) {
         ++accepted; // nothing left to accept for this one
       }
       if (io > 0) {
+        no_delay(fd);
         // The request goes out whole before anyone reads it: 1 KiB fits any
         // socket buffer, so one thread cannot deadlock on itself here.
         bool ok = send_n(fd, io, chunk);
