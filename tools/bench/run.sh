@@ -2,12 +2,14 @@
 # Regenerates every table of BENCHMARKS.md (printed as markdown on stdout;
 # progress on stderr). Needs root.
 #
-#   tools/bench/run.sh [--quick] [--soak SECONDS] [--netgraph-only]
+#   tools/bench/run.sh [--quick] [--soak SECONDS] [--netgraph-only | --shapes-only]
 #                      [--extra-nettrace NAME=PATH]... [BUILD_DIR]
 #
 # --netgraph-only prints only the netgraph table (a minute, no BPF).
 # --soak SECONDS also runs tools/bench/soak.sh for that long at ~1,850
 # connections/s and appends its table (BENCHMARKS.md's soak used 600).
+# --shapes-only prints only the storm's shapes side by side, their tables and
+# what each tracer adds to a system call (about 15 min).
 # --extra-nettrace NAME=PATH measures another nettrace binary (a scratch
 # build of a prototype, say) as tracer NAME in every storm shape, with
 # --backend tracepoint, beside the others.
@@ -16,12 +18,13 @@
 # Every configuration runs once per round; the order is reversed every other
 # round (A B C, C B A, ...) so that no configuration always follows the same
 # one; median and min over the rounds. The storm runs in three shapes (two
-# threads, one thread, 1 KiB each way per connection), every tracer in each,
-# and a table puts their R and CPU per connection side by side. --quick: 2 rounds of 2 s, a 200k
+# threads, one thread, one thread with 1 KiB each way per connection), every
+# tracer in each, and a table puts their R and CPU per connection side by
+# side. --quick: 2 rounds of 2 s, a 200k
 # burst and smaller traces (a smoke run, not figures to publish).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
-quick=0 soak=0 ngonly=0
+quick=0 soak=0 ngonly=0 shapesonly=0
 declare -A extra=() # tracer name -> another nettrace binary
 extra_names=()
 while [[ $# -gt 0 ]]; do
@@ -29,11 +32,12 @@ while [[ $# -gt 0 ]]; do
     --quick) quick=1; shift ;;
     --soak) soak=${2:?--soak needs a number of seconds}; shift 2 ;;
     --netgraph-only) ngonly=1; shift ;;
+    --shapes-only) shapesonly=1; shift ;;
     --extra-nettrace)
       [[ ${2:-} =~ ^([A-Za-z0-9_.-]+)=(.+)$ && -x ${BASH_REMATCH[2]} ]] ||
         { echo "run.sh: --extra-nettrace wants NAME=PATH, PATH an executable nettrace (got '${2:-}')" >&2; exit 64; }
       extra[${BASH_REMATCH[1]}]=${BASH_REMATCH[2]}; extra_names+=("${BASH_REMATCH[1]}"); shift 2 ;;
-    -*) echo "run.sh: unknown option $1 (use --quick, --soak SECONDS, --netgraph-only, --extra-nettrace NAME=PATH, BUILD_DIR)" >&2; exit 64 ;;
+    -*) echo "run.sh: unknown option $1 (use --quick, --soak SECONDS, --netgraph-only, --shapes-only, --extra-nettrace NAME=PATH, BUILD_DIR)" >&2; exit 64 ;;
     *) break ;;
   esac
 done
@@ -224,11 +228,17 @@ echo
 # main one (more rounds); the tables go to a file so that the side-by-side
 # summary can come first.
 shapes=("two threads" "one thread" "1 KiB each way")
-declare -A shape_opts=(["two threads"]="" ["one thread"]="--one-thread" ["1 KiB each way"]="--io 1024 --chunk 256")
+# The syscall-heavy shape runs in one thread: each read then finds its data
+# there, so no thread sleeps and the figures are the cost of the calls. With
+# two threads ping-ponging on one CPU, how often a read sleeps (and so the
+# CPU per connection) swings with the timing any tracer perturbs: the peers
+# "added" 56 to 107 µs per connection there, against 14 to 38 without the
+# I/O (run of 2026-12-01).
+declare -A shape_opts=(["two threads"]="" ["one thread"]="--one-thread" ["1 KiB each way"]="--one-thread --io 1024 --chunk 256")
 declare -A shape_titles=(
   ["two threads"]="Connection storm, two threads (IPv4 on loopback, FIN close, 1 connecting thread + 1 acceptor)"
   ["one thread"]="Connection storm, one thread (connect, accept, close in the same thread)"
-  ["1 KiB each way"]="Connection storm, syscall-heavy (two threads; each connection carries 1 KiB each way in 256 B writes and reads)")
+  ["1 KiB each way"]="Connection storm, syscall-heavy (one thread; each connection carries 1 KiB each way in 256 B writes and reads)")
 variant_rounds=$rounds
 for shape in "${shapes[@]}"; do
   rounds=$variant_rounds; [[ $shape == "two threads" ]] && rounds=$main_rounds
@@ -280,6 +290,7 @@ for cfg in "${configs[@]}"; do
   echo "| $cfg | $m | $(minimum <<<"${sysns[$cfg]}") | $(awk -v a="$m" -v b="$base_ns" 'BEGIN { printf "%+.1f", a - b }') |"
 done
 echo
+[[ $shapesonly -eq 1 ]] && exit 0
 
 # The same storm in other shapes, nettrace against no tracer.
 nt_configs=(none); for c in "${configs[@]}"; do [[ $c == nettrace-* ]] && nt_configs+=("$c"); done
