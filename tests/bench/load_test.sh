@@ -72,4 +72,7 @@ read -r nreads rbytes < <(awk '/^[0-9]+ +read\([0-9]+, .*, (256|[0-9]{1,2}|1[0-9
 shape "two threads, 1 KiB each way" $port2 $((2 * 100 * 1024)) --io 1024 --threads 2
 "$bin/benchtool" load --one-thread --threads 2 2>/dev/null && fail "--one-thread with --threads 2 was accepted"
 "$bin/benchtool" load --help | grep -q -- "--one-thread" || fail "benchtool load --help does not list --one-thread"
+# benchtool syscalls makes the calls it says (run.sh's per-call cost table).
+n_pp=$(strace -f -qq -c -e trace=getppid "$bin/benchtool" syscalls --count 1000 2>&1 >/dev/null | awk '$NF == "getppid" { print $4 }')
+[[ $n_pp -eq 1000 ]] || fail "benchtool syscalls --count 1000: strace counted ${n_pp:-no} getppid calls"
 echo "load: IPv4, IPv6, RST, two namespaces, one thread, 1 KiB each way: exact counts; nettrace saw every connect and accept"
