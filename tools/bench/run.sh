@@ -20,8 +20,8 @@
 # one; median and min over the rounds. The storm runs in three shapes (two
 # threads, one thread, one thread with 1 KiB each way per connection), every
 # tracer in each, and a table puts their R and CPU per connection side by
-# side. --quick: 2 rounds of 2 s, a 200k
-# burst and smaller traces (a smoke run, not figures to publish).
+# side. --quick: 2 rounds of 2 s, a 200k burst and smaller traces (a smoke
+# run, not figures to publish).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
 quick=0 soak=0 ngonly=0 shapesonly=0
