@@ -1,13 +1,19 @@
 // benchtool: the C++ half of the benchmarks (tools/bench/run.sh is the other).
 //
 //   benchtool load [--threads N] [--seconds S | --count N] [--v6] [--rst] [--rate R] [--port P]
+//                  [--one-thread] [--io BYTES [--chunk BYTES]]
 //                  [--server-netns NAME --client-netns NAME --addr IP]
-//       connect -> accept -> close storm on loopback, within this process.
-//       Prints "conns N secs S conn_per_s X cpu_s C failed F" and, with --rate (fixed
+//       connect -> accept -> close storm on loopback, within this process
+//       (`benchtool load --help` lists the options). Prints "conns N secs S
+//       conn_per_s X cpu_s C failed F bytes B" and, with --rate (fixed
 //       connections per second), connect latency percentiles in microseconds.
 //       With the netns options the acceptor listens on IP inside one network
 //       namespace (ip netns add NAME) and the connecting threads run in the
 //       other: two "hosts" joined by a veth pair, on this machine.
+//   benchtool syscalls [--count N]
+//       N getppid() calls in a loop (default 2,000,000); prints "syscalls N
+//       cpu_ns_per_call X", from this thread's CPU time, which other work on
+//       a shared machine disturbs far less than the wall clock.
 //   benchtool tracegen [--lines N] [--seed S] [--procs P] [--json] [--shape sequential|busy]
 //                      [--window W]
 //       synthetic trace on stdout (arrow lines, or JSON lines with --json):
@@ -26,10 +32,12 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <sched.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -87,31 +95,121 @@ bool enter_netns(const std::string& name) {
   return true;
 }
 
+const char kLoadHelp[] =
+    R"(usage: benchtool load [options]
+A connect -> accept -> close storm on loopback, inside this process. Prints one line,
+"conns N secs S conn_per_s X cpu_s C failed F bytes B": N connections made (each one
+connected and accepted), F connects or transfers that failed, B bytes received by both
+ends together (2 x N x the --io size when every transfer completed).
+
+Shape (which system calls each connection costs):
+  (default)          two threads: one connects and closes, another accepts and closes
+  --one-thread       one thread connects, accepts and closes both ends (fewer context
+                     switches, so the fixed cost per system call weighs more)
+  --io BYTES         each connection also carries BYTES from client to server and BYTES
+                     back before closing (a request and its answer, with TCP_NODELAY on
+                     both ends): a syscall-heavy shape
+  --chunk BYTES      size of each write and the most each read asks for (default 256; so
+                     --io 1024 is at least 4 writes and 4 reads each way)
+
+Amount and rate:
+  --seconds S        run for S seconds (default 5)
+  --count N          make exactly N connections instead
+  --threads N        connecting threads (default 1; not with --one-thread)
+  --rate R           R connections per second in all (default: as fast as possible);
+                     also prints connect latency percentiles in microseconds
+
+Addresses:
+  --v6               IPv6 (::1) instead of IPv4 (127.0.0.1)
+  --rst              close the connecting end with RST (SO_LINGER 0) instead of FIN
+  --port P           listen on port P (default: any free port)
+  --server-netns NAME --client-netns NAME --addr IP
+                     listen on IP inside network namespace NAME (made by ip netns add)
+                     and connect from the other one: two "hosts" over a veth pair
+
+Exit status: 0 done (failures are counted, not fatal), 1 cannot set up, 64 bad option.
+)";
+
+// Writes `n` bytes in calls of `chunk` bytes; false if a write fails.
+bool send_n(int fd, long n, long chunk) {
+  static const char zeros[65536] = {};
+  while (n > 0) {
+    const ssize_t w = write(fd, zeros, size_t(std::min(n, chunk)));
+    if (w <= 0)
+      return false;
+    n -= w;
+  }
+  return true;
+}
+
+// Reads until `n` bytes arrived, asking for at most `chunk` per call; returns
+// what arrived (less than n when the peer closed early or a read failed).
+long recv_n(int fd, long n, long chunk) {
+  static thread_local char buf[65536];
+  long got = 0;
+  while (got < n) {
+    const ssize_t r = read(fd, buf, size_t(std::min(n - got, chunk)));
+    if (r <= 0)
+      break;
+    got += r;
+  }
+  return got;
+}
+
+// Parses a whole non-negative number for `opt`, or says what it accepts and exits 64.
+long number(const char* opt, const char* text, long lo, long hi) {
+  char* end = nullptr;
+  errno = 0;
+  const long v = std::strtol(text, &end, 10);
+  if (errno || end == text || *end || v < lo || v > hi) {
+    std::fprintf(stderr, "benchtool: %s wants a whole number from %ld to %ld, not '%s'\n", opt, lo,
+                 hi, text);
+    std::exit(64);
+  }
+  return v;
+}
+
 int load(int argc, char** argv) {
   int threads = 1;
   double seconds = 5;
-  long count = 0;
-  bool v6 = false, rst = false;
+  long count = 0, io = 0, chunk = 256;
+  bool v6 = false, rst = false, one_thread = false;
   double rate = 0;
   int port = 0;
   std::string server_ns, client_ns, addr;
   for (int i = 2; i < argc; ++i) {
     std::string k = argv[i];
-    auto next = [&] { return i + 1 < argc ? argv[++i] : (std::exit(64), ""); };
-    if (k == "--threads")
-      threads = std::atoi(next());
+    auto next = [&] {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "benchtool load: %s needs a value (see benchtool load --help)\n",
+                     k.c_str());
+        std::exit(64);
+      }
+      return argv[++i];
+    };
+    if (k == "--help" || k == "-h") {
+      std::fputs(kLoadHelp, stdout);
+      return 0;
+    } else if (k == "--threads")
+      threads = int(number("--threads", next(), 1, 1024));
     else if (k == "--seconds")
       seconds = std::atof(next());
     else if (k == "--count")
-      count = std::atol(next());
+      count = number("--count", next(), 1, 1L << 40);
     else if (k == "--v6")
       v6 = true;
     else if (k == "--rst")
       rst = true;
+    else if (k == "--one-thread")
+      one_thread = true;
+    else if (k == "--io")
+      io = number("--io", next(), 0, 1L << 30);
+    else if (k == "--chunk")
+      chunk = number("--chunk", next(), 1, 65536);
     else if (k == "--rate")
       rate = std::atof(next());
     else if (k == "--port")
-      port = std::atoi(next());
+      port = int(number("--port", next(), 0, 65535));
     else if (k == "--server-netns")
       server_ns = next();
     else if (k == "--client-netns")
@@ -119,12 +217,18 @@ int load(int argc, char** argv) {
     else if (k == "--addr")
       addr = next();
     else {
-      std::fprintf(stderr, "benchtool load: unknown option %s\n", k.c_str());
+      std::fprintf(stderr, "benchtool load: unknown option %s (see benchtool load --help)\n",
+                   k.c_str());
       return 64;
     }
   }
   if (server_ns.empty() != client_ns.empty() || server_ns.empty() != addr.empty()) {
     std::fprintf(stderr, "benchtool load: --server-netns, --client-netns and --addr go together\n");
+    return 64;
+  }
+  if (one_thread && threads != 1) {
+    std::fprintf(stderr, "benchtool load: --one-thread makes one thread do everything; drop "
+                         "--threads\n");
     return 64;
   }
   // The listening socket belongs to the namespace of the thread that made
@@ -169,29 +273,47 @@ int load(int argc, char** argv) {
   }
   close(home);
   std::atomic<bool> stop{false};
-  std::atomic<long> made{0}, accepted{0}, failed{0}, tickets{0};
+  std::atomic<long> made{0}, accepted{0}, failed{0}, tickets{0}, bytes{0};
+  // Small writes in a row would otherwise wait for the peer's (delayed) ACK
+  // (Nagle), and the storm would measure ACK timers instead of system calls;
+  // request/answer servers turn it off too.
+  auto no_delay = [&](int fd) {
+    if (io > 0)
+      setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  };
+  // The server's half of one connection: take the request, send the answer.
+  auto serve = [&](int c) {
+    no_delay(c);
+    if (io > 0) {
+      const long got = recv_n(c, io, chunk);
+      bytes += got;
+      if (got != io || !send_n(c, io, chunk))
+        ++failed;
+    }
+    close(c);
+    ++accepted;
+  };
   // The acceptor drains every connection made, backlog included, so that
   // "made" is exactly the number of connects and of accepts a tracer sees.
   // poll() with a timeout lets it notice the end without a wake-up connection.
-  std::thread acceptor([&] {
-    pollfd p{lfd, POLLIN, 0};
-    while (!(stop && accepted >= made)) {
-      if (poll(&p, 1, 20) <= 0)
-        continue;
-      int c = accept(lfd, nullptr, nullptr);
-      if (c >= 0) {
-        close(c);
-        ++accepted;
+  std::thread acceptor;
+  if (!one_thread)
+    acceptor = std::thread([&] {
+      pollfd p{lfd, POLLIN, 0};
+      while (!(stop && accepted >= made)) {
+        if (poll(&p, 1, 20) <= 0)
+          continue;
+        int c = accept(lfd, nullptr, nullptr);
+        if (c >= 0)
+          serve(c);
       }
-    }
-  });
+    });
   const auto t0 = Clock::now();
   const double cpu0 = cpu_seconds();
   std::vector<std::vector<double>> lat(threads);
   auto worker = [&](int id) {
     if (!enter_netns(client_ns))
       std::exit(1);
-    long i = 0;
     const auto period = rate > 0 ? std::chrono::duration<double>(double(threads) / rate)
                                  : std::chrono::duration<double>(0);
     auto next = Clock::now();
@@ -211,17 +333,39 @@ int load(int argc, char** argv) {
         setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
       }
       auto c0 = Clock::now();
-      if (connect(fd, reinterpret_cast<sockaddr*>(&ss), len) == 0) {
-        if (rate > 0)
-          lat[id].push_back(std::chrono::duration<double, std::micro>(Clock::now() - c0).count());
-        ++made;
-      } else {
+      if (connect(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0) {
         // Counted, not hidden: a storm whose connects fail (ports stuck in
         // TIME_WAIT, say) measures the load generator, not the tracer.
         ++failed;
+        close(fd);
+        continue;
+      }
+      if (rate > 0)
+        lat[id].push_back(std::chrono::duration<double, std::micro>(Clock::now() - c0).count());
+      ++made;
+      // One thread: the connect returned, so the handshake is done and the
+      // connection waits in the backlog; accepting it cannot block.
+      const int c = one_thread ? accept(lfd, nullptr, nullptr) : -1;
+      if (one_thread && c < 0) {
+        ++failed;
+        ++accepted; // nothing left to accept for this one
+      }
+      if (io > 0) {
+        no_delay(fd);
+        // The request goes out whole before anyone reads it: 1 KiB fits any
+        // socket buffer, so one thread cannot deadlock on itself here.
+        bool ok = send_n(fd, io, chunk);
+        if (c >= 0)
+          serve(c);
+        const long got = recv_n(fd, io, chunk);
+        bytes += got;
+        ok = ok && got == io;
+        if (!ok)
+          ++failed;
+      } else if (c >= 0) {
+        serve(c);
       }
       close(fd);
-      ++i;
     }
   };
   std::vector<std::thread> ts;
@@ -231,15 +375,39 @@ int load(int argc, char** argv) {
     t.join();
   const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
   stop = true;
-  acceptor.join();
-  std::printf("conns %ld secs %.3f conn_per_s %.0f cpu_s %.3f failed %ld\n", made.load(), secs,
-              double(made) / secs, cpu_seconds() - cpu0, failed.load());
+  if (acceptor.joinable())
+    acceptor.join();
+  std::printf("conns %ld secs %.3f conn_per_s %.0f cpu_s %.3f failed %ld bytes %ld\n", made.load(),
+              secs, double(made) / secs, cpu_seconds() - cpu0, failed.load(), bytes.load());
   if (rate > 0) {
     std::vector<double> all;
     for (auto& v : lat)
       all.insert(all.end(), v.begin(), v.end());
     percentiles(all, "connect");
   }
+  return 0;
+}
+
+// What one system call costs, kernel entry and exit included: the part a
+// syscall tracepoint adds to every task on the machine while it is enabled.
+int syscalls(int argc, char** argv) {
+  long n = 2000000;
+  for (int i = 2; i < argc; ++i) {
+    const std::string k = argv[i];
+    if (k == "--count" && i + 1 < argc) {
+      n = number("--count", argv[++i], 1, 1L << 40);
+    } else {
+      std::fprintf(stderr, "benchtool syscalls: unknown option %s (use --count N)\n", k.c_str());
+      return 64;
+    }
+  }
+  timespec a{}, b{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &a);
+  for (long i = 0; i < n; ++i)
+    syscall(SYS_getppid); // not getppid(): no library may answer it from a cache
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &b);
+  const double ns = double(b.tv_sec - a.tv_sec) * 1e9 + double(b.tv_nsec - a.tv_nsec);
+  std::printf("syscalls %ld cpu_ns_per_call %.1f\n", n, ns / double(n));
   return 0;
 }
 
@@ -437,11 +605,14 @@ int main(int argc, char** argv) {
   std::string mode = argc > 1 ? argv[1] : "";
   if (mode == "load")
     return load(argc, argv);
+  if (mode == "syscalls")
+    return syscalls(argc, argv);
   if (mode == "tracegen")
     return tracegen(argc, argv);
   if (mode == "latency")
     return latency();
-  std::fprintf(stderr, "usage: benchtool load|tracegen|latency [options] (see the comment at the "
-                       "top of benchtool.cpp)\n");
+  std::fprintf(stderr,
+               "usage: benchtool load|syscalls|tracegen|latency [options] (see the comment at the "
+               "top of benchtool.cpp)\n");
   return 64;
 }
