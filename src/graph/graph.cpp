@@ -264,6 +264,17 @@ struct GraphBuilder::Index {
   // means one node, so a line whose text was seen before needs no reading of
   // its pid and name, and no second lookup.
   absl::flat_hash_map<NodeKey, size_t, NodeKeyHash, NodeKeyEq> by_text;
+  // Edges out of each node: a node's first few in a short list (a process
+  // talks to a few peers, and scanning four or five edges is cheaper than a
+  // hash lookup), and once it has more than fit, all of its edges in `edges`
+  // (a client of many servers, or --per-connection), so no scan grows with
+  // the graph.
+  struct Out {
+    static constexpr uint32_t kShort = 6;
+    uint32_t n = 0; // edges in `e`; kShort + 1 once the node's edges are in the map
+    uint32_t e[kShort];
+  };
+  std::vector<Out> out;
   absl::flat_hash_map<EdgeKey, size_t> edges;
   // Per node: the local addresses its label lists, at most 4.
   struct Addrs {
@@ -363,6 +374,7 @@ size_t GraphBuilder::process_node(uint32_t host, uint32_t pid, std::string_view 
     it = x.nodes.emplace(NodeKey{key.head, std::string(bytes)}, graph_.nodes.size()).first;
     graph_.nodes.push_back(std::move(n));
     x.addrs.resize(graph_.nodes.size());
+    x.out.resize(graph_.nodes.size());
   }
   // Remembers the local addresses a node uses, for its label (a process may
   // have several: loopback and an interface, or IPv4 and IPv6).
@@ -381,6 +393,7 @@ size_t GraphBuilder::external_node(std::string_view key) {
     n.external = true;
     graph_.nodes.push_back(std::move(n));
     index_->addrs.resize(graph_.nodes.size());
+    index_->out.resize(graph_.nodes.size());
   }
   return it->second;
 }
@@ -389,11 +402,41 @@ void GraphBuilder::add_edge(size_t from, size_t to, uint16_t port, uint16_t clie
                             bool matched, bool ambiguous) {
   if (!options_.per_connection)
     client_port = 0;
-  auto [it, inserted] = index_->edges.try_emplace(EdgeKey{from, to, port, client_port, ambiguous},
-                                                  graph_.edges.size());
+  Index& x = *index_;
+  Index::Out& out = x.out[from];
+  std::vector<Edge>& edges = graph_.edges;
+  if (out.n <= Index::Out::kShort) {
+    for (uint32_t i = 0; i < out.n; ++i) {
+      Edge& e = edges[out.e[i]];
+      // What EdgeKey holds besides `from` (matched needs no place: an
+      // unmatched edge has an external end).
+      if (e.to == to && e.port == port && e.client_port == client_port &&
+          e.ambiguous == ambiguous) {
+        ++e.count;
+        return;
+      }
+    }
+    const uint32_t added = uint32_t(edges.size());
+    edges.push_back(Edge{from, to, port, client_port, 1, matched, ambiguous});
+    if (out.n < Index::Out::kShort) {
+      out.e[out.n++] = added;
+      return;
+    }
+    // One edge too many for the list: from now on this node's edges are
+    // found in the map.
+    for (uint32_t i = 0; i < out.n; ++i) {
+      const Edge& e = edges[out.e[i]];
+      x.edges.emplace(EdgeKey{e.from, e.to, e.port, e.client_port, e.ambiguous}, out.e[i]);
+    }
+    x.edges.emplace(EdgeKey{from, to, port, client_port, ambiguous}, added);
+    out.n = Index::Out::kShort + 1;
+    return;
+  }
+  auto [it, inserted] =
+      x.edges.try_emplace(EdgeKey{from, to, port, client_port, ambiguous}, edges.size());
   if (inserted)
-    graph_.edges.push_back(Edge{from, to, port, client_port, 0, matched, ambiguous});
-  ++graph_.edges[it->second].count;
+    edges.push_back(Edge{from, to, port, client_port, 0, matched, ambiguous});
+  ++edges[it->second].count;
 }
 
 void GraphBuilder::flush(bool connect, const Endpoint& client, const Endpoint& server,
