@@ -280,10 +280,14 @@ struct GraphBuilder::Index {
   struct Addrs {
     uint8_t n = 0;
     std::array<LabelAddr, 4> a;
-    void note(const LabelAddr& local) {
-      // Most processes use one address: the first is checked before the rest.
+    // Most processes use one address: the first is checked here, inline,
+    // before the rest (once per line).
+    [[gnu::always_inline]] void note(const LabelAddr& local) {
       if (n > 0 && a[0] == local)
         return;
+      note_more(local);
+    }
+    [[gnu::noinline]] void note_more(const LabelAddr& local) {
       if (n < 4 && std::find(a.begin(), a.begin() + n, local) == a.begin() + n)
         a[n++] = local;
     }
