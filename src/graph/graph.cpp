@@ -225,7 +225,7 @@ struct NodeKeyEq {
     if (n >= 8 && n <= 24)
       return load8(p) == load8(q) && load8(p + n - 8) == load8(q + n - 8) &&
              (n <= 16 || load8(p + 8) == load8(q + 8));
-    return std::memcmp(p, q, n) == 0;
+    return n == 0 || std::memcmp(p, q, n) == 0; // (no memcmp of a null pointer)
   }
   bool operator()(const NodeKey& a, const NodeKey& b) const { return eq(a.view(), b.view()); }
   bool operator()(const NodeKey& a, const NodeKeyView& b) const { return eq(a.view(), b); }

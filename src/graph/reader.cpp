@@ -84,7 +84,7 @@ int wait_readable(int fd, const ReadStop& s, timespec& deadline, bool& stopping)
 bool read_lines(int fd, size_t max_line, LineSink& sink, std::string& error, const ReadStop* stop) {
   timespec deadline{};
   bool stopping = false;
-  constexpr size_t kChunk = 1 << 17;
+  constexpr size_t kChunk = 1 << 14;
   std::vector<char> buf(kChunk);
   std::string carry;     // a line split across reads
   bool overlong = false; // the line being carried is past max_line
