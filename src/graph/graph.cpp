@@ -18,8 +18,12 @@ namespace nt {
 bool is_loopback(const IpAddr& ip) {
   if (ip.family == 4)
     return ip.bytes[0] == 127;
-  static constexpr uint8_t v6_loopback[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
-  return ip.family == 6 && std::memcmp(ip.bytes.data(), v6_loopback, 16) == 0;
+  // ::1, compared as two words (a memcmp call here ran on every IPv6 end).
+  uint64_t lo, hi;
+  std::memcpy(&lo, ip.bytes.data(), 8);
+  std::memcpy(&hi, ip.bytes.data() + 8, 8);
+  static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "::1 as a little-endian word");
+  return ip.family == 6 && lo == 0 && hi == uint64_t(1) << 56;
 }
 
 namespace {
@@ -93,13 +97,16 @@ struct PairKey {
   uint32_t host = 0, netns = 0; // scoped (loopback) keys only
   bool operator==(const PairKey&) const = default;
   template <typename H> friend H AbslHashValue(H h, const PairKey& k) {
-    // Four words where the key has six: equal keys hash equal, and keys
+    // Two words where the key has six: equal keys hash equal, and keys
     // that differ only where words were folded together are rare (and then
-    // only cost a comparison). Every mixing step counts: this runs per line.
-    return H::combine(std::move(h), k.client_lo, k.server_lo,
-                      k.client_hi ^ k.server_hi ^ (uint64_t(k.host) << 32 | k.netns),
-                      uint64_t(k.client_port) | uint64_t(k.server_port) << 16 |
-                          uint64_t(k.client_family) << 32 | uint64_t(k.server_family) << 40);
+    // only cost a comparison). The odd multiplier keeps client and server
+    // apart (a->b and b->a fold differently). Every mixing step counts:
+    // each is a multiplication the lookup waits for, once per line.
+    constexpr uint64_t kOdd = 0x9e3779b97f4a7c15ull;
+    return H::combine(std::move(h), k.client_lo + k.server_lo * kOdd,
+                      (k.client_hi ^ k.server_hi ^ (uint64_t(k.host) << 32 | k.netns)) * kOdd +
+                          (uint64_t(k.client_port) | uint64_t(k.server_port) << 16 |
+                           uint64_t(k.client_family) << 32 | uint64_t(k.server_family) << 40));
   }
   static void put(const Endpoint& ep, uint64_t& lo, uint64_t& hi, uint16_t& port, uint8_t& family) {
     std::memcpy(&lo, ep.ip.bytes.data(), 8);
@@ -169,17 +176,62 @@ struct NodeKey {
   std::string bytes;
   NodeKeyView view() const { return {head, bytes}; }
 };
+inline uint64_t load8(const char* p) {
+  uint64_t w;
+  std::memcpy(&w, p, 8);
+  return w;
+}
+inline uint64_t load4(const char* p) {
+  uint32_t w;
+  std::memcpy(&w, p, 4);
+  return w;
+}
+
+// The key bytes are short (a process text such as "1234 CMD=curl" is 10 to
+// 30 bytes): read as machine words, whole, and handed to absl::Hash as two
+// integers. absl's own string hash sends anything past 16 bytes to an
+// out-of-line routine and, with its comparison's memcmp call, was a sixth of
+// netgraph's instructions per line. Every byte counts: equal keys hash equal,
+// and a collision costs only a comparison.
 struct NodeKeyHash {
   using is_transparent = void;
   size_t operator()(const NodeKeyView& k) const {
-    return absl::HashOf(k.head, absl::string_view(k.bytes.data(), k.bytes.size()));
+    const char* p = k.bytes.data();
+    const size_t n = k.bytes.size();
+    uint64_t a = 0, b = 0;
+    if (n >= 8) {
+      // First and last word (overlapping when n < 16), the words between
+      // folded into the first.
+      a = load8(p);
+      b = load8(p + n - 8);
+      for (size_t i = 8; i + 8 < n; i += 8)
+        a = (a ^ load8(p + i)) * 0x9e3779b97f4a7c15ull;
+    } else if (n >= 4) {
+      a = load4(p);
+      b = load4(p + n - 4);
+    } else if (n > 0) {
+      a = uint64_t(uint8_t(p[0])) | uint64_t(uint8_t(p[n / 2])) << 8 |
+          uint64_t(uint8_t(p[n - 1])) << 16;
+    }
+    // Two words for absl to mix (each mix is a multiplication the lookup
+    // waits for): the head and length folded into the first by an odd
+    // multiplier, so that they still change every bit above them.
+    return absl::HashOf(a + (k.head ^ n) * 0x9e3779b97f4a7c15ull, b);
   }
   size_t operator()(const NodeKey& k) const { return (*this)(k.view()); }
 };
 struct NodeKeyEq {
   using is_transparent = void;
   static bool eq(const NodeKeyView& a, const NodeKeyView& b) {
-    return a.head == b.head && a.bytes == b.bytes;
+    const size_t n = a.bytes.size();
+    if (a.head != b.head || n != b.bytes.size())
+      return false;
+    const char *p = a.bytes.data(), *q = b.bytes.data();
+    // 8 to 24 bytes (most process texts): words, no call.
+    if (n >= 8 && n <= 24)
+      return load8(p) == load8(q) && load8(p + n - 8) == load8(q + n - 8) &&
+             (n <= 16 || load8(p + 8) == load8(q + 8));
+    return n == 0 || std::memcmp(p, q, n) == 0; // (no memcmp of a null pointer)
   }
   bool operator()(const NodeKey& a, const NodeKey& b) const { return eq(a.view(), b.view()); }
   bool operator()(const NodeKey& a, const NodeKeyView& b) const { return eq(a.view(), b); }
@@ -218,15 +270,30 @@ struct GraphBuilder::Index {
   // means one node, so a line whose text was seen before needs no reading of
   // its pid and name, and no second lookup.
   absl::flat_hash_map<NodeKey, size_t, NodeKeyHash, NodeKeyEq> by_text;
+  // Edges out of each node: a node's first few in a short list (a process
+  // talks to a few peers, and scanning four or five edges is cheaper than a
+  // hash lookup), and once it has more than fit, all of its edges in `edges`
+  // (a client of many servers, or --per-connection), so no scan grows with
+  // the graph.
+  struct Out {
+    static constexpr uint32_t kShort = 6;
+    uint32_t n = 0; // edges in `e`; kShort + 1 once the node's edges are in the map
+    uint32_t e[kShort];
+  };
+  std::vector<Out> out;
   absl::flat_hash_map<EdgeKey, size_t> edges;
   // Per node: the local addresses its label lists, at most 4.
   struct Addrs {
     uint8_t n = 0;
     std::array<LabelAddr, 4> a;
-    void note(const LabelAddr& local) {
-      // Most processes use one address: the first is checked before the rest.
+    // Most processes use one address: the first is checked here, inline,
+    // before the rest (once per line).
+    [[gnu::always_inline]] void note(const LabelAddr& local) {
       if (n > 0 && a[0] == local)
         return;
+      note_more(local);
+    }
+    [[gnu::noinline]] void note_more(const LabelAddr& local) {
       if (n < 4 && std::find(a.begin(), a.begin() + n, local) == a.begin() + n)
         a[n++] = local;
     }
@@ -317,6 +384,7 @@ size_t GraphBuilder::process_node(uint32_t host, uint32_t pid, std::string_view 
     it = x.nodes.emplace(NodeKey{key.head, std::string(bytes)}, graph_.nodes.size()).first;
     graph_.nodes.push_back(std::move(n));
     x.addrs.resize(graph_.nodes.size());
+    x.out.resize(graph_.nodes.size());
   }
   // Remembers the local addresses a node uses, for its label (a process may
   // have several: loopback and an interface, or IPv4 and IPv6).
@@ -335,6 +403,7 @@ size_t GraphBuilder::external_node(std::string_view key) {
     n.external = true;
     graph_.nodes.push_back(std::move(n));
     index_->addrs.resize(graph_.nodes.size());
+    index_->out.resize(graph_.nodes.size());
   }
   return it->second;
 }
@@ -343,11 +412,41 @@ void GraphBuilder::add_edge(size_t from, size_t to, uint16_t port, uint16_t clie
                             bool matched, bool ambiguous) {
   if (!options_.per_connection)
     client_port = 0;
-  auto [it, inserted] = index_->edges.try_emplace(EdgeKey{from, to, port, client_port, ambiguous},
-                                                  graph_.edges.size());
+  Index& x = *index_;
+  Index::Out& out = x.out[from];
+  std::vector<Edge>& edges = graph_.edges;
+  if (out.n <= Index::Out::kShort) {
+    for (uint32_t i = 0; i < out.n; ++i) {
+      Edge& e = edges[out.e[i]];
+      // What EdgeKey holds besides `from` (matched needs no place: an
+      // unmatched edge has an external end).
+      if (e.to == to && e.port == port && e.client_port == client_port &&
+          e.ambiguous == ambiguous) {
+        ++e.count;
+        return;
+      }
+    }
+    const uint32_t added = uint32_t(edges.size());
+    edges.push_back(Edge{from, to, port, client_port, 1, matched, ambiguous});
+    if (out.n < Index::Out::kShort) {
+      out.e[out.n++] = added;
+      return;
+    }
+    // One edge too many for the list: from now on this node's edges are
+    // found in the map.
+    for (uint32_t i = 0; i < out.n; ++i) {
+      const Edge& e = edges[out.e[i]];
+      x.edges.emplace(EdgeKey{e.from, e.to, e.port, e.client_port, e.ambiguous}, out.e[i]);
+    }
+    x.edges.emplace(EdgeKey{from, to, port, client_port, ambiguous}, added);
+    out.n = Index::Out::kShort + 1;
+    return;
+  }
+  auto [it, inserted] =
+      x.edges.try_emplace(EdgeKey{from, to, port, client_port, ambiguous}, edges.size());
   if (inserted)
-    graph_.edges.push_back(Edge{from, to, port, client_port, 0, matched, ambiguous});
-  ++graph_.edges[it->second].count;
+    edges.push_back(Edge{from, to, port, client_port, 0, matched, ambiguous});
+  ++edges[it->second].count;
 }
 
 void GraphBuilder::flush(bool connect, const Endpoint& client, const Endpoint& server,

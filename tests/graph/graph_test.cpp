@@ -420,6 +420,28 @@ std::vector<std::string> read_trace(const std::string& path) {
   return lines;
 }
 
+// A node's first edges are found in a short list, the rest (once it has more)
+// in a map: counts and first-seen order must not change at the switch.
+TEST(Edges, PastTheShortListTheyStillCountAndKeepTheirOrder) {
+  std::vector<std::string> lines;
+  for (int round = 0; round < 3; ++round) {
+    for (int s = 1; s <= 10; ++s) {
+      const std::string server = "10.1.0." + std::to_string(s) + ":80";
+      const std::string client = "10.2.0.1:" + std::to_string(40000 + round * 100 + s);
+      lines.push_back(server + "<-" + client + "|PID=7 CMD=crawler");
+      lines.push_back(client + "->" + server + "|PID=" + std::to_string(100 + s) + " CMD=web" +
+                      std::to_string(s));
+    }
+  }
+  Graph g = build(lines);
+  ASSERT_EQ(g.edges.size(), 10u);
+  for (size_t i = 0; i < g.edges.size(); ++i) {
+    EXPECT_EQ(g.nodes[g.edges[i].from].name, "crawler");
+    EXPECT_EQ(g.nodes[g.edges[i].to].name, "web" + std::to_string(i + 1));
+    EXPECT_EQ(g.edges[i].count, 3u);
+  }
+}
+
 TEST(FastLane, GivesWhatTheGeneralPathGives) {
   std::vector<std::pair<std::string, std::vector<std::string>>> inputs = {
       {"k3s", read_trace(NT_EXAMPLE_TRACES "/k3s-cluster.trace")},
