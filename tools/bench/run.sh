@@ -421,7 +421,11 @@ done
 for shape in sequential busy; do
   read -r t rss < <(best taskset -c 1 "$bin/netgraph" "$tmp/trace.$shape.json" -o "$tmp/graph.$shape.json.dot")
   row "netgraph $shape JSON lines -> DOT, $lines lines ($(( $(stat -c %s "$tmp/trace.$shape.json") / 1000000 )) MB)" "$t" "$(stat -c %s "$tmp/trace.$shape.json")" "$lines" "$rss"
-  cmp -s "$tmp/graph.$shape.$lines.dot" "$tmp/graph.$shape.json.dot" || log "WARNING: $shape: arrow and JSON input gave different graphs"
+  # Compared as JSON read from stdin: the DOT title names the input file and,
+  # for JSON lines only, the time span, so the two DOT files differ by design.
+  cmp -s <("$bin/netgraph" -T json <"$tmp/trace.$shape.$lines") \
+    <("$bin/netgraph" -T json <"$tmp/trace.$shape.json") ||
+    log "WARNING: $shape: arrow and JSON input gave different graphs"
 done
 tdot=$(tm taskset -c 1 dot -Tsvg "$tmp/graph.sequential.$lines.dot")
 echo "| dot -Tsvg on netgraph's output for $lines lines ($(grep -c -- '->' "$tmp/graph.sequential.$lines.dot" || true) edges, $(stat -c %s "$tmp/graph.sequential.$lines.dot") bytes) | $tdot | - | - | - |"
