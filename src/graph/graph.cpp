@@ -732,23 +732,27 @@ Graph GraphBuilder::finish() {
   }
   graph_.edges = std::move(kept);
   // Drop nodes no edge touches any more (after filtering), keeping order.
-  std::vector<size_t> remap(graph_.nodes.size(), SIZE_MAX);
-  std::vector<bool> used(graph_.nodes.size(), false);
-  for (const Edge& e : graph_.edges)
+  drop_unused_nodes(graph_);
+  return std::move(graph_);
+}
+
+void drop_unused_nodes(Graph& g) {
+  std::vector<bool> used(g.nodes.size(), false);
+  for (const Edge& e : g.edges)
     used[e.from] = used[e.to] = true;
+  std::vector<size_t> remap(g.nodes.size(), SIZE_MAX);
   std::vector<Node> nodes;
-  for (size_t i = 0; i < graph_.nodes.size(); ++i) {
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
     if (!used[i])
       continue;
     remap[i] = nodes.size();
-    nodes.push_back(std::move(graph_.nodes[i]));
+    nodes.push_back(std::move(g.nodes[i]));
   }
-  graph_.nodes = std::move(nodes);
-  for (Edge& e : graph_.edges) {
+  g.nodes = std::move(nodes);
+  for (Edge& e : g.edges) {
     e.from = remap[e.from];
     e.to = remap[e.to];
   }
-  return std::move(graph_);
 }
 
 } // namespace nt

@@ -136,4 +136,8 @@ private:
 
 bool is_loopback(const IpAddr& ip);
 
+// Removes the nodes no edge touches (after edges were filtered or merged),
+// keeping the others in their order and renumbering the edges' ends.
+void drop_unused_nodes(Graph& g);
+
 } // namespace nt

@@ -148,25 +148,6 @@ void merge_equal_edges(Graph& g) {
   g.edges = std::move(kept);
 }
 
-void drop_unused_nodes(Graph& g) {
-  std::vector<bool> used(g.nodes.size(), false);
-  for (const Edge& e : g.edges)
-    used[e.from] = used[e.to] = true;
-  std::vector<size_t> remap(g.nodes.size(), SIZE_MAX);
-  std::vector<Node> nodes;
-  for (size_t i = 0; i < g.nodes.size(); ++i) {
-    if (!used[i])
-      continue;
-    remap[i] = nodes.size();
-    nodes.push_back(std::move(g.nodes[i]));
-  }
-  g.nodes = std::move(nodes);
-  for (Edge& e : g.edges) {
-    e.from = remap[e.from];
-    e.to = remap[e.to];
-  }
-}
-
 std::string utc(uint64_t ns, bool with_date) {
   const std::time_t t = std::time_t(ns / 1000000000);
   std::tm tm{};
