@@ -1,5 +1,7 @@
 // netgraph: thin main. Everything else lives in nt_graph, which the tests link.
 #include <csignal>
+#include <cstdio>
+#include <exception>
 #include <iostream>
 
 #include "graph/netgraph_cli.h"
@@ -7,8 +9,15 @@
 int main(int argc, char** argv) {
   // A closed stdout (netgraph | head) is an ordinary end, reported as a write error.
   std::signal(SIGPIPE, SIG_IGN);
-  nt::NetgraphConfig config;
-  if (auto code = nt::parse_netgraph_cli(argc, argv, config, std::cout, std::cerr))
-    return *code;
-  return nt::run_netgraph(config);
+  // What escapes the library (std::bad_alloc on a huge input, a library's own
+  // exception) ends as one line and its own exit code, not as std::terminate.
+  try {
+    nt::NetgraphConfig config;
+    if (auto code = nt::parse_netgraph_cli(argc, argv, config, std::cout, std::cerr))
+      return *code;
+    return nt::run_netgraph(config);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "netgraph: internal error: %s\n", e.what());
+    return nt::kNgInternal;
+  }
 }

@@ -15,6 +15,7 @@
 #include "graph/reader.h"
 #include "graph/render.h"
 #include "trace/parse.h"
+#include "util/unique_fd.h"
 #include "version/version.h"
 
 namespace nt {
@@ -26,7 +27,7 @@ std::optional<int> parse_netgraph_cli(int argc, const char* const* argv, Netgrap
       "Reads arrow lines, JSON lines and '#' markers from FILEs or stdin ('-').",
       "netgraph"};
   app.footer("Exit codes: 0 ok; 1 bad option; 2 unreadable input, or a bad line with --strict; 3 "
-             "cannot write or render.\n"
+             "cannot write or render; 4 internal error (out of memory, say).\n"
              "SIGINT or SIGTERM while reading a pipe means: draw what was read, exit 0.\n"
              "Examples:\n"
              "  sudo nettrace | netgraph -T png -o graph.png     (end with Ctrl-C)\n"
@@ -239,7 +240,11 @@ int run_netgraph(const NetgraphConfig& c) {
     names += (names.empty() ? "" : ", ") + name;
     if (finish_signal)
       continue; // asked to finish: the inputs left are not read
-    int fd = in == "-" ? STDIN_FILENO : ::open(in.c_str(), O_RDONLY | O_CLOEXEC);
+    // stdin is borrowed, a named file owned: closed on every way out of this turn.
+    UniqueFd owned;
+    if (in != "-")
+      owned.reset(::open(in.c_str(), O_RDONLY | O_CLOEXEC));
+    const int fd = in == "-" ? STDIN_FILENO : owned.get();
     if (fd < 0) {
       std::fprintf(stderr, "netgraph: cannot open %s: %s\n", in.c_str(), std::strerror(errno));
       return kNgInput;
@@ -252,8 +257,7 @@ int run_netgraph(const NetgraphConfig& c) {
     if (finish_on_signal)
       stop = finish_on_signal->stop();
     bool ok = read_lines(fd, kMaxLine, feed, err, finish_on_signal ? &stop : nullptr);
-    if (fd != STDIN_FILENO)
-      ::close(fd);
+    owned.reset();
     if (!ok) {
       std::fprintf(stderr, "netgraph: cannot read %s: %s\n", in.c_str(), err.c_str());
       return kNgInput;
@@ -318,19 +322,24 @@ int run_netgraph(const NetgraphConfig& c) {
                  c.output.empty() ? "stdout" : c.output.c_str(), why.c_str());
     return kNgOutput;
   };
-  FILE* f = stdout;
+  // The temporary is owned (fd, then FILE*) until it is closed below, so an
+  // early return or an exception from a renderer cannot leak it.
+  UniqueFile file;
   if (!tmp.empty()) {
-    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-    if (fd < 0 || !(f = ::fdopen(fd, "w"))) {
+    UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666));
+    if (fd)
+      file.reset(::fdopen(fd.get(), "w"));
+    if (!file) {
       const int e = errno;
-      if (fd >= 0)
-        ::close(fd);
+      fd.reset();
       const bool dir = e == ENOENT || e == ENOTDIR;
       return fail_out(std::string(std::strerror(e)) +
                       (dir ? " (the directory must exist; or -o - for stdout)"
                            : " (choose a writable directory; or -o - for stdout)"));
     }
+    fd.release(); // the FILE* closes it now
   }
+  FILE* f = file ? file.get() : stdout;
   errno = 0;
   bool ok;
   std::string why;
@@ -343,7 +352,7 @@ int run_netgraph(const NetgraphConfig& c) {
     ok = render(g, c.format, f, why);
   }
   const int saved = errno;
-  if (f != stdout && std::fclose(f) != 0)
+  if (file && std::fclose(file.release()) != 0)
     ok = false;
   if (!ok)
     return fail_out(!why.empty() ? why : std::strerror(saved ? saved : EIO));

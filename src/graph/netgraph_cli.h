@@ -14,9 +14,10 @@ namespace nt {
 
 enum NetgraphExit : int {
   kNgOk = 0,
-  kNgUsage = 1,  // bad option or value
-  kNgInput = 2,  // cannot read an input, or a bad line under --strict
-  kNgOutput = 3, // cannot write or render the output
+  kNgUsage = 1,    // bad option or value
+  kNgInput = 2,    // cannot read an input, or a bad line under --strict
+  kNgOutput = 3,   // cannot write or render the output
+  kNgInternal = 4, // anything else that escaped (out of memory, a library's exception)
 };
 
 struct NetgraphConfig {

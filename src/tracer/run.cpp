@@ -19,6 +19,7 @@
 #include "tracer/cli.h"
 #include "tracer/clock_prefix.h"
 #include "tracer/tracer.h"
+#include "util/unique_fd.h"
 
 namespace nt {
 namespace {
@@ -66,17 +67,6 @@ uint64_t mono_ms() {
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return uint64_t(ts.tv_sec) * 1000 + uint64_t(ts.tv_nsec) / 1000000;
 }
-
-struct Fd {
-  int fd = -1;
-  explicit Fd(int f) : fd(f) {}
-  ~Fd() {
-    if (fd >= 0)
-      ::close(fd);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-};
 
 int print_info(const NettraceConfig& config) {
   route_libbpf_log(config.tracer.verbose);
@@ -154,11 +144,10 @@ int run_nettrace(const NettraceConfig& config) {
                tracer->backend_name().c_str());
 
   if (!config.ready_file.empty()) {
-    int fd = ::open(config.ready_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0 || ::write(fd, "ready\n", 6) != 6)
+    UniqueFd fd(::open(config.ready_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+    if (!fd || ::write(fd.get(), "ready\n", 6) != 6)
       throw TracerError(kExitRuntime, "cannot write --ready-file " + config.ready_file + ": " +
                                           std::strerror(errno));
-    ::close(fd);
   }
   if (!config.user.empty())
     drop_privileges(config.user);
@@ -168,19 +157,19 @@ int run_nettrace(const NettraceConfig& config) {
   // socket EPOLLHUP), so `nettrace | head -3` ends within one drain interval
   // even when no event comes to fail a write. Regular files and /dev/null
   // cannot be watched (EPERM) and cannot close under us either.
-  Fd ep(epoll_create1(EPOLL_CLOEXEC));
-  if (ep.fd < 0)
+  UniqueFd ep(epoll_create1(EPOLL_CLOEXEC));
+  if (!ep)
     throw TracerError(kExitRuntime, std::string("epoll_create1: ") + std::strerror(errno));
   epoll_event ring_ev{};
   ring_ev.events = EPOLLIN;
   ring_ev.data.fd = tracer->epoll_fd();
-  if (epoll_ctl(ep.fd, EPOLL_CTL_ADD, tracer->epoll_fd(), &ring_ev) != 0)
+  if (epoll_ctl(ep.get(), EPOLL_CTL_ADD, tracer->epoll_fd(), &ring_ev) != 0)
     throw TracerError(kExitRuntime,
                       std::string("cannot watch the ring buffer: ") + std::strerror(errno));
   epoll_event out_ev{};
   out_ev.events = 0; // EPOLLERR and EPOLLHUP are always reported
   out_ev.data.fd = STDOUT_FILENO;
-  if (epoll_ctl(ep.fd, EPOLL_CTL_ADD, STDOUT_FILENO, &out_ev) != 0 && errno != EPERM)
+  if (epoll_ctl(ep.get(), EPOLL_CTL_ADD, STDOUT_FILENO, &out_ev) != 0 && errno != EPERM)
     throw TracerError(kExitRuntime, std::string("cannot watch stdout: ") + std::strerror(errno));
 
   const uint64_t deadline =
@@ -255,7 +244,7 @@ int run_nettrace(const NettraceConfig& config) {
       timeout = int(std::min<uint64_t>(uint64_t(timeout), deadline - now));
     }
     epoll_event ev[2];
-    const int n = epoll_wait(ep.fd, ev, 2, timeout);
+    const int n = epoll_wait(ep.get(), ev, 2, timeout);
     if (n < 0 && errno != EINTR)
       throw TracerError(kExitRuntime, std::string("epoll_wait: ") + std::strerror(errno));
     for (int i = 0; i < n; ++i)

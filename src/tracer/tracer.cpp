@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "tracer/backend.h"
+#include "tracer/caps.h"
 #include "tracer/skeleton_util.h"
 
 extern "C" {
@@ -55,13 +56,11 @@ bool cap_effective(cap_t caps, cap_value_t cap) {
 } // namespace
 
 bool has_bpf_privileges() {
-  cap_t caps = cap_get_proc();
+  const UniqueCap caps(cap_get_proc());
   if (!caps)
     return geteuid() == 0;
-  bool ok = cap_effective(caps, CAP_SYS_ADMIN) ||
-            (cap_effective(caps, CAP_BPF) && cap_effective(caps, CAP_PERFMON));
-  cap_free(caps);
-  return ok;
+  return cap_effective(caps.get(), CAP_SYS_ADMIN) ||
+         (cap_effective(caps.get(), CAP_BPF) && cap_effective(caps.get(), CAP_PERFMON));
 }
 
 bool has_btf() {
@@ -269,10 +268,10 @@ void drop_privileges(const std::string& user) {
                       "--user " + user + ": cannot switch user: " + errno_text(errno));
   // setuid() away from root already clears the permitted set; clear explicitly
   // anyway, and forbid regaining anything through exec.
-  cap_t none = cap_init();
-  const bool cleared = none && cap_set_proc(none) == 0;
-  if (none)
-    cap_free(none);
+  const bool cleared = [] {
+    const UniqueCap none(cap_init());
+    return none && cap_set_proc(none.get()) == 0;
+  }();
   if (!cleared || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
     throw TracerError(kExitRuntime,
                       "--user " + user + ": cannot drop capabilities: " + errno_text(errno));
