@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cstring>
 #include <fstream>
@@ -39,6 +40,23 @@ const BackendInfo* find_backend(const std::string& name) {
     if (name == b.name)
       return &b;
   return nullptr;
+}
+
+std::vector<std::string> backend_choices() {
+  std::vector<std::string> names;
+  for (const auto& b : kBackends)
+    names.emplace_back(b.name);
+  std::sort(names.begin(), names.end());
+  names.insert(names.begin(), "auto");
+  return names;
+}
+
+std::string backend_choices_in_words() {
+  const std::vector<std::string> words = backend_choices();
+  std::string text;
+  for (size_t i = 0; i < words.size(); ++i)
+    text += (i == 0 ? "" : i + 1 == words.size() ? " or " : ", ") + words[i];
+  return text;
 }
 
 std::string AttachFailure::detail() const {

@@ -8,6 +8,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "tracer/options.h"
 
@@ -81,6 +82,13 @@ std::string explain_failure(std::string_view backend, const AttachFailure& failu
 
 std::span<const BackendInfo> backends();
 const BackendInfo* find_backend(const std::string& name);
+
+// What --backend takes: "auto", then the table's names in alphabetical order
+// (a stable spelling for help, messages and completion, whatever the cost
+// order). Everything that lists backends derives from this, never by hand.
+std::vector<std::string> backend_choices();
+// The same in words: "auto, fentry, kprobe or tracepoint".
+std::string backend_choices_in_words();
 
 // Backend factories, one per file (backend_<name>.cpp).
 std::unique_ptr<AttachedBackend> attach_tracepoint(const BpfConfig&, AttachFailure& why);

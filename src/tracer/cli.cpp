@@ -14,6 +14,7 @@
 #include <limits>
 #include <vector>
 
+#include "tracer/backend.h"
 #include "tracer/errors.h"
 #include "version/version.h"
 
@@ -248,10 +249,14 @@ std::optional<int> parse_cli(int argc, const char* const* argv, NettraceConfig& 
   std::string format = "arrow", direction;
   bool v4 = false, v6 = false;
   uint32_t uid = 0;
+  // The names come from the backend table: a new backend appears here by itself.
+  std::string backend_help;
+  for (const std::string& name : backend_choices())
+    backend_help += (backend_help.empty() ? "" : "|") + name;
   app.add_option("--backend", c.tracer.backend,
-                 "auto|fentry|kprobe|tracepoint (default auto: cheapest that attaches)")
+                 backend_help + " (default auto: cheapest that attaches)")
       ->type_name("NAME")
-      ->check(one_of({"auto", "fentry", "kprobe", "tracepoint"}));
+      ->check(one_of(backend_choices()));
   app.add_flag("--info", c.info,
                "Print kernel, BTF and which backends load and attach here (and why the others "
                "do not), then exit");

@@ -16,7 +16,7 @@ enum class Direction : uint8_t { Both, Out, In };
 inline constexpr size_t kMaxPorts = 16;
 
 struct TracerOptions {
-  std::string backend = "auto"; // auto | fentry | kprobe | tracepoint
+  std::string backend = "auto"; // "auto" or a name in the backend table (backend_choices())
   // Filters, applied in the kernel. Unset = everything.
   uint32_t pid = 0;
   std::optional<uint32_t> uid;

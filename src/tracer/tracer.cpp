@@ -189,8 +189,8 @@ std::unique_ptr<Tracer> Tracer::open(const TracerOptions& options, const LogCall
   } else {
     const BackendInfo* b = find_backend(options.backend);
     if (!b)
-      throw TracerError(kExitUsage, "unknown backend '" + options.backend +
-                                        "': use auto, fentry, kprobe or tracepoint");
+      throw TracerError(kExitUsage, "unknown backend '" + options.backend + "': use " +
+                                        backend_choices_in_words());
     AttachFailure why;
     t->backend_ = try_backend(*b, config, why, attempt_log);
     if (!t->backend_)

@@ -4,6 +4,7 @@
 #include <linux/types.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
@@ -463,6 +464,39 @@ TEST(Backends, TableIsComplete) {
   }
   EXPECT_EQ(find_backend("nope"), nullptr);
   EXPECT_NE(find_backend("tracepoint"), nullptr);
+}
+
+// The backend names are listed in one place, the table: what --backend accepts,
+// its help and its messages are derived from it, in one stable order.
+TEST(Backends, ChoicesComeFromTheTable) {
+  const std::vector<std::string> choices = backend_choices();
+  ASSERT_EQ(choices.size(), backends().size() + 1);
+  EXPECT_EQ(choices.front(), "auto");
+  EXPECT_TRUE(std::is_sorted(choices.begin() + 1, choices.end()));
+  for (const auto& b : backends())
+    EXPECT_NE(std::find(choices.begin(), choices.end(), b.name), choices.end()) << b.name;
+  std::string words;
+  for (size_t i = 0; i < choices.size(); ++i)
+    words += (i == 0 ? "" : i + 1 == choices.size() ? " or " : ", ") + choices[i];
+  EXPECT_EQ(backend_choices_in_words(), words);
+  // Today's table, as users have always seen it.
+  EXPECT_EQ(backend_choices_in_words(), "auto, fentry, kprobe or tracepoint");
+
+  std::string help;
+  for (const auto& name : choices)
+    help += (help.empty() ? "" : "|") + name;
+  NettraceConfig c;
+  const char* argv[] = {"nettrace", "--help"};
+  std::ostringstream out, err;
+  EXPECT_EQ(parse_cli(2, argv, c, out, err), kExitOk);
+  EXPECT_NE(out.str().find("--backend NAME              " + help + " (default auto"),
+            std::string::npos)
+      << out.str();
+  for (const auto& name : choices) {
+    NettraceConfig chosen;
+    EXPECT_FALSE(parse({"--backend", name.c_str()}, chosen).has_value()) << name;
+    EXPECT_EQ(chosen.tracer.backend, name);
+  }
 }
 
 } // namespace
