@@ -358,6 +358,26 @@ static __always_inline void nt_connect_outcome(bool btf, struct sock *sk, int ol
 	bpf_map_delete_elem(&connecting, &key);
 }
 
+/*
+ * Every backend's state hook (tp_btf/inet_sock_set_state, fentry and kprobe on
+ * tcp_set_state) calls this with the old and the new state, so that following
+ * one more transition is a change here, once for the three backends.
+ * `any_proto`: the hook also sees sockets that are not TCP (the tracepoint
+ * fires for every inet protocol; tcp_set_state() only for TCP), so sk is
+ * checked, after the cheap state test since most transitions end here.
+ * Where a connect starts differs by backend (tracepoint: CLOSE -> SYN_SENT in
+ * its own program; kprobe and fentry: where tcp_v4/v6_connect() return).
+ */
+static __always_inline void nt_on_state_change(bool btf, bool any_proto, struct sock *sk,
+					       int oldstate, int newstate)
+{
+	if (!nt_connect_may_end(oldstate))
+		return;
+	if (any_proto && !nt_is_tcp(btf, sk))
+		return;
+	nt_connect_outcome(btf, sk, oldstate, newstate);
+}
+
 /* A connect that failed before it ever reached SYN_SENT (routing, port
  * exhaustion...), seen where tcp_v4_connect()/tcp_v6_connect() return: the
  * current task is the connecting one. kprobe and fentry backends only. */

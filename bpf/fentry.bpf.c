@@ -44,11 +44,7 @@ SEC("fentry/tcp_set_state")
 int BPF_PROG(fentry_tcp_set_state, struct sock *sk, int state)
 {
 	/* The old state is still in sk; see kprobe_tcp_set_state. */
-	int oldstate = sk->__sk_common.skc_state;
-
-	if (!nt_connect_may_end(oldstate))
-		return 0;
-	nt_connect_outcome(NT_BTF, sk, oldstate, state);
+	nt_on_state_change(NT_BTF, false, sk, sk->__sk_common.skc_state, state);
 	return 0;
 }
 

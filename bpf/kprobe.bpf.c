@@ -85,15 +85,10 @@ int BPF_KRETPROBE(kretprobe_tcp_v6_connect, int ret)
 SEC("kprobe/tcp_set_state")
 int BPF_KPROBE(kprobe_tcp_set_state, struct sock *sk, int state)
 {
-	/* At entry sk_state still holds the old state. Only the end of a
-	 * connect matters, and most calls are other transitions: test that
-	 * first. tcp_set_state() only sees TCP sockets, and the map only holds
-	 * sockets whose connect we saw start. */
-	int oldstate = BPF_CORE_READ(sk, __sk_common.skc_state);
-
-	if (!nt_connect_may_end(oldstate))
-		return 0;
-	nt_connect_outcome(NT_RAW, sk, oldstate, state);
+	/* At entry sk_state still holds the old state. tcp_set_state() only
+	 * sees TCP sockets, and the map only holds sockets whose connect we saw
+	 * start. */
+	nt_on_state_change(NT_RAW, false, sk, BPF_CORE_READ(sk, __sk_common.skc_state), state);
 	return 0;
 }
 

@@ -45,9 +45,7 @@ int BPF_PROG(tracepoint_inet_sock_set_state_start, struct sock *sk, int oldstate
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(tracepoint_inet_sock_set_state, struct sock *sk, int oldstate, int newstate)
 {
-	if (!nt_connect_may_end(oldstate) || !nt_is_tcp(NT_BTF, sk))
-		return 0;
-	nt_connect_outcome(NT_BTF, sk, oldstate, newstate);
+	nt_on_state_change(NT_BTF, true, sk, oldstate, newstate);
 	return 0;
 }
 
