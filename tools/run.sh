@@ -81,8 +81,11 @@ if [[ $demo -eq 1 ]]; then
   demo_pids=()
 fi
 
-"$build/bin/netgraph" "$trace" -o "$dotfile"
-"$build/bin/netgraph" "$trace" -T png -o "$png"
+# Read from stdin with this machine's name: a file's host would be the file
+# name, and the title would say "TCP connections on nettrace-<stamp>".
+host=$(hostname 2>/dev/null || uname -n)
+"$build/bin/netgraph" --host "$host" -o "$dotfile" <"$trace"
+"$build/bin/netgraph" --host "$host" -T png -o "$png" <"$trace"
 echo "run.sh: $(grep -vc '^#' "$trace" || true) events"
 echo "trace: $trace"
 echo "dot:   $dotfile"

@@ -29,4 +29,7 @@ if [[ "$edges" -lt 1 ]]; then
   cat "$dotfile" >&2
   exit 1
 fi
-echo "PASS: quick start drew $edges demo-client -> demo-server edge(s)"
+# The title names this machine, not the trace file's time-stamped name.
+host=$(hostname 2>/dev/null || uname -n)
+grep -q "TCP connections on $host<" "$dotfile" || { echo "FAIL: the graph's title does not name this host ($host): $(grep -o 'TCP connections on [^<]*' "$dotfile")" >&2; exit 1; }
+echo "PASS: quick start drew $edges demo-client -> demo-server edge(s), titled with $host"
