@@ -26,10 +26,6 @@ bool is_loopback(const IpAddr& ip) {
   return ip.family == 6 && lo == 0 && hi == uint64_t(1) << 56;
 }
 
-namespace {
-
-// DOT label text: a literal backslash must be doubled (DOT gives "\n", "\l"
-// and friends a meaning); the names are already ASCII (escaped by nt_trace).
 void append_dot_text(std::string& out, std::string_view s) {
   for (char c : s) {
     if (c == '\\')
@@ -37,6 +33,8 @@ void append_dot_text(std::string& out, std::string_view s) {
     out.push_back(c);
   }
 }
+
+namespace {
 
 std::string ip_text(const IpAddr& ip) {
   std::string s;

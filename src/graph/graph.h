@@ -136,6 +136,10 @@ private:
 
 bool is_loopback(const IpAddr& ip);
 
+// DOT label text: a literal backslash is doubled (DOT gives "\n", "\l" and
+// friends a meaning); the names are already ASCII (escaped by nt_trace).
+void append_dot_text(std::string& out, std::string_view s);
+
 // Removes the nodes no edge touches (after edges were filtered or merged),
 // keeping the others in their order and renumbering the edges' ends.
 void drop_unused_nodes(Graph& g);

@@ -13,15 +13,6 @@
 namespace nt {
 namespace {
 
-// DOT label text: a backslash is doubled (DOT gives "\n", "\N"... a meaning).
-void append_dot_text(std::string& out, std::string_view s) {
-  for (char c : s) {
-    if (c == '\\')
-      out.push_back('\\');
-    out.push_back(c);
-  }
-}
-
 // An outside node's name is the address its unmatched ends pointed to: the
 // endpoint ("10.0.0.1:443", "[::1]:443") for connects, the address for accepts.
 bool outside_address(const std::string& name, IpAddr& ip) {
