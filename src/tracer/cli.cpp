@@ -31,18 +31,23 @@ std::string expected(std::string_view what, std::string_view text, std::string_v
   return m;
 }
 
-// Digits only: no sign, no spaces, no hex (what a person means by a number of
-// things). A leading '-' on digits is a number, just a too small one.
-enum class Whole { Ok, NotANumber, Negative, TooLarge };
-Whole parse_whole(std::string_view s, uint64_t& v) {
+constexpr const char* kNotANumber = "not a number";
+
+// Why `s` is not a whole number in [min, max] ("not a number", "too small",
+// "too large"), or nullptr when it is one (then in `v`). Digits only: no sign,
+// no spaces, no hex (what a person means by a number of things); a leading '-'
+// on digits is a number, just a too small one.
+const char* whole_in_range(std::string_view s, uint64_t min, uint64_t max, uint64_t& v) {
   if (s.size() > 1 && s[0] == '-' && s.find_first_not_of("0123456789", 1) == std::string_view::npos)
-    return Whole::Negative;
+    return "too small";
   if (s.empty() || s.find_first_not_of("0123456789") != std::string_view::npos)
-    return Whole::NotANumber;
+    return kNotANumber;
   auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
   if (ec == std::errc::result_out_of_range)
-    return Whole::TooLarge;
-  return ec == std::errc{} && end == s.data() + s.size() ? Whole::Ok : Whole::NotANumber;
+    return "too large";
+  if (ec != std::errc{} || end != s.data() + s.size())
+    return kNotANumber;
+  return v < min ? "too small" : v > max ? "too large" : nullptr;
 }
 
 // A whole number in [min, max].
@@ -50,21 +55,8 @@ CLI::Validator whole_number(std::string what, uint64_t min, uint64_t max) {
   return CLI::Validator(
       [what, min, max](std::string& text) -> std::string {
         uint64_t v = 0;
-        switch (parse_whole(text, v)) {
-        case Whole::NotANumber:
-          return expected(what, text, "not a number");
-        case Whole::Negative:
-          return expected(what, text, "too small");
-        case Whole::TooLarge:
-          return expected(what, text, "too large");
-        case Whole::Ok:
-          break;
-        }
-        if (v < min)
-          return expected(what, text, "too small");
-        if (v > max)
-          return expected(what, text, "too large");
-        return {};
+        const char* why = whole_in_range(text, min, max, v);
+        return why ? expected(what, text, why) : std::string();
       },
       "", "whole_number");
 }
@@ -125,16 +117,11 @@ CLI::Validator uid_or_user() {
   return CLI::Validator(
       [what](std::string& text) -> std::string {
         uint64_t v = 0;
-        switch (parse_whole(text, v)) {
-        case Whole::Ok:
-          return v <= 4294967294u ? std::string() : expected(what, text, "too large");
-        case Whole::Negative:
-          return expected(what, text, "too small");
-        case Whole::TooLarge:
-          return expected(what, text, "too large");
-        case Whole::NotANumber:
-          break;
-        }
+        const char* why = whole_in_range(text, 0, 4294967294u, v);
+        if (!why)
+          return {};
+        if (why != kNotANumber)
+          return expected(what, text, why);
         errno = 0;
         const passwd* pw = text.empty() ? nullptr : getpwnam(text.c_str());
         if (!pw)
