@@ -6,38 +6,36 @@ set -euo pipefail
 bin=${1:?usage: tracegen_test.sh BIN_DIR}
 t=$(mktemp -d); trap 'rm -rf "$t"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
-"$bin/benchtool" tracegen --lines 20000 --procs 64 >"$t/g.trace"
-"$bin/benchtool" tracegen --lines 20000 --procs 64 --json >"$t/g.json"
-[[ $(wc -l <"$t/g.trace") -eq 20000 ]] || fail "arrow trace has $(wc -l <"$t/g.trace") lines, want 20000"
-[[ $(wc -l <"$t/g.json") -eq 20000 ]] || fail "JSON trace has $(wc -l <"$t/g.json") lines, want 20000"
+# Both forms of one shape: 20000 lines each, every connection paired under
+# --strict, the same graph from either form (compared as JSON, one node per
+# process: the DOT's title also gives the time span, which only JSON lines
+# carry), and 8 client programs x (64/8) machines' worth of processes + 6
+# servers, as documented.
+#   both_forms NAME FILE-PREFIX [tracegen options...]
+both_forms() {
+  local name=$1 p=$2 f nodes
+  shift 2
+  "$bin/benchtool" tracegen --lines 20000 --procs 64 "$@" >"$t/$p.trace"
+  "$bin/benchtool" tracegen --lines 20000 --procs 64 "$@" --json >"$t/$p.json"
+  for f in $p.trace $p.json; do
+    [[ $(wc -l <"$t/$f") -eq 20000 ]] || fail "$name: $f has $(wc -l <"$t/$f") lines, want 20000"
+    "$bin/netgraph" --strict --stats --group-by pid -T json "$t/$f" -o "$t/$f.graph" 2>"$t/$f.err" || fail "$name: netgraph --strict rejected $f: $(cat "$t/$f.err")"
+    grep -q 'pairs matched 10000, unmatched 0,' "$t/$f.err" || fail "$name: $f: not every connection paired: $(cat "$t/$f.err")"
+  done
+  cmp -s "$t/$p.trace.graph" "$t/$p.json.graph" || fail "$name: arrow and JSON forms of one trace give different graphs"
+  nodes=$(sed -nE 's/.*nodes ([0-9]+),.*/\1/p' "$t/$p.trace.err")
+  [[ $nodes -eq 70 ]] || fail "$name: expected 70 process nodes (64 clients, 6 servers), got $nodes"
+}
+both_forms sequential g
 grep -q ':\[\?[0-9a-f:.]*\]\?:[0-9]*<-' "$t/g.trace" || fail "no connect line in the arrow trace"
 grep -q '\[2001:db8' "$t/g.trace" || fail "no IPv6 line in the arrow trace"
-# Compared as JSON, one node per process: the DOT's title also gives the
-# time span, which only JSON lines carry.
-for f in g.trace g.json; do
-  "$bin/netgraph" --strict --stats --group-by pid -T json "$t/$f" -o "$t/$f.graph" 2>"$t/$f.err" || fail "netgraph --strict rejected $f: $(cat "$t/$f.err")"
-  grep -q 'pairs matched 10000, unmatched 0,' "$t/$f.err" || fail "$f: not every connection paired: $(cat "$t/$f.err")"
-done
-cmp -s "$t/g.trace.graph" "$t/g.json.graph" || fail "arrow and JSON forms of one trace give different graphs"
-# 8 client programs x (64/8) machines' worth of processes + 6 servers, as documented.
-nodes=$(sed -nE 's/.*nodes ([0-9]+),.*/\1/p' "$t/g.trace.err")
-[[ $nodes -eq 70 ]] || fail "expected 70 process nodes (64 clients, 6 servers), got $nodes"
 echo "tracegen: 20000 lines, arrow and JSON, 10000 pairs, 70 nodes, identical graphs"
 
 # --shape busy: the same checks, and that it is the shape it claims: random
 # ephemeral ports from the kernel's range, accepts that do not always follow
 # their connect, and every accept within the bounded window (32 open, so at
 # most 4 x 32 lines after its connect).
-"$bin/benchtool" tracegen --lines 20000 --procs 64 --shape busy >"$t/b.trace"
-"$bin/benchtool" tracegen --lines 20000 --procs 64 --shape busy --json >"$t/b.json"
-[[ $(wc -l <"$t/b.trace") -eq 20000 ]] || fail "busy arrow trace has $(wc -l <"$t/b.trace") lines, want 20000"
-for f in b.trace b.json; do
-  "$bin/netgraph" --strict --stats --group-by pid -T json "$t/$f" -o "$t/$f.graph" 2>"$t/$f.err" || fail "netgraph --strict rejected $f: $(cat "$t/$f.err")"
-  grep -q 'pairs matched 10000, unmatched 0,' "$t/$f.err" || fail "$f: not every connection paired: $(cat "$t/$f.err")"
-done
-cmp -s "$t/b.trace.graph" "$t/b.json.graph" || fail "arrow and JSON forms of the busy trace give different graphs"
-nodes=$(sed -nE 's/.*nodes ([0-9]+),.*/\1/p' "$t/b.trace.err")
-[[ $nodes -eq 70 ]] || fail "busy: expected 70 process nodes, got $nodes"
+both_forms busy b --shape busy
 # Per connect line: its client port, and how many lines later its accept came.
 awk -F'\\|' '
   { split($1, e, /<-|->/); arrow = ($1 ~ /<-/) ? "c" : "a" }
