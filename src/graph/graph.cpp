@@ -473,18 +473,15 @@ void GraphBuilder::add(const Record& r, uint32_t input_host) {
     st.first_ns = st.first_ns ? std::min(st.first_ns, r.time_ns) : r.time_ns;
     st.last_ns = std::max(st.last_ns, r.time_ns);
   }
-  switch (r.type) {
-  case RecordType::Lost:
-    graph_.stats.lost += r.lost;
+  const KindInfo& k = kind_info(r.type);
+  if (k.pairs) {
+    add_event(k.side == Side::Out, r.local, r.remote, r.netns, host, r.pid, r.comm);
     return;
-  case RecordType::Failed:
-    ++graph_.stats.failed;
-    return;
-  case RecordType::Connect:
-  case RecordType::Accept:
-    break;
   }
-  add_event(r.type == RecordType::Connect, r.local, r.remote, r.netns, host, r.pid, r.comm);
+  // Not a connection end: what the graph's notes count.
+  graph_.stats.lost += r.lost;
+  if (r.type == RecordType::Failed)
+    ++graph_.stats.failed;
 }
 
 bool GraphBuilder::add_arrow(const ArrowView& v, uint32_t host) {

@@ -154,40 +154,22 @@ std::string_view errno_name(int err) {
   }
 }
 
-std::string_view type_name(RecordType t) {
-  switch (t) {
-  case RecordType::Connect:
-    return "connect";
-  case RecordType::Accept:
-    return "accept";
-  case RecordType::Failed:
-    return "failed";
-  case RecordType::Lost:
-    return "lost";
-  }
-  return "unknown";
-}
-
 void append_arrow(std::string& out, const Record& r) {
-  if (r.type == RecordType::Lost) {
-    out.append("# lost ");
-    append_uint(out, r.lost);
-    out.append(" events: ring buffer full (raise --ringbuf-size)\n");
-    return;
-  }
-  if (r.type == RecordType::Failed) {
-    out.append("# failed ");
-    std::string_view name = errno_name(r.error);
-    if (!name.empty()) {
-      out.append(name);
-    } else {
-      out.append("errno=");
-      append_uint(out, static_cast<uint32_t>(r.error < 0 ? 0 : r.error));
+  const KindInfo& k = kind_info(r.type);
+  if (k.arrow != ArrowForm::Line) {
+    out.append("# ");
+    out.append(k.name);
+    out.push_back(' ');
+    if (k.append_args)
+      k.append_args(out, r);
+    if (k.arrow == ArrowForm::Marker) {
+      out.push_back('\n');
+      return;
     }
     out.push_back(' ');
   }
   append_endpoint(out, r.remote);
-  out.append(r.type == RecordType::Accept ? "->" : "<-");
+  out.append(k.side == Side::In ? "->" : "<-");
   append_endpoint(out, r.local);
   out.append("|PID=");
   append_uint(out, r.pid);
@@ -197,16 +179,14 @@ void append_arrow(std::string& out, const Record& r) {
 }
 
 void append_json(std::string& out, const Record& r) {
+  const KindInfo& k = kind_info(r.type);
   out.append("{\"type\":\"");
-  out.append(type_name(r.type));
+  out.append(k.name);
   out.append("\",\"ts_ns\":");
   append_uint(out, r.time_ns);
-  if (r.type == RecordType::Lost) {
-    out.append(",\"count\":");
-    append_uint(out, r.lost);
-  } else {
+  if (k.connection) {
     out.append(",\"direction\":\"");
-    out.append(r.type == RecordType::Accept ? "in" : "out");
+    out.append(k.side == Side::In ? "in" : "out");
     out.append("\",\"family\":");
     out.push_back(r.local.ip.family == 6 ? '6' : '4');
     out.append(",\"local_ip\":\"");
@@ -229,13 +209,9 @@ void append_json(std::string& out, const Record& r) {
     append_uint(out, r.netns);
     out.append(",\"cgroup_id\":");
     append_uint(out, r.cgroup_id);
-    if (r.type == RecordType::Failed) {
-      out.append(",\"error\":\"");
-      out.append(errno_name(r.error));
-      out.append("\",\"errno\":");
-      append_uint(out, static_cast<uint32_t>(r.error < 0 ? 0 : r.error));
-    }
   }
+  if (k.append_json)
+    k.append_json(out, r);
   if (!r.host.empty()) {
     // Host names come from users too: same reversible escaping as comm.
     out.append(",\"host\":\"");

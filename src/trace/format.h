@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 
+#include "trace/kinds.h"
 #include "trace/record.h"
 
 namespace nt {
@@ -25,20 +26,18 @@ void append_endpoint(std::string& out, const Endpoint& ep);
 // Errno name for failed connects ("ECONNREFUSED"), or "" when unknown.
 std::string_view errno_name(int err);
 
-// One arrow line, '\n' included:
+// One arrow line, '\n' included, in the form the kind's row (kinds.cpp) gives:
 //   Connect  <remote><-<local>|PID=<pid> CMD=<comm>
 //   Accept   <remote>-><local>|PID=<pid> CMD=<comm>
 //   Failed   # failed <ERRNAME> <remote><-<local>|PID=<pid> CMD=<comm>
 //   Lost     # lost <N> events: ring buffer full (raise --ringbuf-size)
 void append_arrow(std::string& out, const Record& r);
 
-// One JSON object, '\n' included. Keys: type, ts_ns, direction, family,
-// local_ip, local_port, remote_ip, remote_port, pid, tid, uid, comm, netns,
-// cgroup_id, [error, errno], [host]; a lost record has type, ts_ns, count.
+// One JSON object, '\n' included. Keys: type, ts_ns; for connection kinds
+// direction, family, local_ip, local_port, remote_ip, remote_port, pid, tid,
+// uid, comm, netns, cgroup_id; then the kind's own (failed: error, errno;
+// lost: count); then host if set.
 // comm is the arrow-escaped name, JSON-escaped, so the line is pure ASCII.
 void append_json(std::string& out, const Record& r);
-
-// "connect", "accept", "failed", "lost".
-std::string_view type_name(RecordType t);
 
 } // namespace nt

@@ -5,15 +5,10 @@
 #include <simdjson.h>
 
 #include "trace/format.h"
+#include "trace/kinds.h"
 
 namespace nt {
 namespace {
-
-// Errno values stop at the kernel's MAX_ERRNO. Both forms of a failed connect
-// (the arrow marker and JSON) refuse larger ones, so a line that one reader
-// takes the other takes too (fuzzing found "# failed errno=44230" accepted as
-// a marker, then refused once written as JSON).
-constexpr int kMaxErrno = 4095;
 
 constexpr ParseResult ok() {
   return {ParseKind::Record, {}};
@@ -118,37 +113,27 @@ void reset(Record& out) {
   out.host.clear();
 }
 
+// "# <name> <args>[ <connection line>]" for the kinds whose row says so
+// (kinds.cpp); any other comment is skipped.
 ParseResult parse_marker(std::string_view line, Record& out) {
-  if (starts_with(line, "# lost ")) {
-    std::string_view n = line.substr(7);
-    n = n.substr(0, n.find(' '));
-    if (!parse_uint(n, out.lost))
-      return error("bad count in '# lost' marker");
-    out.type = RecordType::Lost;
-    return ok();
-  }
-  if (starts_with(line, "# failed ")) {
-    std::string_view rest = line.substr(9);
-    size_t sp = rest.find(' ');
-    if (sp == std::string_view::npos)
-      return error("no endpoints in '# failed' marker");
-    std::string_view name = rest.substr(0, sp);
-    int err = 0;
-    if (starts_with(name, "errno=")) {
-      if (!parse_uint(name.substr(6), err) || err > kMaxErrno)
-        return error("bad errno in '# failed' marker");
-    } else {
-      err = errno_from_name(name);
-      if (err == 0)
-        return error("unknown error name in '# failed' marker");
+  for (const KindInfo& k : kinds()) {
+    if (k.arrow == ArrowForm::Line)
+      continue;
+    if (line.size() < k.name.size() + 3 || line.compare(2, k.name.size(), k.name) != 0 ||
+        line[1] != ' ' || line[k.name.size() + 2] != ' ')
+      continue;
+    std::string_view args = line.substr(k.name.size() + 3);
+    if (k.parse_args)
+      if (std::string_view why = k.parse_args(args, out); !why.empty())
+        return error(why);
+    if (k.arrow == ArrowForm::MarkedLine) {
+      ParseResult r = parse_arrow_body(args, out);
+      if (r.kind != ParseKind::Record)
+        return r;
+      if ((out.type == RecordType::Accept) != (k.side == Side::In))
+        return error("the arrow in this '#' marker points the wrong way for its kind");
     }
-    ParseResult r = parse_arrow_body(rest.substr(sp + 1), out);
-    if (r.kind != ParseKind::Record)
-      return r;
-    if (out.type != RecordType::Connect)
-      return error("'# failed' marker with '->'");
-    out.type = RecordType::Failed;
-    out.error = err;
+    out.type = k.type;
     return ok();
   }
   return skip(); // any other comment
@@ -432,6 +417,23 @@ bool get_str(simdjson::dom::object& o, const char* key, std::string_view& out) {
   return !o[key].get_string().get(out);
 }
 
+// A kind's own JSON members, read through the table's interface.
+class ObjectFields final : public JsonFields {
+public:
+  explicit ObjectFields(simdjson::dom::object& o) : o_(o) {}
+  Got uint(std::string_view key, uint64_t& out) override {
+    auto err = o_[key].get_uint64().get(out);
+    return err == simdjson::NO_SUCH_FIELD ? Got::Missing : err ? Got::Bad : Got::Ok;
+  }
+  Got text(std::string_view key, std::string_view& out) override {
+    auto err = o_[key].get_string().get(out);
+    return err == simdjson::NO_SUCH_FIELD ? Got::Missing : err ? Got::Bad : Got::Ok;
+  }
+
+private:
+  simdjson::dom::object& o_;
+};
+
 ParseResult parse_json(simdjson::dom::parser& parser, std::string& padded, std::string_view line,
                        Record& out) {
   padded.assign(line);
@@ -451,42 +453,33 @@ ParseResult parse_json(simdjson::dom::parser& parser, std::string& padded, std::
   if (!get_uint(o, "ts_ns", out.time_ns, false))
     return error("bad 'ts_ns'");
   out.has_details = true;
-  if (type == "lost") {
-    out.type = RecordType::Lost;
-    if (!get_uint(o, "count", out.lost, true))
-      return error("lost record without a 'count'");
-    return ok();
-  }
-  if (type == "connect")
-    out.type = RecordType::Connect;
-  else if (type == "accept")
-    out.type = RecordType::Accept;
-  else if (type == "failed")
-    out.type = RecordType::Failed;
-  else
+  const KindInfo* k = kind_by_name(type);
+  if (!k)
     return error("unknown JSON 'type'");
-  std::string_view lip, rip, comm;
-  if (!get_str(o, "local_ip", lip) || !parse_ip(lip, out.local.ip))
-    return error("bad 'local_ip'");
-  if (!get_str(o, "remote_ip", rip) || !parse_ip(rip, out.remote.ip))
-    return error("bad 'remote_ip'");
-  if (!get_uint(o, "local_port", out.local.port, true))
-    return error("bad 'local_port'");
-  if (!get_uint(o, "remote_port", out.remote.port, true))
-    return error("bad 'remote_port'");
-  if (!get_uint(o, "pid", out.pid, true))
-    return error("bad 'pid'");
-  if (!get_uint(o, "tid", out.tid, false) || !get_uint(o, "uid", out.uid, false) ||
-      !get_uint(o, "netns", out.netns, false) || !get_uint(o, "cgroup_id", out.cgroup_id, false))
-    return error("bad tid, uid, netns or cgroup_id");
-  if (!get_str(o, "comm", comm))
-    return error("JSON line has no string 'comm'");
-  take_comm(comm, out.comm);
-  if (out.type == RecordType::Failed) {
-    uint32_t e = 0;
-    if (!get_uint(o, "errno", e, false) || e > kMaxErrno)
-      return error("bad 'errno'");
-    out.error = static_cast<int32_t>(e);
+  out.type = k->type;
+  if (k->connection) {
+    std::string_view lip, rip, comm;
+    if (!get_str(o, "local_ip", lip) || !parse_ip(lip, out.local.ip))
+      return error("bad 'local_ip'");
+    if (!get_str(o, "remote_ip", rip) || !parse_ip(rip, out.remote.ip))
+      return error("bad 'remote_ip'");
+    if (!get_uint(o, "local_port", out.local.port, true))
+      return error("bad 'local_port'");
+    if (!get_uint(o, "remote_port", out.remote.port, true))
+      return error("bad 'remote_port'");
+    if (!get_uint(o, "pid", out.pid, true))
+      return error("bad 'pid'");
+    if (!get_uint(o, "tid", out.tid, false) || !get_uint(o, "uid", out.uid, false) ||
+        !get_uint(o, "netns", out.netns, false) || !get_uint(o, "cgroup_id", out.cgroup_id, false))
+      return error("bad tid, uid, netns or cgroup_id");
+    if (!get_str(o, "comm", comm))
+      return error("JSON line has no string 'comm'");
+    take_comm(comm, out.comm);
+  }
+  if (k->read_json) {
+    ObjectFields fields(o);
+    if (std::string_view why = k->read_json(fields, out); !why.empty())
+      return error(why);
   }
   return ok();
 }

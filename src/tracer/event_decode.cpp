@@ -6,6 +6,8 @@
 #include <cstring>
 #include <ctime>
 
+#include "trace/kinds.h"
+
 extern "C" {
 #include "nettrace_event.h"
 }
@@ -60,19 +62,10 @@ bool decode_event(const void* data, size_t size, const ClockOffset& clock, Recor
     return false;
   nt_event e;
   std::memcpy(&e, data, sizeof e); // the ring buffer gives no alignment promise we rely on
-  switch (e.kind) {
-  case NT_EV_CONNECT:
-    out.type = RecordType::Connect;
-    break;
-  case NT_EV_ACCEPT:
-    out.type = RecordType::Accept;
-    break;
-  case NT_EV_FAILED:
-    out.type = RecordType::Failed;
-    break;
-  default:
+  const KindInfo* kind = kind_by_bpf(e.kind);
+  if (!kind)
     return false;
-  }
+  out.type = kind->type;
   const uint8_t family = ip_family_of_af(e.family);
   if (family == 0)
     return false;

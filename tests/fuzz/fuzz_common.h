@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "trace/format.h"
+#include "trace/kinds.h"
 #include "trace/parse.h"
 #include "trace/record.h"
 
@@ -22,24 +23,8 @@ namespace nt::fuzz {
   std::abort();
 }
 
-// Arrow lines carry only type, endpoints, pid and comm (and lost/error for markers).
-inline bool same_arrow_fields(const Record& a, const Record& b) {
-  if (a.type != b.type)
-    return false;
-  if (a.type == RecordType::Lost)
-    return a.lost == b.lost;
-  return a.local == b.local && a.remote == b.remote && a.pid == b.pid && a.comm == b.comm &&
-         (a.type != RecordType::Failed || a.error == b.error);
-}
-
-inline bool same_all_fields(const Record& a, const Record& b) {
-  if (!same_arrow_fields(a, b))
-    return false;
-  if (a.type == RecordType::Lost)
-    return a.time_ns == b.time_ns && a.host == b.host;
-  return a.time_ns == b.time_ns && a.tid == b.tid && a.uid == b.uid && a.netns == b.netns &&
-         a.cgroup_id == b.cgroup_id && a.host == b.host;
-}
+// What an arrow line and a JSON line must carry through a round trip comes
+// from the kind table (same_arrow_fields, same_all_fields in trace/kinds.h).
 
 inline void check_line(std::string_view line) {
   Record rec;

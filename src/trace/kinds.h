@@ -1,0 +1,90 @@
+// Event kinds are data. One row per kind (kinds.cpp) says what the kind is
+// called, how the kernel numbers it, how it is written as an arrow line and as
+// JSON, how it is read back, whether netgraph pairs it as a connection end and
+// how nettrace's exit summary counts it. Formatting and parsing (format.cpp,
+// parse.cpp), the tracer's decoder and run loop, netgraph and the fuzz checks
+// all read the table instead of switching on the kind; a new kind is a new row
+// and the few functions for its own fields, next to the row.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "trace/record.h"
+
+namespace nt {
+
+// How a kind is written in arrow output.
+enum class ArrowForm : uint8_t {
+  Line,       // a plain connection line: <remote><-<local>|PID=<pid> CMD=<comm>
+  Marker,     // "# <name> <args>": no connection line
+  MarkedLine, // "# <name> <args> " and then a connection line
+};
+
+// Which end of a connection a record is, seen from the traced host.
+enum class Side : uint8_t {
+  None, // not a connection end (lost)
+  Out,  // this host connected out: "<-", JSON "direction":"out"
+  In,   // a peer connected in: "->", JSON "direction":"in"
+};
+
+// What a kind's JSON reader asks of the line's object; parse.cpp implements it
+// over its JSON library, so the table needs none.
+class JsonFields {
+public:
+  enum class Got : uint8_t { Ok, Missing, Bad };
+  virtual Got uint(std::string_view key, uint64_t& out) = 0;
+  virtual Got text(std::string_view key, std::string_view& out) = 0;
+
+protected:
+  ~JsonFields() = default;
+};
+
+struct KindInfo {
+  RecordType type;
+  std::string_view name; // JSON "type"; for markers also the word after "# "
+  uint16_t bpf_kind;     // enum nt_event_kind (bpf/nettrace_event.h); 0 = made in user space
+  ArrowForm arrow;
+  Side side;
+  bool connection; // carries the 4-tuple and the process (pid, comm, ...)
+  bool pairs;      // a connection end: netgraph pairs it with the other end
+  bool needs_flag; // arrow output shows it only when asked (--failed)
+  // How nettrace's exit summary counts it; empty for markers it does not count.
+  std::string_view one, many;
+
+  // The kind's own fields; null when it has none.
+  // Marker arguments, written after "# <name> " (no trailing space).
+  void (*append_args)(std::string& out, const Record& r) = nullptr;
+  // Reads them from the front of `args` and leaves `args` after them (and the
+  // space that follows, for a MarkedLine). Returns "" or why not.
+  std::string_view (*parse_args)(std::string_view& args, Record& out) = nullptr;
+  // JSON members after the common ones, each written ",\"key\":value".
+  void (*append_json)(std::string& out, const Record& r) = nullptr;
+  // Reads them back. Returns "" or why not.
+  std::string_view (*read_json)(JsonFields& in, Record& out) = nullptr;
+  // Whether two records agree on the kind's own fields (round-trip checks).
+  bool (*same)(const Record& a, const Record& b) = nullptr;
+};
+
+// Every kind, in RecordType order.
+std::span<const KindInfo> kinds();
+const KindInfo& kind_info(RecordType t);
+// By JSON type or marker name; null if none.
+const KindInfo* kind_by_name(std::string_view name);
+// By the kernel's event kind; null if none.
+const KindInfo* kind_by_bpf(uint16_t bpf_kind);
+
+// "connect", "accept", "failed", "lost".
+inline std::string_view type_name(RecordType t) {
+  return kind_info(t).name;
+}
+
+// Whether two records of the same kind carry the same fields in arrow form
+// (everything an arrow line or marker holds).
+bool same_arrow_fields(const Record& a, const Record& b);
+// ... and in JSON (every field).
+bool same_all_fields(const Record& a, const Record& b);
+
+} // namespace nt
