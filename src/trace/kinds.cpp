@@ -133,14 +133,14 @@ bool lost_same(const Record& a, const Record& b) {
 // The table. Rows in RecordType order (checked below).
 constexpr std::array kKinds = {
     KindInfo{RecordType::Connect, "connect", NT_EV_CONNECT, ArrowForm::Line, Side::Out, true, true,
-             false, "connection", "connections"},
-    KindInfo{RecordType::Accept, "accept", NT_EV_ACCEPT, ArrowForm::Line, Side::In, true, true,
-             false, "connection", "connections"},
+             "", "connection", "connections"},
+    KindInfo{RecordType::Accept, "accept", NT_EV_ACCEPT, ArrowForm::Line, Side::In, true, true, "",
+             "connection", "connections"},
     KindInfo{RecordType::Failed, "failed", NT_EV_FAILED, ArrowForm::MarkedLine, Side::Out, true,
-             false, true, "failed connect", "failed connects", failed_args, failed_parse_args,
+             false, "--failed", "failed connect", "failed connects", failed_args, failed_parse_args,
              failed_json, failed_read_json, failed_same},
-    KindInfo{RecordType::Lost, "lost", 0, ArrowForm::Marker, Side::None, false, false, false, "",
-             "", lost_args, lost_parse_args, lost_json, lost_read_json, lost_same},
+    KindInfo{RecordType::Lost, "lost", 0, ArrowForm::Marker, Side::None, false, false, "", "", "",
+             lost_args, lost_parse_args, lost_json, lost_read_json, lost_same},
 };
 
 constexpr bool rows_in_order() {

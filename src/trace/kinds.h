@@ -50,7 +50,8 @@ struct KindInfo {
   Side side;
   bool connection; // carries the 4-tuple and the process (pid, comm, ...)
   bool pairs;      // a connection end: netgraph pairs it with the other end
-  bool needs_flag; // arrow output shows it only when asked (--failed)
+  // Arrow output shows it only with this option ("--failed"); "": always.
+  std::string_view shown_with;
   // How nettrace's exit summary counts it; empty for markers it does not count.
   std::string_view one, many;
 

@@ -17,6 +17,7 @@
 #include "tracer/errors.h"
 #include "tracer/event_decode.h"
 #include "tracer/options.h"
+#include "tracer/pipeline.h"
 
 struct ring_buffer;
 
@@ -24,10 +25,10 @@ namespace nt {
 
 class AttachedBackend;
 
-using RecordCallback = std::function<void(const Record&)>;
 using LogCallback = std::function<void(std::string_view)>;
 
-class Tracer {
+// The ring buffer as a Source of the run loop (pipeline.h).
+class Tracer final : public Source {
 public:
   // Checks privileges and BTF, picks and attaches a backend. Throws
   // TracerError with the exit code and a one-line message on failure. `log`
@@ -46,6 +47,10 @@ public:
   // An epoll descriptor that becomes readable when the ring buffer wakes its
   // reader, to wait on beside other descriptors (then poll(0, ...) drains).
   int epoll_fd() const;
+
+  // Source: the ring buffer's wakeups; a drain is poll(0, cb).
+  int fd() const override { return epoll_fd(); }
+  void drain(const RecordCallback& cb) override { poll(0, cb); }
 
   const std::string& backend_name() const { return backend_name_; }
   uint64_t events() const { return events_; }

@@ -1,0 +1,274 @@
+// The run loop with a fake source and real or fake sinks: the drain tick, the
+// lost-event path, a closed reader, --count and the exit summary, without root
+// or a kernel.
+#include <fcntl.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <gtest/gtest.h>
+#include <string>
+#include <vector>
+
+#include "trace/parse.h"
+#include "tracer/line_sink.h"
+#include "tracer/pipeline.h"
+
+namespace nt {
+namespace {
+
+Record conn(RecordType type, uint16_t lport, uint32_t pid, const char* comm) {
+  Record r;
+  r.type = type;
+  parse_endpoint("127.0.0.1:" + std::to_string(lport), r.local);
+  parse_endpoint("127.0.0.1:8080", r.remote);
+  r.pid = pid;
+  r.comm = comm;
+  return r;
+}
+
+Record lost(uint64_t n) {
+  Record r;
+  r.type = RecordType::Lost;
+  r.lost = n;
+  return r;
+}
+
+// Hands out one batch per drain, never waking the loop: like the ring buffer,
+// which wakes its reader only when a quarter full.
+class BatchSource final : public Source {
+public:
+  explicit BatchSource(std::vector<std::vector<Record>> batches) : batches_(std::move(batches)) {}
+  int fd() const override { return -1; }
+  void drain(const RecordCallback& cb) override {
+    ++drains;
+    if (next_ < batches_.size())
+      for (const Record& r : batches_[next_++])
+        cb(r);
+  }
+  bool finished() const override { return next_ == batches_.size(); }
+  int drains = 0;
+
+private:
+  std::vector<std::vector<Record>> batches_;
+  size_t next_ = 0;
+};
+
+// Keeps what it receives.
+class MemorySink final : public Sink {
+public:
+  void record(const Record& r) override { got.push_back(r); }
+  bool tick() override {
+    ++ticks;
+    return true;
+  }
+  std::vector<Record> got;
+  int ticks = 0;
+};
+
+struct Pipe {
+  int r = -1, w = -1;
+  Pipe() {
+    int fds[2];
+    EXPECT_EQ(pipe2(fds, O_CLOEXEC), 0);
+    r = fds[0];
+    w = fds[1];
+  }
+  ~Pipe() {
+    close_read();
+    if (w >= 0)
+      close(w);
+  }
+  void close_read() {
+    if (r >= 0)
+      close(r);
+    r = -1;
+  }
+  std::string read_all() {
+    close(w);
+    w = -1;
+    std::string s;
+    char buf[4096];
+    ssize_t n;
+    while ((n = read(r, buf, sizeof buf)) > 0)
+      s.append(buf, size_t(n));
+    return s;
+  }
+};
+
+volatile std::sig_atomic_t g_never = 0;
+
+TEST(RunLoop, DrainsQuietSourcesEveryTick) {
+  // No descriptor ever wakes the loop: only the tick drains the source.
+  BatchSource src({{conn(RecordType::Connect, 40000, 7, "curl")},
+                   {},
+                   {conn(RecordType::Accept, 8080, 9, "nginx")}});
+  MemorySink sink;
+  RunLoop loop;
+  loop.add(src);
+  loop.add(sink);
+  LoopOptions o;
+  o.tick_ms = 5;
+  o.stop_when_sources_finish = true;
+  EXPECT_EQ(loop.run(g_never, o), LoopEnd::SourcesDone);
+  ASSERT_EQ(sink.got.size(), 2u);
+  EXPECT_EQ(sink.got[0].comm, "curl");
+  EXPECT_EQ(sink.got[1].comm, "nginx");
+  EXPECT_GE(src.drains, 3);
+  EXPECT_EQ(sink.ticks, src.drains); // one tick after each drain
+}
+
+TEST(RunLoop, ASourceDescriptorWakesTheLoop) {
+  // A tick of a minute: only the eventfd can make the loop drain within the
+  // run's 20 s, and the sink then wants no more.
+  class WakingSource final : public Source {
+  public:
+    WakingSource() : fd_(eventfd(1, EFD_CLOEXEC | EFD_NONBLOCK)) {}
+    int fd() const override { return fd_.get(); }
+    void drain(const RecordCallback& cb) override {
+      uint64_t v;
+      if (read(fd_.get(), &v, sizeof v) == sizeof v)
+        cb(conn(RecordType::Connect, 40001, 3, "wget"));
+    }
+
+  private:
+    UniqueFd fd_;
+  } src;
+  Pipe p;
+  LineSinkOptions lo;
+  lo.count = 1;
+  LineSink sink(p.w, lo);
+  RunLoop loop;
+  loop.add(src);
+  loop.add(sink);
+  LoopOptions o;
+  o.tick_ms = 60000;
+  o.duration_s = 20;
+  EXPECT_EQ(loop.run(g_never, o), LoopEnd::SinkDone);
+  EXPECT_EQ(p.read_all(), "127.0.0.1:8080<-127.0.0.1:40001|PID=3 CMD=wget\n");
+}
+
+TEST(RunLoop, LostEventsBecomeAMarkerAndCountInNoConnection) {
+  BatchSource src({{conn(RecordType::Connect, 40000, 7, "curl"), lost(5)}});
+  Pipe p;
+  LineSink sink(p.w, {});
+  RunLoop loop;
+  loop.add(src);
+  loop.add(sink);
+  LoopOptions o;
+  o.tick_ms = 1;
+  o.stop_when_sources_finish = true;
+  EXPECT_EQ(loop.run(g_never, o), LoopEnd::SourcesDone);
+  EXPECT_EQ(p.read_all(), "127.0.0.1:8080<-127.0.0.1:40000|PID=7 CMD=curl\n"
+                          "# lost 5 events: ring buffer full (raise --ringbuf-size)\n");
+  EXPECT_EQ(sink.summary(), "1 connection written");
+}
+
+TEST(RunLoop, JsonSinkWritesLostRecords) {
+  Record l = lost(3);
+  l.time_ns = 42;
+  BatchSource src({{l}});
+  Pipe p;
+  LineSinkOptions lo;
+  lo.json = true;
+  LineSink sink(p.w, lo);
+  RunLoop loop;
+  loop.add(src);
+  loop.add(sink);
+  LoopOptions o;
+  o.tick_ms = 1;
+  o.stop_when_sources_finish = true;
+  loop.run(g_never, o);
+  EXPECT_EQ(p.read_all(), "{\"type\":\"lost\",\"ts_ns\":42,\"count\":3}\n");
+  EXPECT_EQ(sink.summary(), "0 connections written");
+}
+
+TEST(RunLoop, AClosedReaderEndsAQuietRun) {
+  // Nothing to write, ever: only the pipe's EPOLLERR can end the run before
+  // its 30 s.
+  BatchSource src({});
+  Pipe p;
+  p.close_read();
+  LineSink sink(p.w, {});
+  RunLoop loop;
+  loop.add(src);
+  loop.add(sink);
+  LoopOptions o;
+  o.tick_ms = 10;
+  o.duration_s = 30;
+  EXPECT_EQ(loop.run(g_never, o), LoopEnd::SinkClosed);
+}
+
+TEST(RunLoop, AReaderGoneMidWriteCountsTheLinesNotWritten) {
+  std::signal(SIGPIPE, SIG_IGN);
+  Pipe p;
+  p.close_read();
+  LineSink sink(p.w, {});
+  sink.record(conn(RecordType::Connect, 40000, 7, "curl"));
+  sink.record(conn(RecordType::Accept, 8080, 9, "nginx"));
+  EXPECT_FALSE(sink.tick());
+  EXPECT_EQ(sink.summary(), "0 connections written, 2 lines not written (stdout closed)");
+}
+
+TEST(RunLoop, CountStopsTheRunAndTheRestIsCounted) {
+  BatchSource src(
+      {{conn(RecordType::Connect, 40000, 1, "a"), conn(RecordType::Accept, 8080, 2, "b")},
+       {conn(RecordType::Connect, 40002, 3, "c")}});
+  Pipe p;
+  LineSinkOptions lo;
+  lo.count = 2;
+  LineSink sink(p.w, lo);
+  RunLoop loop;
+  loop.add(src);
+  loop.add(sink);
+  LoopOptions o;
+  o.tick_ms = 1;
+  EXPECT_EQ(loop.run(g_never, o), LoopEnd::SinkDone);
+  // The last drain at the end still reads the source: its record is counted.
+  EXPECT_EQ(sink.summary(), "2 connections written, 1 more after --count 2 not written");
+  EXPECT_EQ(p.read_all(), "127.0.0.1:8080<-127.0.0.1:40000|PID=1 CMD=a\n"
+                          "127.0.0.1:8080->127.0.0.1:8080|PID=2 CMD=b\n");
+}
+
+TEST(RunLoop, FailedConnectsNeedTheirFlagInArrowOutput) {
+  Record f = conn(RecordType::Failed, 40003, 4, "nc");
+  f.error = 111;
+  for (bool show : {false, true}) {
+    BatchSource src({{conn(RecordType::Connect, 40000, 1, "a"), f}});
+    Pipe p;
+    LineSinkOptions lo;
+    lo.show_all = show;
+    LineSink sink(p.w, lo);
+    RunLoop loop;
+    loop.add(src);
+    loop.add(sink);
+    LoopOptions o;
+    o.tick_ms = 1;
+    o.stop_when_sources_finish = true;
+    loop.run(g_never, o);
+    const std::string first = "127.0.0.1:8080<-127.0.0.1:40000|PID=1 CMD=a\n";
+    if (show) {
+      EXPECT_EQ(p.read_all(),
+                first + "# failed ECONNREFUSED 127.0.0.1:8080<-127.0.0.1:40003|PID=4 CMD=nc\n");
+      EXPECT_EQ(sink.summary(), "1 connection and 1 failed connect written");
+    } else {
+      EXPECT_EQ(p.read_all(), first);
+      EXPECT_EQ(sink.summary(), "1 connection written, 1 failed connect not shown (add --failed)");
+    }
+  }
+}
+
+TEST(RunLoop, TheStopFlagEndsTheRunAfterALastDrain) {
+  volatile std::sig_atomic_t stop = 1;
+  BatchSource src({{conn(RecordType::Connect, 40000, 1, "late")}});
+  MemorySink sink;
+  RunLoop loop;
+  loop.add(src);
+  loop.add(sink);
+  EXPECT_EQ(loop.run(stop, {}), LoopEnd::Stopped);
+  ASSERT_EQ(sink.got.size(), 1u); // what was already waiting is not lost
+  EXPECT_EQ(sink.got[0].comm, "late");
+}
+
+} // namespace
+} // namespace nt
