@@ -23,23 +23,11 @@
 /* Slots of the drop counter array (a power of two: see nt_count_drop). */
 #define NT_MAX_CPUS 1024
 
-/* Filters, fixed at load time. Zero means "no filter" for each. */
-const volatile __u32 cfg_pid = 0;
-const volatile __u32 cfg_filter_uid = 0; /* set: only cfg_uid */
-const volatile __u32 cfg_uid = 0;
-const volatile __u32 cfg_filter_comm = 0; /* set: only cfg_comm */
-const volatile char cfg_comm[NT_COMM_LEN] = {};
-/* Any of the first cfg_nports ports, local or remote. */
-const volatile __u16 cfg_ports[NT_MAX_PORTS] = {};
-const volatile __u32 cfg_nports = 0;
-/* NT_AF_INET or NT_AF_INET6, as printed: see nt_shown_family. */
-const volatile __u16 cfg_family = 0;
-const volatile __u32 cfg_direction = NT_DIR_BOTH; /* enum nt_direction */
-const volatile __u32 cfg_netns = 0;
-const volatile __u64 cfg_cgroup_id = 0;
-/* Wake the reader only once this much is waiting: user space drains on a
- * timer anyway, so a wakeup per event would only cost context switches. */
-const volatile __u64 cfg_wakeup_bytes = 1 << 20;
+/* Filters and settings, fixed at load time (struct nt_config). */
+const volatile struct nt_config nt_cfg = {
+	.direction = NT_DIR_BOTH,
+	.wakeup_bytes = 1 << 20,
+};
 
 /* Every event, in order, for user space. Size set by user space before load. */
 struct {
@@ -89,17 +77,17 @@ static __always_inline void nt_current_identity(struct nt_identity *id)
 /* The task filters: applied where the identity is captured. */
 static __always_inline bool nt_identity_wanted(const struct nt_identity *id)
 {
-	if (cfg_pid && id->pid != cfg_pid)
+	if (nt_cfg.pid && id->pid != nt_cfg.pid)
 		return false;
-	if (cfg_filter_uid && id->uid != cfg_uid)
+	if (nt_cfg.filter_uid && id->uid != nt_cfg.uid)
 		return false;
-	if (cfg_cgroup_id && id->cgroup_id != cfg_cgroup_id)
+	if (nt_cfg.cgroup_id && id->cgroup_id != nt_cfg.cgroup_id)
 		return false;
-	if (cfg_filter_comm) {
+	if (nt_cfg.filter_comm) {
 		for (int i = 0; i < NT_COMM_LEN; i++) {
-			if (id->comm[i] != cfg_comm[i])
+			if (id->comm[i] != nt_cfg.comm[i])
 				return false;
-			if (!cfg_comm[i])
+			if (!nt_cfg.comm[i])
 				break;
 		}
 	}
@@ -226,16 +214,16 @@ static __always_inline __u16 nt_shown_family(const struct nt_event *e)
 	return NT_AF_INET6;
 }
 
-/* The port filter: any of cfg_ports, local or remote. cfg_nports is a
+/* The port filter: any of nt_cfg.ports, local or remote. nt_cfg.nports is a
  * constant to the verifier (frozen rodata), and the loop is bounded anyway. */
 static __always_inline bool nt_port_wanted(__u16 lport, __u16 rport)
 {
-	if (!cfg_nports)
+	if (!nt_cfg.nports)
 		return true;
 	for (int i = 0; i < NT_MAX_PORTS; i++) {
-		if (i >= cfg_nports)
+		if (i >= nt_cfg.nports)
 			break;
-		if (cfg_ports[i] == lport || cfg_ports[i] == rport)
+		if (nt_cfg.ports[i] == lport || nt_cfg.ports[i] == rport)
 			return true;
 	}
 	return false;
@@ -262,9 +250,9 @@ static __always_inline void nt_emit(bool btf, struct sock *sk, const struct nt_i
 {
 	struct nt_event e = {};
 
-	if (cfg_direction == NT_DIR_CONNECTS && kind == NT_EV_ACCEPT)
+	if (nt_cfg.direction == NT_DIR_CONNECTS && kind == NT_EV_ACCEPT)
 		return;
-	if (cfg_direction == NT_DIR_ACCEPTS && kind != NT_EV_ACCEPT)
+	if (nt_cfg.direction == NT_DIR_ACCEPTS && kind != NT_EV_ACCEPT)
 		return;
 	if (!nt_read_tcp_sock(btf, sk, &e))
 		return;
@@ -274,11 +262,11 @@ static __always_inline void nt_emit(bool btf, struct sock *sk, const struct nt_i
 		 * inet_sport still holds the port the kernel chose at connect. 0
 		 * only when the connect failed before a port was chosen. */
 		e.lport = bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
-	if (cfg_family && nt_shown_family(&e) != cfg_family)
+	if (nt_cfg.family && nt_shown_family(&e) != nt_cfg.family)
 		return;
 	if (!nt_port_wanted(e.lport, e.rport))
 		return;
-	if (cfg_netns && e.netns != cfg_netns)
+	if (nt_cfg.netns && e.netns != nt_cfg.netns)
 		return;
 	e.kind = kind;
 	e.error = error;
@@ -289,7 +277,7 @@ static __always_inline void nt_emit(bool btf, struct sock *sk, const struct nt_i
 	e.cgroup_id = id->cgroup_id;
 	__builtin_memcpy(e.comm, id->comm, NT_COMM_LEN);
 
-	__u64 flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= cfg_wakeup_bytes ?
+	__u64 flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= nt_cfg.wakeup_bytes ?
 			      BPF_RB_FORCE_WAKEUP :
 			      BPF_RB_NO_WAKEUP;
 	if (bpf_ringbuf_output(&events, &e, sizeof(e), flags))

@@ -5,7 +5,7 @@
  * pins this layout with static_assert (src/tracer/event_decode.cpp), so any
  * change here that moves a field breaks the build rather than the decoding.
  *
- * Families in this header (the event and the cfg_family filter) are the
+ * Families in this header (the event and nt_config.family) are the
  * kernel's AF_* values; user space speaks of 4 and 6 and converts in one place
  * (nt::ip_family_of_af / nt::af_of_ip_family, src/tracer/event_decode.h).
  */
@@ -17,7 +17,7 @@
 /* The kernel's address families (include/linux/socket.h). */
 #define NT_AF_INET 2
 #define NT_AF_INET6 10
-/* At most this many ports in the port filter (cfg_ports, nettrace --port). */
+/* At most this many ports in the port filter (nt_config.ports, nettrace --port). */
 #define NT_MAX_PORTS 16
 
 /* Event kinds: the first field of every record in the ring buffer. */
@@ -27,7 +27,7 @@ enum nt_event_kind {
 	NT_EV_FAILED = 3,  /* outgoing connect that never reached ESTABLISHED */
 };
 
-/* Which ends the direction filter (cfg_direction) keeps. */
+/* Which ends the direction filter (nt_config.direction) keeps. */
 enum nt_direction {
 	NT_DIR_BOTH = 0,     /* no filter */
 	NT_DIR_CONNECTS = 1, /* connects and failed connects only (--direction out) */
@@ -38,6 +38,33 @@ enum nt_direction {
 enum nt_drop_reason {
 	NT_DROP_RINGBUF_FULL = 0, /* bpf_ringbuf_reserve() failed */
 	NT_DROP_MAX = 1,
+};
+
+/*
+ * What the BPF programs are told at load time: the filters (zero means "no
+ * filter" for each) and the wakeup threshold. One struct in .rodata (nt_cfg,
+ * bpf/common.bpf.h), filled by user space from the filter table
+ * (src/tracer/filters.cpp) and copied in whole before load, so that a new
+ * filter is a field here, its test in common.bpf.h and a row in that table.
+ * Frozen at load: the verifier sees every field as a constant and drops the
+ * tests of filters that are off.
+ */
+struct nt_config {
+	__u32 pid;
+	__u32 filter_uid;  /* set: only uid */
+	__u32 uid;
+	__u32 filter_comm; /* set: only comm */
+	char comm[NT_COMM_LEN];
+	__u16 ports[NT_MAX_PORTS]; /* any of the first nports, local or remote */
+	__u32 nports;
+	__u16 family;      /* NT_AF_INET or NT_AF_INET6, as printed: see nt_shown_family */
+	__u16 pad0;
+	__u32 direction;   /* enum nt_direction */
+	__u32 netns;
+	__u64 cgroup_id;
+	/* Wake the reader only once this much is waiting: user space drains on a
+	 * timer anyway, so a wakeup per event would only cost context switches. */
+	__u64 wakeup_bytes;
 };
 
 struct nt_event {

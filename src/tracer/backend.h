@@ -12,23 +12,20 @@
 
 #include "tracer/options.h"
 
+extern "C" {
+#include <linux/types.h>
+
+#include "nettrace_event.h"
+}
+
 namespace nt {
 
-// Filter values resolved for the kernel (cgroup path -> id, comm -> bytes).
+// What a backend is loaded with: the kernel's config (filters resolved by the
+// filter table, the wakeup threshold), copied whole into the programs'
+// .rodata, and the ring buffer's size.
 struct BpfConfig {
-  uint32_t pid = 0;
-  bool filter_uid = false;
-  uint32_t uid = 0;
-  bool filter_comm = false;
-  char comm[16] = {};
-  uint16_t ports[kMaxPorts] = {}; // the first nports count
-  uint32_t nports = 0;
-  uint16_t family = 0;    // the kernel's AF_INET / AF_INET6, or 0 (af_of_ip_family)
-  uint32_t direction = 0; // enum nt_direction (bpf/nettrace_event.h)
-  uint32_t netns = 0;
-  uint64_t cgroup_id = 0;
+  nt_config kernel{};
   uint32_t ringbuf_size = 1u << 22;
-  uint64_t wakeup_bytes = 1u << 20;
 };
 
 // A loaded and attached backend. Owns its skeleton (and so its programs, maps

@@ -1,8 +1,10 @@
 // The fentry backend's loader (bpf/fentry.bpf.c): BPF trampolines, the
 // cheapest hooks. Some kernels (or their lockdown/LSM policy) refuse tracing
 // programs at load with EPERM; auto then moves on to the next backend.
-#include "fentry.skel.h"
 #include "tracer/skeleton_util.h"
+
+// After skeleton_util.h: the skeleton names struct nt_config, defined there.
+#include "fentry.skel.h"
 
 namespace nt {
 

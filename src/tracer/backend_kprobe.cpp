@@ -1,7 +1,9 @@
 // The kprobe backend's loader (bpf/kprobe.bpf.c): for kernels with kprobes
 // but without BPF trampolines. Attach fails cleanly where CONFIG_KPROBES is off.
-#include "kprobe.skel.h"
 #include "tracer/skeleton_util.h"
+
+// After skeleton_util.h: the skeleton names struct nt_config, defined there.
+#include "kprobe.skel.h"
 
 namespace nt {
 

@@ -5,8 +5,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "tracepoint.skel.h"
 #include "tracer/skeleton_util.h"
+
+// After skeleton_util.h: the skeleton names struct nt_config, defined there.
+#include "tracepoint.skel.h"
 
 namespace nt {
 namespace {

@@ -16,6 +16,15 @@ namespace nt {
 
 // The layout both sides agree on (bpf/nettrace_event.h). If a field moves, the
 // build breaks here instead of the decoding going quietly wrong.
+static_assert(sizeof(nt_config) == 96);
+static_assert(offsetof(nt_config, comm) == 16);
+static_assert(offsetof(nt_config, ports) == 32);
+static_assert(offsetof(nt_config, nports) == 64);
+static_assert(offsetof(nt_config, family) == 68);
+static_assert(offsetof(nt_config, direction) == 72);
+static_assert(offsetof(nt_config, netns) == 76);
+static_assert(offsetof(nt_config, cgroup_id) == 80);
+static_assert(offsetof(nt_config, wakeup_bytes) == 88);
 static_assert(sizeof(nt_event) == 96);
 static_assert(offsetof(nt_event, kind) == 0);
 static_assert(offsetof(nt_event, family) == 2);

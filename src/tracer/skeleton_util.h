@@ -1,5 +1,5 @@
 // Pieces every backend file shares: the RAII owner for a bpftool skeleton and
-// the code that writes BpfConfig into its rodata before load. A template,
+// the code that copies BpfConfig into its rodata before load. A template,
 // because each skeleton is its own C type with the same member names.
 #pragma once
 
@@ -10,6 +10,7 @@
 #include <cstring>
 #include <memory>
 #include <string>
+#include <type_traits>
 
 #include "tracer/backend.h"
 
@@ -22,21 +23,13 @@ template <typename Skel, void (*Destroy)(Skel*)> struct SkelDeleter {
   }
 };
 
+// The whole config in one copy: every backend's programs declare the same
+// `const volatile struct nt_config nt_cfg` (bpf/common.bpf.h).
 template <typename Skel> void apply_config(Skel* skel, const BpfConfig& c) {
-  auto* ro = skel->rodata;
-  ro->cfg_pid = c.pid;
-  ro->cfg_filter_uid = c.filter_uid;
-  ro->cfg_uid = c.uid;
-  ro->cfg_filter_comm = c.filter_comm;
-  std::memcpy(const_cast<char*>(ro->cfg_comm), c.comm, sizeof c.comm);
-  static_assert(sizeof ro->cfg_ports == sizeof c.ports, "NT_MAX_PORTS != kMaxPorts");
-  std::memcpy(const_cast<uint16_t*>(ro->cfg_ports), c.ports, sizeof c.ports);
-  ro->cfg_nports = c.nports;
-  ro->cfg_family = c.family;
-  ro->cfg_direction = c.direction;
-  ro->cfg_netns = c.netns;
-  ro->cfg_cgroup_id = c.cgroup_id;
-  ro->cfg_wakeup_bytes = c.wakeup_bytes;
+  auto* cfg = &skel->rodata->nt_cfg;
+  static_assert(sizeof *cfg == sizeof c.kernel, "the skeleton's nt_config is ours");
+  std::memcpy(const_cast<std::remove_cv_t<std::remove_pointer_t<decltype(cfg)>>*>(cfg), &c.kernel,
+              sizeof c.kernel);
 }
 
 template <typename Skel> uint64_t sum_drops(const Skel* skel) {

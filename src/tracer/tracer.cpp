@@ -19,11 +19,8 @@
 
 #include "tracer/backend.h"
 #include "tracer/caps.h"
+#include "tracer/filters.h"
 #include "tracer/skeleton_util.h"
-
-extern "C" {
-#include "nettrace_event.h"
-}
 
 namespace nt {
 namespace {
@@ -69,39 +66,9 @@ bool has_btf() {
 
 BpfConfig make_bpf_config(const TracerOptions& o) {
   BpfConfig c;
-  c.pid = o.pid;
-  if (o.uid) {
-    c.filter_uid = true;
-    c.uid = *o.uid;
-  }
-  if (!o.comm.empty()) {
-    if (o.comm.size() > 15)
-      throw TracerError(kExitUsage,
-                        "--comm '" + o.comm +
-                            "' is longer than the 15 bytes the kernel keeps of a process name");
-    c.filter_comm = true;
-    std::memcpy(c.comm, o.comm.data(), o.comm.size());
-  }
-  if (o.ports.size() > kMaxPorts)
-    throw TracerError(kExitUsage, "--port: " + std::to_string(o.ports.size()) +
-                                      " ports given; at most " + std::to_string(kMaxPorts) +
-                                      " can be filtered on");
-  for (size_t i = 0; i < o.ports.size(); ++i)
-    c.ports[i] = o.ports[i];
-  c.nports = uint32_t(o.ports.size());
-  c.family = af_of_ip_family(o.family);
-  c.direction = o.direction == Direction::Out  ? NT_DIR_CONNECTS
-                : o.direction == Direction::In ? NT_DIR_ACCEPTS
-                                               : NT_DIR_BOTH;
-  c.netns = o.netns;
-  if (!o.cgroup_path.empty()) {
-    struct stat st {};
-    if (stat(o.cgroup_path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
-      throw TracerError(kExitUsage,
-                        "--cgroup " + o.cgroup_path +
-                            ": not a cgroup v2 directory (e.g. /sys/fs/cgroup/system.slice)");
-    c.cgroup_id = st.st_ino; // on cgroup v2 the directory's inode is the cgroup id
-  }
+  c.kernel.direction = NT_DIR_BOTH;
+  for (const FilterRow& f : filters())
+    f.apply(o, c.kernel);
   const uint32_t rb = o.ringbuf_size;
   if (rb < 4096 || (rb & (rb - 1)) != 0)
     throw TracerError(kExitUsage, "--ringbuf-size " + std::to_string(rb) +
@@ -109,7 +76,7 @@ BpfConfig make_bpf_config(const TracerOptions& o) {
   c.ringbuf_size = rb;
   // Wake the reader early only when a quarter of the ring is waiting: below
   // that the timed drain keeps up and costs no wakeups.
-  c.wakeup_bytes = rb / 4;
+  c.kernel.wakeup_bytes = rb / 4;
   return c;
 }
 

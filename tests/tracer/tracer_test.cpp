@@ -18,6 +18,7 @@
 #include "tracer/clock_prefix.h"
 #include "tracer/errors.h"
 #include "tracer/event_decode.h"
+#include "tracer/filters.h"
 #include "tracer/tracer.h"
 
 extern "C" {
@@ -417,6 +418,37 @@ TEST(Cli, PortTakesACommaSeparatedList) {
   EXPECT_NE(err.find("--port: 17 ports given; at most 16"), std::string::npos) << err;
 }
 
+TEST(Filters, EveryRowIsAnOptionAndDefaultsFilterNothing) {
+  // --help lists every row's option: the command line is built from the table.
+  NettraceConfig c;
+  std::ostringstream out, err;
+  const char* argv[] = {"nettrace", "--help"};
+  ASSERT_EQ(parse_cli(2, argv, c, out, err), std::optional<int>(kExitOk));
+  for (const FilterRow& f : filters()) {
+    std::string name = f.option;
+    name = name.substr(0, name.find('/'));
+    EXPECT_NE(out.str().find(name), std::string::npos) << name;
+  }
+  // Unset options leave the kernel's config as "no filter" (all zero), but
+  // for the direction's explicit "both" and the wakeup threshold.
+  BpfConfig b = make_bpf_config(TracerOptions{});
+  EXPECT_EQ(b.kernel.direction, uint32_t(NT_DIR_BOTH));
+  EXPECT_EQ(b.kernel.wakeup_bytes, uint64_t(TracerOptions{}.ringbuf_size / 4));
+  b.kernel.wakeup_bytes = 0;
+  const nt_config zero{};
+  EXPECT_EQ(std::memcmp(&b.kernel, &zero, sizeof zero), 0);
+  // Each filter reaches the kernel's config through its row.
+  TracerOptions o;
+  o.pid = 42;
+  o.netns = 4026531840u;
+  o.uid = 1000;
+  BpfConfig set = make_bpf_config(o);
+  EXPECT_EQ(set.kernel.pid, 42u);
+  EXPECT_EQ(set.kernel.netns, 4026531840u);
+  EXPECT_EQ(set.kernel.filter_uid, 1u);
+  EXPECT_EQ(set.kernel.uid, 1000u);
+}
+
 TEST(BpfConfig, TranslatesFiltersAndRejectsBadValues) {
   TracerOptions o;
   o.comm = "curl";
@@ -425,22 +457,22 @@ TEST(BpfConfig, TranslatesFiltersAndRejectsBadValues) {
   o.uid = 0;
   o.ports = {80, 443};
   BpfConfig c = make_bpf_config(o);
-  EXPECT_EQ(c.nports, 2u);
-  EXPECT_EQ(c.ports[0], 80);
-  EXPECT_EQ(c.ports[1], 443);
-  EXPECT_EQ(c.ports[2], 0);
-  EXPECT_TRUE(c.filter_comm);
-  EXPECT_STREQ(c.comm, "curl");
-  EXPECT_EQ(c.family, AF_INET6);
-  EXPECT_EQ(c.direction, uint32_t(NT_DIR_ACCEPTS));
+  EXPECT_EQ(c.kernel.nports, 2u);
+  EXPECT_EQ(c.kernel.ports[0], 80);
+  EXPECT_EQ(c.kernel.ports[1], 443);
+  EXPECT_EQ(c.kernel.ports[2], 0);
+  EXPECT_TRUE(c.kernel.filter_comm);
+  EXPECT_STREQ(c.kernel.comm, "curl");
+  EXPECT_EQ(c.kernel.family, AF_INET6);
+  EXPECT_EQ(c.kernel.direction, uint32_t(NT_DIR_ACCEPTS));
   o.direction = Direction::Out;
-  EXPECT_EQ(make_bpf_config(o).direction, uint32_t(NT_DIR_CONNECTS));
+  EXPECT_EQ(make_bpf_config(o).kernel.direction, uint32_t(NT_DIR_CONNECTS));
   o.family = 4;
-  EXPECT_EQ(make_bpf_config(o).family, AF_INET);
+  EXPECT_EQ(make_bpf_config(o).kernel.family, AF_INET);
   o.ports.assign(kMaxPorts + 1, 80);
   EXPECT_THROW(make_bpf_config(o), TracerError);
   o.ports.clear();
-  EXPECT_TRUE(c.filter_uid);
+  EXPECT_TRUE(c.kernel.filter_uid);
   o.comm = "a-name-longer-than-15";
   EXPECT_THROW(make_bpf_config(o), TracerError);
   o.comm.clear();
