@@ -8,8 +8,11 @@ need_root
 # Our programs are named <backend>_<kernel function> (STYLE.md). bpftool on
 # Debian is built without pid iterators, so "ours" means: one of those names,
 # and not loaded before this nettrace started.
+# The backend names come from nettrace itself (its --help lists the table).
+backend_names=$("$BIN/nettrace" --help | sed -n 's/^ *--backend NAME *auto|\([a-z|]*\) .*/\1/p')
+[[ -n "$backend_names" ]] || fail "cannot read the backend names from nettrace --help"
 our_prog_ids() {
-  bpftool prog show 2>/dev/null | awk '/^[0-9]+:/ && $4 ~ /^(tracepoint|kprobe|fentry)_/ { sub(":", "", $1); print $1 }' | sort
+  bpftool prog show 2>/dev/null | awk -v re="^(${backend_names})_" '/^[0-9]+:/ && $4 ~ re { sub(":", "", $1); print $1 }' | sort
 }
 # Links whose program is one of the given ids.
 link_ids_for() {
