@@ -105,20 +105,21 @@ struct Feeder final : LineSink {
   // A block of whole lines: the fast lane inline, one line after the other;
   // anything it does not take goes to on_line().
   void on_lines(const char* begin, const char* end, size_t max_line, uint64_t& lineno) override {
-    for_each_newline(begin, end, [&](const char* nl) {
+    while (begin != end) {
+      const char* nl = next_newline(begin); // (end[-1] is a '\n')
       const std::string_view line(begin, size_t(nl - begin));
       begin = nl + 1;
       ++lineno;
       if (!failed && host_id != UINT32_MAX && line.size() <= max_line &&
           parser.parse_arrow_view(line, view) && builder.add_arrow(view, host_id)) {
         ++lines;
-        return;
+        continue;
       }
       if (line.size() > max_line)
         on_line({}, lineno, true);
       else
         on_line(line, lineno, false);
-    });
+    }
   }
 
   void on_line(std::string_view line, uint64_t lineno, bool overlong) override {

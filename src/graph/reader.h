@@ -31,6 +31,31 @@ struct LineSink {
   virtual void on_lines(const char* begin, const char* end, size_t max_line, uint64_t& lineno);
 };
 
+// The first '\n' at or after p, where one is known to come before the end
+// of the read buffer and 64 bytes from p may be read (the reader pads its
+// buffer). Looks at 64 bytes at a time from the line's start: a trace line
+// is about 55 bytes, so one look usually finds it, and whether it does is a
+// branch the CPU predicts. (Walking the buffer 16 bytes at a time, whether
+// each 16 held a newline was a coin toss, mispredicted about once a line.)
+inline const char* next_newline(const char* p) {
+#if defined(__SSE2__)
+  const __m128i nl = _mm_set1_epi8('\n');
+  for (;; p += 64) {
+    auto at = [&](int i) {
+      return uint64_t(uint32_t(_mm_movemask_epi8(
+          _mm_cmpeq_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i)), nl))));
+    };
+    const uint64_t mask = at(0) | at(16) << 16 | at(32) << 32 | at(48) << 48;
+    if (mask)
+      return p + __builtin_ctzll(mask);
+  }
+#else
+  while (*p != '\n')
+    ++p;
+  return p;
+#endif
+}
+
 // Calls on_nl(position) for every '\n' in [p, end), in order. A trace line is
 // about 55 bytes: a memchr call per line cost more than the byte compares
 // themselves, so with SSE2 (every x86-64) 16 bytes are compared at once and
