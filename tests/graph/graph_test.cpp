@@ -594,6 +594,30 @@ TEST(ReadLines, OverlongLinesAreCountedInBlocksAndAcrossReads) {
   EXPECT_EQ(read_all(data, 100, nullptr), expected_lines(data, 100));
 }
 
+// netgraph's reader finds each line's end from the line's start, 64 bytes at
+// a look, past the end of the line (the read buffer is padded): every end
+// must be found, at every distance from the start and across the looks.
+TEST(ReadLines, NextNewlineFindsEveryLineEndFromItsStart) {
+  std::string buf;
+  std::vector<size_t> ends;
+  for (size_t len = 0; len < 300; ++len) {
+    buf.append(len, char('a' + len % 26));
+    if (len % 3 == 0 && len > 0)
+      buf.back() = '\r'; // a '\r' before the '\n' is the line's own byte
+    ends.push_back(buf.size());
+    buf.push_back('\n');
+  }
+  const size_t data = buf.size();
+  buf.append(64, '\n'); // padding, as the reader's: never reached
+  const char* p = buf.data();
+  for (size_t want : ends) {
+    const char* nl = next_newline(p);
+    ASSERT_EQ(size_t(nl - buf.data()), want);
+    p = nl + 1;
+  }
+  EXPECT_EQ(size_t(p - buf.data()), data);
+}
+
 TEST(ReadLines, EmptyLinesAndEmptyInput) {
   EXPECT_EQ(read_all("", 100, nullptr), expected_lines("", 100));
   EXPECT_EQ(read_all("\n\n\na\n\n", 100, nullptr), expected_lines("\n\n\na\n\n", 100));
