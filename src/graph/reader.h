@@ -1,6 +1,7 @@
-// Streams lines out of a file descriptor: fixed 64 KiB reads, lines found 16
-// bytes at a time and handed out as string_views into the buffer. Memory
-// stays bounded by the longest line kept (max_line), not by the input.
+// Streams lines out of a file descriptor: fixed 64 KiB reads, each read's
+// whole lines handed to the sink in one call (on_lines), as string_views into
+// the buffer. Memory stays bounded by the longest line kept (max_line), not
+// by the input.
 #pragma once
 
 #include <signal.h>
