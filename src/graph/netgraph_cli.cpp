@@ -88,7 +88,7 @@ namespace {
 constexpr int kShownWarnings = 5;
 constexpr size_t kMaxLine = 1 << 20;
 
-struct Feeder : LineSink {
+struct Feeder final : LineSink {
   GraphBuilder& builder;
   std::string name, host;
   bool strict;
@@ -101,6 +101,26 @@ struct Feeder : LineSink {
   LineParser parser;
   Feeder(GraphBuilder& b, std::string n, std::string h, bool s, uint64_t& sh)
       : builder(b), name(std::move(n)), host(std::move(h)), strict(s), shown(sh) {}
+
+  // A block of whole lines: the fast lane inline, one line after the other;
+  // anything it does not take goes to on_line().
+  void on_lines(const char* begin, const char* end, size_t max_line, uint64_t& lineno) override {
+    while (begin != end) {
+      const char* nl = next_newline(begin); // (end[-1] is a '\n')
+      const std::string_view line(begin, size_t(nl - begin));
+      begin = nl + 1;
+      ++lineno;
+      if (!failed && host_id != UINT32_MAX && line.size() <= max_line &&
+          parser.parse_arrow_view(line, view) && builder.add_arrow(view, host_id)) {
+        ++lines;
+        continue;
+      }
+      if (line.size() > max_line)
+        on_line({}, lineno, true);
+      else
+        on_line(line, lineno, false);
+    }
+  }
 
   void on_line(std::string_view line, uint64_t lineno, bool overlong) override {
     ++lines;

@@ -8,35 +8,18 @@
 #include <cstring>
 #include <vector>
 
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
-
 namespace nt {
-namespace {
 
-// Calls on_nl(position) for every '\n' in [p, end), in order. A trace line is
-// about 55 bytes: a memchr call per line cost more than the byte compares
-// themselves, so with SSE2 (every x86-64) 16 bytes are compared at once and
-// the matches walked as bits.
-template <typename F> void for_each_newline(const char* p, const char* end, F&& on_nl) {
-#if defined(__SSE2__)
-  const __m128i nl = _mm_set1_epi8('\n');
-  for (; end - p >= 16; p += 16) {
-    unsigned mask = unsigned(_mm_movemask_epi8(
-        _mm_cmpeq_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)), nl)));
-    while (mask) {
-      on_nl(p + __builtin_ctz(mask));
-      mask &= mask - 1;
-    }
-  }
-#endif
-  for (; p < end; ++p)
-    if (*p == '\n')
-      on_nl(p);
+void LineSink::on_lines(const char* begin, const char* end, size_t max_line, uint64_t& lineno) {
+  for_each_newline(begin, end, [&](const char* nl) {
+    ++lineno;
+    if (size_t(nl - begin) > max_line)
+      on_line({}, lineno, true);
+    else
+      on_line(std::string_view(begin, size_t(nl - begin)), lineno, false);
+    begin = nl + 1;
+  });
 }
-
-} // namespace
 
 namespace {
 
@@ -89,7 +72,10 @@ bool read_lines(int fd, size_t max_line, LineSink& sink, std::string& error, con
   // netgraph took 12% more time on the same 110 MB (best of 9, one core);
   // 32 KiB was no faster than 64.
   constexpr size_t kChunk = 1 << 16;
-  std::vector<char> buf(kChunk);
+  // Padded: a sink's on_lines() may read a little past the last line (a
+  // 16-byte load that starts before its end); the padding is never input.
+  constexpr size_t kPad = 64;
+  std::vector<char> buf(kChunk + kPad);
   std::string carry;     // a line split across reads
   bool overlong = false; // the line being carried is past max_line
   uint64_t lineno = 0;
@@ -103,7 +89,7 @@ bool read_lines(int fd, size_t max_line, LineSink& sink, std::string& error, con
       if (ready == 0)
         break; // finish now: what was read is drawn
     }
-    ssize_t n = ::read(fd, buf.data(), buf.size());
+    ssize_t n = ::read(fd, buf.data(), kChunk);
     if (n < 0) {
       if (errno == EINTR)
         continue;
@@ -114,25 +100,40 @@ bool read_lines(int fd, size_t max_line, LineSink& sink, std::string& error, con
       break;
     const char* start = buf.data(); // of the line being read
     const char* const end = start + n;
-    for_each_newline(start, end, [&](const char* nl) {
-      ++lineno;
-      if (overlong) {
-        sink.on_line({}, lineno, true);
-        overlong = false;
-      } else if (!carry.empty()) {
-        carry.append(start, nl);
-        if (carry.size() > max_line)
+    if (overlong || !carry.empty()) {
+      // The end of the line carried from the last read, if this read has it.
+      const char* nl = static_cast<const char*>(std::memchr(start, '\n', size_t(n)));
+      if (nl) {
+        ++lineno;
+        if (!overlong)
+          carry.append(start, nl);
+        if (overlong || carry.size() > max_line)
           sink.on_line({}, lineno, true);
         else
           sink.on_line(carry, lineno, false);
+        overlong = false;
         carry.clear();
-      } else if (size_t(nl - start) > max_line) {
-        sink.on_line({}, lineno, true);
+        start = nl + 1;
       } else {
-        sink.on_line(std::string_view(start, size_t(nl - start)), lineno, false);
+        start = end; // all of it continues the carried line
+        if (!overlong) {
+          carry.append(buf.data(), size_t(n));
+          if (carry.size() > max_line) {
+            overlong = true;
+            carry.clear();
+            carry.shrink_to_fit();
+          }
+        }
       }
-      start = nl + 1;
-    });
+    }
+    // The whole lines, in one call.
+    if (start < end) {
+      const char* last = static_cast<const char*>(memrchr(start, '\n', size_t(end - start)));
+      if (last) {
+        sink.on_lines(start, last + 1, max_line, lineno);
+        start = last + 1;
+      }
+    }
     // The rest waits for the next read; past max_line it is only counted.
     if (start < end && !overlong) {
       carry.append(start, end);

@@ -492,3 +492,136 @@ TEST(FastLane, GivesWhatTheGeneralPathGives) {
 
 } // namespace
 } // namespace nt
+
+#include <unistd.h>
+
+#include <cstdio>
+
+#include "graph/reader.h"
+
+namespace nt {
+namespace {
+
+struct Seen {
+  std::string line;
+  uint64_t lineno;
+  bool overlong;
+  bool operator==(const Seen&) const = default;
+};
+
+// What read_lines must hand out for `data`: every '\n'-ended line, and a last
+// line without one, each with its number; past max_line only counted.
+std::vector<Seen> expected_lines(const std::string& data, size_t max_line) {
+  std::vector<Seen> out;
+  size_t start = 0;
+  uint64_t n = 0;
+  while (start < data.size()) {
+    size_t nl = data.find('\n', start);
+    const size_t stop = nl == std::string::npos ? data.size() : nl;
+    const std::string line = data.substr(start, stop - start);
+    ++n;
+    if (line.size() > max_line)
+      out.push_back({"", n, true});
+    else
+      out.push_back({line, n, false});
+    start = stop + 1;
+  }
+  return out;
+}
+
+// Collects lines one by one (the default on_lines()), or, with blocks, also
+// checks each block read_lines hands to on_lines() before splitting it.
+struct Collect : LineSink {
+  bool blocks = false;
+  std::vector<Seen> seen;
+  uint64_t block_calls = 0;
+  void on_line(std::string_view line, uint64_t lineno, bool overlong) override {
+    seen.push_back({std::string(line), lineno, overlong});
+  }
+  void on_lines(const char* begin, const char* end, size_t max_line, uint64_t& lineno) override {
+    ++block_calls;
+    EXPECT_LT(begin, end);
+    EXPECT_EQ(end[-1], '\n'); // whole lines only
+    LineSink::on_lines(begin, end, max_line, lineno);
+  }
+};
+
+std::vector<Seen> read_all(const std::string& data, size_t max_line, uint64_t* block_calls) {
+  char path[] = "/tmp/nt_reader_test_XXXXXX";
+  const int fd = mkstemp(path);
+  EXPECT_GE(fd, 0);
+  EXPECT_EQ(write(fd, data.data(), data.size()), ssize_t(data.size()));
+  lseek(fd, 0, SEEK_SET);
+  unlink(path);
+  Collect sink;
+  std::string err;
+  EXPECT_TRUE(read_lines(fd, max_line, sink, err)) << err;
+  close(fd);
+  if (block_calls)
+    *block_calls = sink.block_calls;
+  return sink.seen;
+}
+
+// read_lines hands whole lines to on_lines() a read at a time and carries a
+// line split across reads (64 KiB each) itself: every line must come out
+// once, whole, numbered, wherever the read boundaries fall.
+TEST(ReadLines, LinesAcrossReadBoundariesComeOutWholeAndNumbered) {
+  for (size_t len : {1, 54, 55, 63, 64, 65, 4095, 70000}) {
+    std::string data;
+    for (int i = 0; data.size() < (3u << 16) + 100; ++i) {
+      std::string line(len + size_t(i % 7), char('a' + i % 26));
+      if (i % 5 == 0)
+        line += '\r'; // CRLF: the '\r' is the line's, as before
+      data += line + '\n';
+    }
+    data += "last line without a newline";
+    uint64_t blocks = 0;
+    const auto seen = read_all(data, 1 << 20, &blocks);
+    EXPECT_EQ(seen, expected_lines(data, 1 << 20)) << "line length " << len;
+    if (len < 1000) {
+      EXPECT_GE(blocks, 3u); // the lines came in blocks, not one by one
+    }
+  }
+}
+
+TEST(ReadLines, OverlongLinesAreCountedInBlocksAndAcrossReads) {
+  std::string data;
+  for (size_t len : {10, 200, 10, 100000, 99, 100, 101, 5, 300000, 7})
+    data += std::string(len, 'x') + '\n';
+  data += std::string(150, 'y'); // overlong, and no final newline
+  EXPECT_EQ(read_all(data, 100, nullptr), expected_lines(data, 100));
+  data += "\n\n";
+  EXPECT_EQ(read_all(data, 100, nullptr), expected_lines(data, 100));
+}
+
+// netgraph's reader finds each line's end from the line's start, 64 bytes at
+// a look, past the end of the line (the read buffer is padded): every end
+// must be found, at every distance from the start and across the looks.
+TEST(ReadLines, NextNewlineFindsEveryLineEndFromItsStart) {
+  std::string buf;
+  std::vector<size_t> ends;
+  for (size_t len = 0; len < 300; ++len) {
+    buf.append(len, char('a' + len % 26));
+    if (len % 3 == 0 && len > 0)
+      buf.back() = '\r'; // a '\r' before the '\n' is the line's own byte
+    ends.push_back(buf.size());
+    buf.push_back('\n');
+  }
+  const size_t data = buf.size();
+  buf.append(64, '\n'); // padding, as the reader's: never reached
+  const char* p = buf.data();
+  for (size_t want : ends) {
+    const char* nl = next_newline(p);
+    ASSERT_EQ(size_t(nl - buf.data()), want);
+    p = nl + 1;
+  }
+  EXPECT_EQ(size_t(p - buf.data()), data);
+}
+
+TEST(ReadLines, EmptyLinesAndEmptyInput) {
+  EXPECT_EQ(read_all("", 100, nullptr), expected_lines("", 100));
+  EXPECT_EQ(read_all("\n\n\na\n\n", 100, nullptr), expected_lines("\n\n\na\n\n", 100));
+}
+
+} // namespace
+} // namespace nt
