@@ -88,7 +88,7 @@ namespace {
 constexpr int kShownWarnings = 5;
 constexpr size_t kMaxLine = 1 << 20;
 
-struct Feeder final : LineSink {
+struct Feeder final : LineConsumer {
   GraphBuilder& builder;
   std::string name, host;
   bool strict;

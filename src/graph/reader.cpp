@@ -10,7 +10,7 @@
 
 namespace nt {
 
-void LineSink::on_lines(const char* begin, const char* end, size_t max_line, uint64_t& lineno) {
+void LineConsumer::on_lines(const char* begin, const char* end, size_t max_line, uint64_t& lineno) {
   for_each_newline(begin, end, [&](const char* nl) {
     ++lineno;
     if (size_t(nl - begin) > max_line)
@@ -64,7 +64,8 @@ int wait_readable(int fd, const ReadStop& s, timespec& deadline, bool& stopping)
 
 } // namespace
 
-bool read_lines(int fd, size_t max_line, LineSink& sink, std::string& error, const ReadStop* stop) {
+bool read_lines(int fd, size_t max_line, LineConsumer& sink, std::string& error,
+                const ReadStop* stop) {
   timespec deadline{};
   bool stopping = false;
   // 64 KiB: the kernel copies each read into the buffer and the parser reads

@@ -17,8 +17,8 @@
 
 namespace nt {
 
-struct LineSink {
-  virtual ~LineSink() = default;
+struct LineConsumer {
+  virtual ~LineConsumer() = default;
   // `line` excludes the '\n'. `overlong` means the line exceeded max_line and
   // was discarded (line is then empty).
   virtual void on_line(std::string_view line, uint64_t lineno, bool overlong) = 0;
@@ -92,7 +92,7 @@ struct ReadStop {
 
 // Returns false with errno-style text in `error` if reading fails. With
 // `stop`, true also when reading ended because *stop was set.
-bool read_lines(int fd, size_t max_line, LineSink& sink, std::string& error,
+bool read_lines(int fd, size_t max_line, LineConsumer& sink, std::string& error,
                 const ReadStop* stop = nullptr);
 
 } // namespace nt

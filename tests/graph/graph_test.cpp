@@ -531,7 +531,7 @@ std::vector<Seen> expected_lines(const std::string& data, size_t max_line) {
 
 // Collects lines one by one (the default on_lines()), or, with blocks, also
 // checks each block read_lines hands to on_lines() before splitting it.
-struct Collect : LineSink {
+struct Collect : LineConsumer {
   bool blocks = false;
   std::vector<Seen> seen;
   uint64_t block_calls = 0;
@@ -542,7 +542,7 @@ struct Collect : LineSink {
     ++block_calls;
     EXPECT_LT(begin, end);
     EXPECT_EQ(end[-1], '\n'); // whole lines only
-    LineSink::on_lines(begin, end, max_line, lineno);
+    LineConsumer::on_lines(begin, end, max_line, lineno);
   }
 };
 

@@ -374,7 +374,7 @@ TEST(Svg, TooltipsNameTheProcessesAndTheEdge) {
   EXPECT_EQ(svg.find("<title>n0"), std::string::npos) << "internal ids in the SVG";
 }
 
-struct Collect : LineSink {
+struct Collect : LineConsumer {
   std::vector<std::string> lines;
   void on_line(std::string_view line, uint64_t, bool) override { lines.emplace_back(line); }
 };
