@@ -1,0 +1,77 @@
+// The connections that were already established when nettrace started
+// (issue 13, "Existing connections"): every TCP connection in ESTABLISHED
+// state, in every network namespace on the host, each with the process that
+// holds it. A Source for the run loop turns these into lines before the first
+// live event and drops live events whose socket it already reported.
+//
+// How (the user-space path, which works on every kernel): NETLINK_SOCK_DIAG
+// (inet_diag) dumps ESTABLISHED and LISTEN sockets of each network namespace,
+// entered by setns() on one helper thread; then one walk over /proc/PID/fd
+// finds the processes that hold those sockets. See snapshot.cpp for the
+// reasons and snapshot_parse.h for the pure parts.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "trace/record.h"
+#include "tracer/options.h"
+
+namespace nt {
+
+// One established connection and who holds it.
+struct ExistingConnection {
+  // type: Accept when a LISTEN socket of the same network namespace holds the
+  // local port (the connection came in), else Connect. local/remote as the
+  // socket has them (IPv4-mapped IPv6 unmapped, as the tracer prints them).
+  // pid/comm/uid/cgroup_id are the owner's (below); tid = pid (the thread is
+  // not known); netns is the socket's network namespace inode; time_ns is the
+  // moment the snapshot started; has_details is true.
+  Record record;
+  // The socket's identity, to drop a live event for the same connection:
+  // the sockfs inode ("socket:[N]" in /proc/PID/fd) and the socket cookie
+  // (SO_COOKIE, bpf_get_socket_cookie(); inet_diag reports it). Both are
+  // unique for the life of the host; cookie 0 = not known.
+  uint64_t inode = 0;
+  uint64_t cookie = 0;
+  // The owner: of the processes that hold the socket in a descriptor and pass
+  // the process filters (pid, uid, comm, cgroup), the one with the lowest pid,
+  // and its lowest descriptor for it. Deterministic, and after a fork the
+  // lowest pid is usually the parent that made the connection.
+  int32_t owner_fd = -1;
+  // How many other processes hold the same socket (inherited by fork, passed
+  // with SCM_RIGHTS), whether or not they pass the filters.
+  uint32_t other_holders = 0;
+};
+
+struct SnapshotStats {
+  uint32_t netns = 0;            // network namespaces dumped
+  uint32_t netns_failed = 0;     // ... that could not be entered or dumped
+  uint32_t processes = 0;        // processes whose descriptors were read
+  uint32_t processes_failed = 0; // ... that vanished or could not be read
+  uint64_t fds = 0;              // descriptors looked at
+  uint64_t established = 0;      // ESTABLISHED sockets the kernel listed (before filters)
+  uint64_t unowned = 0;          // wanted sockets no process holds (kernel sockets)
+  uint64_t elapsed_ns = 0;       // wall time of the snapshot
+};
+
+struct Snapshot {
+  std::vector<ExistingConnection> connections; // by owner pid, then owner fd
+  SnapshotStats stats;
+  // One line per problem that made the snapshot incomplete (a namespace that
+  // could not be entered...), for the user to see with -v.
+  std::vector<std::string> warnings;
+};
+
+// Every established TCP connection that the filters in `filter` let through
+// (pid, uid, comm, cgroup_path: of the owner; ports, family, direction,
+// netns: of the socket; backend and ring buffer settings are ignored).
+// Needs root (CAP_SYS_ADMIN to enter namespaces, CAP_SYS_PTRACE or
+// CAP_DAC_READ_SEARCH to read other processes' descriptors); without it the
+// snapshot holds what could be read and stats say what could not.
+// Throws TracerError(kExitUsage) for a cgroup_path that is not a cgroup v2
+// directory, as the tracer does.
+Snapshot take_snapshot(const TracerOptions& filter);
+
+} // namespace nt
