@@ -33,6 +33,7 @@
 #include <chrono>
 #include <cstring>
 #include <ctime>
+#include <deque>
 #include <functional>
 #include <thread>
 #include <unordered_map>
@@ -279,8 +280,14 @@ uint64_t cgroup_id_of_path(const std::string& path) {
 
 } // namespace
 
-Snapshot take_snapshot(const TracerOptions& options) {
+SnapshotSummary for_each_existing(const TracerOptions& options,
+                                  const std::function<void(const ExistingConnection&)>& emit) {
   const auto started = std::chrono::steady_clock::now();
+  auto since_start = [&] {
+    return uint64_t(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                        std::chrono::steady_clock::now() - started)
+                        .count());
+  };
   timespec now{};
   clock_gettime(CLOCK_REALTIME, &now);
   const uint64_t time_ns = uint64_t(now.tv_sec) * 1000000000u + uint64_t(now.tv_nsec);
@@ -290,7 +297,7 @@ Snapshot take_snapshot(const TracerOptions& options) {
   if (!options.cgroup_path.empty())
     processes_wanted.cgroup_id = cgroup_id_of_path(options.cgroup_path);
 
-  Snapshot out;
+  SnapshotSummary out;
   UniqueFd proc(open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!proc) {
     out.warnings.push_back("snapshot: cannot open /proc: " + errno_text(errno));
@@ -303,7 +310,9 @@ Snapshot take_snapshot(const TracerOptions& options) {
   // Step 2: the wanted ESTABLISHED sockets of every namespace. LISTEN first,
   // so that each ESTABLISHED socket's direction is known as it arrives and
   // filtered sockets cost nothing.
-  std::vector<Sock> socks;
+  // A deque: it grows by blocks, never by copying everything (a vector's
+  // doubling would briefly need twice the memory).
+  std::deque<Sock> socks;
   absl::flat_hash_map<uint64_t, uint32_t> by_inode; // socket inode -> index in socks
   {
     std::vector<UniqueFd> diag = diag_sockets(nss, out.warnings);
@@ -348,6 +357,8 @@ Snapshot take_snapshot(const TracerOptions& options) {
       ++out.stats.netns;
     }
   }
+
+  out.stats.diag_ns = since_start();
 
   // Step 3: who holds them. One pass over every process's descriptors, in
   // pid order; a process's details are read once, and only if it owns one.
@@ -394,22 +405,29 @@ Snapshot take_snapshot(const TracerOptions& options) {
     }
   }
 
+  by_inode = {}; // no longer needed: give its memory back before the records
+  out.stats.walk_ns = since_start() - out.stats.diag_ns;
+
+  std::erase_if(socks, [&](const Sock& k) {
+    if (!k.holders.has_owner() && k.holders.processes == 0)
+      ++out.stats.unowned;
+    return !k.holders.has_owner();
+  });
+  std::sort(socks.begin(), socks.end(), [](const Sock& a, const Sock& b) {
+    return std::tie(a.holders.owner_pid, a.holders.owner_fd) <
+           std::tie(b.holders.owner_pid, b.holders.owner_fd);
+  });
+  ExistingConnection c; // one, reused: its comm keeps its buffer
+  c.record.has_details = true;
+  c.record.time_ns = time_ns;
   for (const Sock& k : socks) {
-    if (!k.holders.has_owner()) {
-      if (k.holders.processes == 0)
-        ++out.stats.unowned;
-      continue;
-    }
     const ProcInfo& p = owners.at(k.holders.owner_pid);
-    ExistingConnection c;
     c.record.type = k.type;
     c.record.local = k.s.local;
     c.record.remote = k.s.remote;
     c.record.pid = k.holders.owner_pid;
     c.record.tid = k.holders.owner_pid;
     c.record.comm = p.comm;
-    c.record.has_details = true;
-    c.record.time_ns = time_ns;
     c.record.uid = p.uid;
     c.record.netns = k.netns;
     c.record.cgroup_id = p.cgroup_id;
@@ -417,16 +435,20 @@ Snapshot take_snapshot(const TracerOptions& options) {
     c.cookie = k.s.cookie;
     c.owner_fd = k.holders.owner_fd;
     c.other_holders = k.holders.others();
-    out.connections.push_back(std::move(c));
+    ++out.stats.connections;
+    emit(c);
   }
-  std::sort(out.connections.begin(), out.connections.end(),
-            [](const ExistingConnection& a, const ExistingConnection& b) {
-              return std::tie(a.record.pid, a.owner_fd) < std::tie(b.record.pid, b.owner_fd);
-            });
-  out.stats.elapsed_ns = uint64_t(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                      std::chrono::steady_clock::now() - started)
-                                      .count());
+  out.stats.elapsed_ns = since_start();
   return out;
+}
+
+Snapshot take_snapshot(const TracerOptions& filter) {
+  Snapshot s;
+  SnapshotSummary sum =
+      for_each_existing(filter, [&](const ExistingConnection& c) { s.connections.push_back(c); });
+  s.stats = sum.stats;
+  s.warnings = std::move(sum.warnings);
+  return s;
 }
 
 } // namespace nt

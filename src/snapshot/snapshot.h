@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -53,7 +54,17 @@ struct SnapshotStats {
   uint64_t fds = 0;              // descriptors looked at
   uint64_t established = 0;      // ESTABLISHED sockets the kernel listed (before filters)
   uint64_t unowned = 0;          // wanted sockets no process holds (kernel sockets)
-  uint64_t elapsed_ns = 0;       // wall time of the snapshot
+  uint64_t connections = 0;      // reported
+  uint64_t diag_ns = 0;          // wall time listing processes, namespaces and sockets
+  uint64_t walk_ns = 0;          // ... reading every process's descriptors
+  uint64_t elapsed_ns = 0;       // wall time of the whole snapshot
+};
+
+struct SnapshotSummary {
+  SnapshotStats stats;
+  // One line per problem that made the snapshot incomplete (a namespace that
+  // could not be entered...), for the user to see with -v.
+  std::vector<std::string> warnings;
 };
 
 struct Snapshot {
@@ -63,6 +74,15 @@ struct Snapshot {
   // could not be entered...), for the user to see with -v.
   std::vector<std::string> warnings;
 };
+
+// Calls `emit` for every established TCP connection that the filters in
+// `filter` let through, in owner pid then owner fd order (the same
+// ExistingConnection object each time: copy what you keep). What it holds
+// meanwhile is one entry of about 100 bytes per wanted connection and one
+// per owning process, never the records: the way to print 100,000
+// connections. The filters and errors are take_snapshot()'s (below).
+SnapshotSummary for_each_existing(const TracerOptions& filter,
+                                  const std::function<void(const ExistingConnection&)>& emit);
 
 // Every established TCP connection that the filters in `filter` let through
 // (pid, uid, comm, cgroup_path: of the owner; ports, family, direction,
