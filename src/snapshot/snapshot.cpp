@@ -39,7 +39,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
-#include "snapshot/snapshot_parse.h"
+#include "snapshot/snapshot_internal.h"
 #include "tracer/errors.h"
 #include "util/unique_fd.h"
 
@@ -49,6 +49,8 @@ namespace {
 
 using snap::DiagBatch;
 using snap::DiagSocket;
+using snap::ProcInfo;
+using snap::Sock;
 
 std::string errno_text(int err) {
   return std::strerror(err);
@@ -209,20 +211,6 @@ int dump_tcp(int sock, uint8_t family, uint32_t states, std::vector<uint8_t>& bu
   }
 }
 
-// One wanted ESTABLISHED socket and its holders so far.
-struct Sock {
-  DiagSocket s;
-  RecordType type;
-  uint32_t netns;
-  snap::Holders holders;
-};
-
-struct ProcInfo {
-  std::string comm;
-  uint32_t uid = 0;
-  uint64_t cgroup_id = 0;
-};
-
 // cgroup v2 ids: the inode of the cgroup's directory, which is what
 // bpf_get_current_cgroup_id() returns. Resolved once per path.
 class CgroupIds {
@@ -278,30 +266,20 @@ uint64_t cgroup_id_of_path(const std::string& path) {
   return st.st_ino; // on cgroup v2 the directory's inode is the cgroup id
 }
 
-} // namespace
-
-SnapshotSummary for_each_existing(const TracerOptions& options,
-                                  const std::function<void(const ExistingConnection&)>& emit) {
+// The /proc path: sock_diag per namespace, then every process's descriptors.
+void collect_by_proc(const snap::SocketFilter& sockets_wanted,
+                     const snap::ProcessFilter& processes_wanted, snap::Collected& got,
+                     SnapshotSummary& out) {
   const auto started = std::chrono::steady_clock::now();
   auto since_start = [&] {
     return uint64_t(std::chrono::duration_cast<std::chrono::nanoseconds>(
                         std::chrono::steady_clock::now() - started)
                         .count());
   };
-  timespec now{};
-  clock_gettime(CLOCK_REALTIME, &now);
-  const uint64_t time_ns = uint64_t(now.tv_sec) * 1000000000u + uint64_t(now.tv_nsec);
-
-  const snap::SocketFilter sockets_wanted = snap::socket_filter_of(options);
-  snap::ProcessFilter processes_wanted = snap::process_filter_of(options);
-  if (!options.cgroup_path.empty())
-    processes_wanted.cgroup_id = cgroup_id_of_path(options.cgroup_path);
-
-  SnapshotSummary out;
   UniqueFd proc(open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!proc) {
     out.warnings.push_back("snapshot: cannot open /proc: " + errno_text(errno));
-    return out;
+    return;
   }
   std::vector<uint32_t> pids;
   std::vector<Netns> nss;
@@ -310,9 +288,7 @@ SnapshotSummary for_each_existing(const TracerOptions& options,
   // Step 2: the wanted ESTABLISHED sockets of every namespace. LISTEN first,
   // so that each ESTABLISHED socket's direction is known as it arrives and
   // filtered sockets cost nothing.
-  // A deque: it grows by blocks, never by copying everything (a vector's
-  // doubling would briefly need twice the memory).
-  std::deque<Sock> socks;
+  std::deque<Sock>& socks = got.socks;
   absl::flat_hash_map<uint64_t, uint32_t> by_inode; // socket inode -> index in socks
   {
     std::vector<UniqueFd> diag = diag_sockets(nss, out.warnings);
@@ -362,7 +338,7 @@ SnapshotSummary for_each_existing(const TracerOptions& options,
 
   // Step 3: who holds them. One pass over every process's descriptors, in
   // pid order; a process's details are read once, and only if it owns one.
-  std::unordered_map<uint32_t, ProcInfo> owners;
+  auto& owners = got.owners;
   CgroupIds cgroups;
   if (!socks.empty()) {
     char path[64], link[64];
@@ -405,8 +381,48 @@ SnapshotSummary for_each_existing(const TracerOptions& options,
     }
   }
 
-  by_inode = {}; // no longer needed: give its memory back before the records
   out.stats.walk_ns = since_start() - out.stats.diag_ns;
+}
+
+} // namespace
+
+SnapshotSummary for_each_existing(const TracerOptions& options,
+                                  const std::function<void(const ExistingConnection&)>& emit,
+                                  SnapshotMethod method) {
+  const auto started = std::chrono::steady_clock::now();
+  auto since_start = [&] {
+    return uint64_t(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                        std::chrono::steady_clock::now() - started)
+                        .count());
+  };
+  timespec now{};
+  clock_gettime(CLOCK_REALTIME, &now);
+  const uint64_t time_ns = uint64_t(now.tv_sec) * 1000000000u + uint64_t(now.tv_nsec);
+
+  const snap::SocketFilter sockets_wanted = snap::socket_filter_of(options);
+  snap::ProcessFilter processes_wanted = snap::process_filter_of(options);
+  if (!options.cgroup_path.empty())
+    processes_wanted.cgroup_id = cgroup_id_of_path(options.cgroup_path);
+
+  SnapshotSummary out;
+  snap::Collected got;
+  std::string why;
+  if (method != SnapshotMethod::Proc) {
+    if (snap::collect_by_iterator(sockets_wanted, processes_wanted, got, out.stats, why)) {
+      out.stats.method = SnapshotMethod::Iterator;
+    } else if (method == SnapshotMethod::Iterator) {
+      throw TracerError(kExitNoBackend, "snapshot: " + why);
+    } else {
+      out.warnings.push_back("snapshot: " + why + "; reading /proc instead");
+      out.stats = {};
+    }
+  }
+  if (out.stats.method != SnapshotMethod::Iterator) {
+    out.stats.method = SnapshotMethod::Proc;
+    collect_by_proc(sockets_wanted, processes_wanted, got, out);
+  }
+  std::deque<Sock>& socks = got.socks;
+  const auto& owners = got.owners;
 
   std::erase_if(socks, [&](const Sock& k) {
     if (!k.holders.has_owner() && k.holders.processes == 0)
@@ -442,10 +458,10 @@ SnapshotSummary for_each_existing(const TracerOptions& options,
   return out;
 }
 
-Snapshot take_snapshot(const TracerOptions& filter) {
+Snapshot take_snapshot(const TracerOptions& filter, SnapshotMethod method) {
   Snapshot s;
-  SnapshotSummary sum =
-      for_each_existing(filter, [&](const ExistingConnection& c) { s.connections.push_back(c); });
+  SnapshotSummary sum = for_each_existing(
+      filter, [&](const ExistingConnection& c) { s.connections.push_back(c); }, method);
   s.stats = sum.stats;
   s.warnings = std::move(sum.warnings);
   return s;

@@ -46,18 +46,25 @@ struct ExistingConnection {
   uint32_t other_holders = 0;
 };
 
+// How the snapshot is taken. Iterator: the BPF iterator over every task's
+// descriptors (bpf/snapshot_iter.bpf.c; kernel 5.11+, CAP_BPF+CAP_PERFMON).
+// Proc: sock_diag in each network namespace, then every /proc/PID/fd (any
+// kernel). Auto: the iterator, and /proc where it does not load.
+enum class SnapshotMethod : uint8_t { Auto, Iterator, Proc };
+
 struct SnapshotStats {
-  uint32_t netns = 0;            // network namespaces dumped
-  uint32_t netns_failed = 0;     // ... that could not be entered or dumped
-  uint32_t processes = 0;        // processes whose descriptors were read
-  uint32_t processes_failed = 0; // ... that vanished or could not be read
-  uint64_t fds = 0;              // descriptors looked at
-  uint64_t established = 0;      // ESTABLISHED sockets the kernel listed (before filters)
-  uint64_t unowned = 0;          // wanted sockets no process holds (kernel sockets)
-  uint64_t connections = 0;      // reported
-  uint64_t diag_ns = 0;          // wall time listing processes, namespaces and sockets
-  uint64_t walk_ns = 0;          // ... reading every process's descriptors
-  uint64_t elapsed_ns = 0;       // wall time of the whole snapshot
+  SnapshotMethod method = SnapshotMethod::Auto; // the one used (Iterator or Proc)
+  uint32_t netns = 0;                           // network namespaces dumped
+  uint32_t netns_failed = 0;                    // ... that could not be entered or dumped
+  uint32_t processes = 0;                       // processes whose descriptors were read
+  uint32_t processes_failed = 0;                // ... that vanished or could not be read
+  uint64_t fds = 0;                             // descriptors looked at
+  uint64_t established = 0; // ESTABLISHED sockets the kernel listed (before filters)
+  uint64_t unowned = 0;     // wanted sockets no process holds (kernel sockets)
+  uint64_t connections = 0; // reported
+  uint64_t diag_ns = 0;     // wall time listing processes, namespaces and sockets
+  uint64_t walk_ns = 0;     // ... reading every process's descriptors
+  uint64_t elapsed_ns = 0;  // wall time of the whole snapshot
 };
 
 struct SnapshotSummary {
@@ -82,7 +89,8 @@ struct Snapshot {
 // per owning process, never the records: the way to print 100,000
 // connections. The filters and errors are take_snapshot()'s (below).
 SnapshotSummary for_each_existing(const TracerOptions& filter,
-                                  const std::function<void(const ExistingConnection&)>& emit);
+                                  const std::function<void(const ExistingConnection&)>& emit,
+                                  SnapshotMethod method = SnapshotMethod::Auto);
 
 // Every established TCP connection that the filters in `filter` let through
 // (pid, uid, comm, cgroup_path: of the owner; ports, family, direction,
@@ -92,6 +100,6 @@ SnapshotSummary for_each_existing(const TracerOptions& filter,
 // snapshot holds what could be read and stats say what could not.
 // Throws TracerError(kExitUsage) for a cgroup_path that is not a cgroup v2
 // directory, as the tracer does.
-Snapshot take_snapshot(const TracerOptions& filter);
+Snapshot take_snapshot(const TracerOptions& filter, SnapshotMethod method = SnapshotMethod::Auto);
 
 } // namespace nt

@@ -3,11 +3,16 @@
 #include <linux/inet_diag.h>
 #include <linux/netlink.h>
 #include <linux/sock_diag.h>
+#include <linux/types.h>
 #include <sys/socket.h>
 
 #include <algorithm>
 #include <charconv>
+#include <cstddef>
 #include <cstring>
+#include <tuple>
+
+#include "snapshot_iter.h"
 
 namespace nt::snap {
 
@@ -198,6 +203,43 @@ ProcessFilter process_filter_of(const TracerOptions& o) {
   f.uid = o.uid;
   f.comm = o.comm;
   return f;
+}
+
+static_assert(sizeof(nt_snap_rec) == 96, "bpf/snapshot_iter.h changed: update the parser");
+static_assert(offsetof(nt_snap_rec, laddr) == 40);
+static_assert(offsetof(nt_snap_rec, lport) == 72);
+static_assert(offsetof(nt_snap_rec, comm) == 80);
+
+size_t iter_record_size() {
+  return sizeof(nt_snap_rec);
+}
+
+size_t parse_iter_records(std::span<const uint8_t> bytes, std::vector<IterSocket>& out) {
+  size_t off = 0;
+  for (; off + sizeof(nt_snap_rec) <= bytes.size(); off += sizeof(nt_snap_rec)) {
+    const auto r = load<nt_snap_rec>(bytes.data() + off);
+    if (r.family != AF_INET && r.family != AF_INET6)
+      continue;
+    IterSocket it;
+    it.s.state = r.state;
+    for (auto [e, a, port] :
+         {std::tuple{&it.s.local, r.laddr, r.lport}, std::tuple{&it.s.remote, r.raddr, r.rport}}) {
+      e->ip.family = r.family == AF_INET ? 4 : 6;
+      std::memcpy(e->ip.bytes.data(), a, r.family == AF_INET ? 4 : 16);
+      e->port = port;
+      unmap_v4(e->ip);
+    }
+    it.s.inode = r.inode;
+    it.s.cookie = r.cookie;
+    it.pid = r.pid;
+    it.fd = int32_t(r.fd);
+    it.uid = r.uid;
+    it.netns = r.netns;
+    it.cgroup_id = r.cgroup_id;
+    it.comm.assign(r.comm, strnlen(r.comm, sizeof r.comm));
+    out.push_back(std::move(it));
+  }
+  return off;
 }
 
 } // namespace nt::snap

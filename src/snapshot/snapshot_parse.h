@@ -132,3 +132,28 @@ SocketFilter socket_filter_of(const TracerOptions& o);
 ProcessFilter process_filter_of(const TracerOptions& o);
 
 } // namespace nt::snap
+
+namespace nt::snap {
+
+// One record of the BPF iterator (bpf/snapshot_iter.h): a TCP socket in
+// ESTABLISHED or LISTEN state in a descriptor of process `pid`.
+struct IterSocket {
+  DiagSocket s; // state, addresses (unmapped), inode, cookie
+  uint32_t pid = 0;
+  int32_t fd = -1;
+  uint32_t uid = 0;
+  uint32_t netns = 0;
+  uint64_t cgroup_id = 0;
+  std::string comm;
+};
+
+// Size of one iterator record.
+size_t iter_record_size();
+
+// Parses the whole records at the start of `bytes` (what read() of the
+// iterator returned; a record is never split across reads, but callers keep
+// any tail anyway) into `out`, and says how many bytes they took. A record
+// with a family other than AF_INET/AF_INET6 is skipped.
+size_t parse_iter_records(std::span<const uint8_t> bytes, std::vector<IterSocket>& out);
+
+} // namespace nt::snap

@@ -16,6 +16,8 @@
 //   ns4   10.13.0.2 in namespace B -> 10.13.0.1 in namespace A; the client
 //         sits in a cgroup of its own
 //   ns6   fd13::2 in B -> fd13::1 in A
+// Every check runs for both ways of taking the snapshot (/proc and the BPF
+// iterator).
 // Root only: exits 77 (SKIP) otherwise, or 1 under CI=true.
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -282,12 +284,18 @@ void check(bool ok, const std::string& what) {
 // Runs the snapshot with `filter` and compares what it says of our sockets
 // (those in `all`) with `want`, line for line; every other record must pass
 // the filter too (the processes of other users of the machine show up).
+nt::SnapshotMethod g_method = nt::SnapshotMethod::Proc;
+
 void expect(const std::string& name, const nt::TracerOptions& filter,
             const std::map<uint64_t, Expected>& all, const std::vector<uint64_t>& want,
             const std::function<bool(const nt::ExistingConnection&)>& passes) {
   timespec t0{}, t1{};
   clock_gettime(CLOCK_REALTIME, &t0);
-  nt::Snapshot s = nt::take_snapshot(filter);
+  nt::Snapshot s = nt::take_snapshot(filter, g_method);
+  if (s.stats.method != g_method) {
+    std::printf("  the snapshot was taken another way than asked\n");
+    ++g_failures;
+  }
   clock_gettime(CLOCK_REALTIME, &t1);
   const uint64_t lo = uint64_t(t0.tv_sec) * 1000000000u + uint64_t(t0.tv_nsec);
   const uint64_t hi = uint64_t(t1.tv_sec) * 1000000000u + uint64_t(t1.tv_nsec);
@@ -325,7 +333,8 @@ void expect(const std::string& name, const nt::TracerOptions& filter,
   for (const auto& w : s.warnings)
     std::printf("  warning: %s\n", w.c_str());
   check(got_lines == want_lines && others_ok && details_ok,
-        name + " (" + std::to_string(want_lines.size()) + " of ours, " +
+        std::string(g_method == nt::SnapshotMethod::Proc ? "proc" : "iterator") + ": " + name +
+            " (" + std::to_string(want_lines.size()) + " of ours, " +
             std::to_string(s.connections.size()) + " in all)");
 }
 
@@ -481,73 +490,80 @@ int main() {
                                        map_srv, ns4_cli, ns6_cli, ns4_srv, ns6_srv};
   auto any = [](const nt::ExistingConnection&) { return true; };
 
-  nt::TracerOptions f;
-  expect("every connection once, with its owner, direction and namespace", f, all, every, any);
+  // Both ways of taking it, the same answers. The BPF iterator loads on any
+  // kernel this test runs on (5.11+ with BTF, as nettrace needs).
+  for (nt::SnapshotMethod m : {nt::SnapshotMethod::Proc, nt::SnapshotMethod::Iterator}) {
+    g_method = m;
+    nt::TracerOptions f;
+    expect("every connection once, with its owner, direction and namespace", f, all, every, any);
 
-  f = {};
-  f.pid = uint32_t(kid_pid);
-  // The child alone passes: it owns the socket now, and the parent is the other holder.
-  std::map<uint64_t, Expected> kid_view = all;
-  kid_view[v6_cli].line = v6_kid;
-  expect("--pid the forked child: the child owns the shared socket", f, kid_view, {v6_cli},
-         [&](const nt::ExistingConnection& c) { return c.record.pid == f.pid; });
+    f = {};
+    f.pid = uint32_t(kid_pid);
+    // The child alone passes: it owns the socket now, and the parent is the other holder.
+    std::map<uint64_t, Expected> kid_view = all;
+    kid_view[v6_cli].line = v6_kid;
+    expect("--pid the forked child: the child owns the shared socket", f, kid_view, {v6_cli},
+           [&](const nt::ExistingConnection& c) { return c.record.pid == f.pid; });
 
-  f = {};
-  f.comm = "snap-v6-kid";
-  expect("--comm of the forked child", f, kid_view, {v6_cli},
-         [&](const nt::ExistingConnection& c) { return c.record.comm == f.comm; });
+    f = {};
+    f.comm = "snap-v6-kid";
+    expect("--comm of the forked child", f, kid_view, {v6_cli},
+           [&](const nt::ExistingConnection& c) { return c.record.comm == f.comm; });
 
-  f = {};
-  f.ports = {p4};
-  expect("--port of the pre-forked server: both ends", f, all, {v4_cli, v4_srv},
-         [&](const nt::ExistingConnection& c) {
-           return c.record.local.port == p4 || c.record.remote.port == p4;
-         });
+    f = {};
+    f.ports = {p4};
+    expect("--port of the pre-forked server: both ends", f, all, {v4_cli, v4_srv},
+           [&](const nt::ExistingConnection& c) {
+             return c.record.local.port == p4 || c.record.remote.port == p4;
+           });
 
-  f = {};
-  f.family = 6;
-  expect("-6: the IPv6 ends (the IPv4-mapped ones are IPv4)", f, all,
-         {v6_cli, v6_srv, ns6_cli, ns6_srv},
-         [](const nt::ExistingConnection& c) { return c.record.local.ip.family == 6; });
+    f = {};
+    f.family = 6;
+    expect("-6: the IPv6 ends (the IPv4-mapped ones are IPv4)", f, all,
+           {v6_cli, v6_srv, ns6_cli, ns6_srv},
+           [](const nt::ExistingConnection& c) { return c.record.local.ip.family == 6; });
 
-  f = {};
-  f.family = 4;
-  expect("-4: the IPv4 ends, IPv4-mapped ones included", f, all,
-         {v4_cli, v4_srv, map_cli, map_srv, ns4_cli, ns4_srv},
-         [](const nt::ExistingConnection& c) { return c.record.local.ip.family == 4; });
+    f = {};
+    f.family = 4;
+    expect("-4: the IPv4 ends, IPv4-mapped ones included", f, all,
+           {v4_cli, v4_srv, map_cli, map_srv, ns4_cli, ns4_srv},
+           [](const nt::ExistingConnection& c) { return c.record.local.ip.family == 4; });
 
-  f = {};
-  f.direction = nt::Direction::In;
-  expect("--accepts: the accepted ends", f, all, {v4_srv, v6_srv, map_srv, ns4_srv, ns6_srv},
-         [](const nt::ExistingConnection& c) { return c.record.type == nt::RecordType::Accept; });
+    f = {};
+    f.direction = nt::Direction::In;
+    expect("--accepts: the accepted ends", f, all, {v4_srv, v6_srv, map_srv, ns4_srv, ns6_srv},
+           [](const nt::ExistingConnection& c) { return c.record.type == nt::RecordType::Accept; });
 
-  f = {};
-  f.direction = nt::Direction::Out;
-  expect("--connects: the connected ends", f, all, {v4_cli, v6_cli, map_cli, ns4_cli, ns6_cli},
-         [](const nt::ExistingConnection& c) { return c.record.type == nt::RecordType::Connect; });
+    f = {};
+    f.direction = nt::Direction::Out;
+    expect(
+        "--connects: the connected ends", f, all, {v4_cli, v6_cli, map_cli, ns4_cli, ns6_cli},
+        [](const nt::ExistingConnection& c) { return c.record.type == nt::RecordType::Connect; });
 
-  f = {};
-  f.netns = ns_a;
-  expect("--netns of namespace A", f, all, {ns4_srv, ns6_srv},
-         [&](const nt::ExistingConnection& c) { return c.record.netns == ns_a; });
+    f = {};
+    f.netns = ns_a;
+    expect("--netns of namespace A", f, all, {ns4_srv, ns6_srv},
+           [&](const nt::ExistingConnection& c) { return c.record.netns == ns_a; });
 
-  f = {};
-  f.netns = ns_b;
-  f.family = 6;
-  expect("--netns of namespace B and -6", f, all, {ns6_cli}, [&](const nt::ExistingConnection& c) {
-    return c.record.netns == ns_b && c.record.local.ip.family == 6;
-  });
+    f = {};
+    f.netns = ns_b;
+    f.family = 6;
+    expect("--netns of namespace B and -6", f, all, {ns6_cli},
+           [&](const nt::ExistingConnection& c) {
+             return c.record.netns == ns_b && c.record.local.ip.family == 6;
+           });
 
-  f = {};
-  f.uid = 65534;
-  expect("--uid 65534: the client that changed its uid", f, all, {v4_cli},
-         [](const nt::ExistingConnection& c) { return c.record.uid == 65534; });
+    f = {};
+    f.uid = 65534;
+    expect("--uid 65534: the client that changed its uid", f, all, {v4_cli},
+           [](const nt::ExistingConnection& c) { return c.record.uid == 65534; });
 
-  f = {};
-  f.cgroup_path = g_cgroup;
-  const uint64_t cg_id = inode_of(g_cgroup);
-  expect("--cgroup: the client in its own cgroup", f, all, {ns4_cli, ns6_cli},
-         [&](const nt::ExistingConnection& c) { return c.record.cgroup_id == cg_id; });
+    f = {};
+    f.cgroup_path = g_cgroup;
+    const uint64_t cg_id = inode_of(g_cgroup);
+    expect("--cgroup: the client in its own cgroup", f, all, {ns4_cli, ns6_cli},
+           [&](const nt::ExistingConnection& c) { return c.record.cgroup_id == cg_id; });
+  }
 
   cleanup();
   if (g_failures) {

@@ -10,7 +10,10 @@
 #include <cstring>
 #include <vector>
 
+#include <linux/types.h>
+
 #include "snapshot/snapshot_parse.h"
+#include "snapshot_iter.h"
 #include "trace/parse.h"
 
 namespace nt::snap {
@@ -123,6 +126,57 @@ TEST(SnapshotDiag, ReportsKernelErrorsAndMalformedBytes) {
   bytes.clear();
   put_msg(bytes, SOCK_DIAG_BY_FAMILY, &m, sizeof m);
   EXPECT_EQ(parse_diag_batch(bytes, out).status, DiagBatch::Error);
+}
+
+nt_snap_rec iter_rec(uint16_t family, const char* l, uint16_t lport, const char* r, uint16_t rport,
+                     uint8_t state) {
+  nt_snap_rec x{};
+  x.family = family;
+  x.state = state;
+  inet_pton(family, l, x.laddr);
+  inet_pton(family, r, x.raddr);
+  x.lport = lport;
+  x.rport = rport;
+  x.inode = 4242;
+  x.cookie = 77;
+  x.cgroup_id = 9;
+  x.pid = 100;
+  x.fd = 5;
+  x.uid = 1000;
+  x.netns = 4026531840u;
+  std::memcpy(x.comm, "0123456789abcdef", 16); // no NUL: all 16 bytes are the name's
+  return x;
+}
+
+TEST(SnapshotIter, ParsesWholeRecordsAndLeavesTheTail) {
+  std::vector<uint8_t> bytes(3 * sizeof(nt_snap_rec) + 10);
+  auto a = iter_rec(AF_INET6, "::ffff:127.0.0.1", 40000, "::ffff:127.0.0.2", 22, kTcpEstablished);
+  auto b = iter_rec(AF_INET, "10.0.0.1", 22, "0.0.0.0", 0, kTcpListen);
+  std::memcpy(b.comm, "sshd\0garbage", 13);
+  auto bad = iter_rec(AF_UNIX, "1.1.1.1", 1, "1.1.1.1", 1, kTcpListen);
+  std::memcpy(bytes.data(), &a, sizeof a);
+  std::memcpy(bytes.data() + sizeof a, &bad, sizeof bad);
+  std::memcpy(bytes.data() + 2 * sizeof a, &b, sizeof b);
+  std::vector<IterSocket> out;
+  EXPECT_EQ(parse_iter_records(bytes, out), 3 * sizeof(nt_snap_rec));
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0].s.local, ep("127.0.0.1", 40000));
+  EXPECT_EQ(out[0].s.remote, ep("127.0.0.2", 22));
+  EXPECT_EQ(out[0].s.state, kTcpEstablished);
+  EXPECT_EQ(out[0].s.inode, 4242u);
+  EXPECT_EQ(out[0].s.cookie, 77u);
+  EXPECT_EQ(out[0].pid, 100u);
+  EXPECT_EQ(out[0].fd, 5);
+  EXPECT_EQ(out[0].uid, 1000u);
+  EXPECT_EQ(out[0].netns, 4026531840u);
+  EXPECT_EQ(out[0].cgroup_id, 9u);
+  EXPECT_EQ(out[0].comm, "0123456789abcdef");
+  EXPECT_EQ(out[1].s.local, ep("10.0.0.1", 22));
+  EXPECT_EQ(out[1].s.state, kTcpListen);
+  EXPECT_EQ(out[1].comm, "sshd");
+  out.clear();
+  EXPECT_EQ(parse_iter_records({bytes.data(), sizeof(nt_snap_rec) - 1}, out), 0u);
+  EXPECT_TRUE(out.empty());
 }
 
 TEST(SnapshotProc, SocketLinks) {
