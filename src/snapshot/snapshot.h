@@ -58,13 +58,17 @@ struct SnapshotStats {
   uint32_t netns_failed = 0;                    // ... that could not be entered or dumped
   uint32_t processes = 0;                       // processes whose descriptors were read
   uint32_t processes_failed = 0;                // ... that vanished or could not be read
-  uint64_t fds = 0;                             // descriptors looked at
+  // Proc: every descriptor looked at; Iterator: the TCP sockets in descriptors.
+  uint64_t fds = 0;         // descriptors looked at
   uint64_t established = 0; // ESTABLISHED sockets the kernel listed (before filters)
   uint64_t unowned = 0;     // wanted sockets no process holds (kernel sockets)
   uint64_t connections = 0; // reported
-  uint64_t diag_ns = 0;     // wall time listing processes, namespaces and sockets
-  uint64_t walk_ns = 0;     // ... reading every process's descriptors
-  uint64_t elapsed_ns = 0;  // wall time of the whole snapshot
+  // The wall time of the two steps. Proc: listing processes, namespaces and
+  // sockets (sock_diag), then reading every process's descriptors. Iterator:
+  // loading the program (libbpf reads the kernel's BTF), then reading it.
+  uint64_t diag_ns = 0;
+  uint64_t walk_ns = 0;
+  uint64_t elapsed_ns = 0; // wall time of the whole snapshot
 };
 
 struct SnapshotSummary {

@@ -10,6 +10,7 @@
 #include <absl/container/flat_hash_map.h>
 #include <absl/container/flat_hash_set.h>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <memory>
 #include <vector>
@@ -33,6 +34,12 @@ struct LinkDeleter {
 
 bool collect_by_iterator(const SocketFilter& sockets, const ProcessFilter& processes,
                          Collected& out, SnapshotStats& stats, std::string& why) {
+  const auto started = std::chrono::steady_clock::now();
+  auto since_start = [&] {
+    return uint64_t(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                        std::chrono::steady_clock::now() - started)
+                        .count());
+  };
   std::unique_ptr<snapshot_iter, SkelDeleter> skel(snapshot_iter__open_and_load());
   if (!skel) {
     why = std::string("the BPF iterator did not load: ") + std::strerror(errno);
@@ -49,6 +56,8 @@ bool collect_by_iterator(const SocketFilter& sockets, const ProcessFilter& proce
     why = std::string("the BPF iterator could not be started: ") + std::strerror(errno);
     return false;
   }
+
+  stats.diag_ns = since_start(); // loading: libbpf reads the kernel's BTF, the verifier runs
 
   // LISTEN sockets can come after the connections on their port (they sit in
   // another process, or at a higher fd), so directions are settled at the end.
@@ -108,6 +117,7 @@ bool collect_by_iterator(const SocketFilter& sockets, const ProcessFilter& proce
     }
   }
   stats.netns = uint32_t(namespaces.size());
+  stats.walk_ns = since_start() - stats.diag_ns;
   by_inode = {};
   static const ListenPorts none;
   std::erase_if(out.socks, [&](Sock& k) {

@@ -1,7 +1,7 @@
 // snapshot_bench: time and peak memory of the existing-connections snapshot
 // (src/snapshot, issue 13) with many established loopback connections.
 //
-//   snapshot_bench [--connections N] [--rounds R] [--print]
+//   snapshot_bench [--connections N] [--rounds R] [--method proc|iterator] [--print]
 //
 // A child process unshares a network namespace of its own (so the host's
 // port range and the other users of this machine are left alone) and widens
@@ -11,10 +11,11 @@
 // hold them. This process, which holds none of them, takes
 // the snapshot R times (default 5) and prints one line:
 //
-//   snapshot conns N found F (want 2N) host_conns H netns K processes P fds D
+//   snapshot method M conns N found F (want 2N) host_conns H netns K processes P fds D
 //            ms_min X ms_median Y diag_ms G walk_ms W rss_before_kb A rss_peak_kb B
 //            vector_conns V vector_ms T vector_rss_peak_kb C
 //
+// M: how it was taken (--method; default: the iterator where it loads).
 // F counts the records in the holders' namespace (connected + accepted: both
 // ends are on this host); H every record on the host. The rounds stream the
 // records (for_each_existing); times are their wall clock, and the split of
@@ -56,7 +57,7 @@ namespace {
 [[noreturn]] void usage(const char* why) {
   std::fprintf(stderr,
                "snapshot_bench: %s\nusage: snapshot_bench [--connections N] [--rounds R] "
-               "[--print]\n",
+               "[--method proc|iterator] [--print]\n",
                why);
   std::exit(64);
 }
@@ -172,6 +173,7 @@ int main(int argc, char** argv) {
   long n = 10000;
   int rounds = 5;
   bool print = false;
+  nt::SnapshotMethod method = nt::SnapshotMethod::Auto;
   for (int i = 1; i < argc; ++i) {
     std::string k = argv[i];
     auto val = [&]() -> long {
@@ -187,7 +189,15 @@ int main(int argc, char** argv) {
       n = val();
     else if (k == "--rounds")
       rounds = int(std::max(1L, val()));
-    else if (k == "--print")
+    else if (k == "--method") {
+      const std::string m = i + 1 < argc ? argv[++i] : "";
+      if (m == "proc")
+        method = nt::SnapshotMethod::Proc;
+      else if (m == "iterator")
+        method = nt::SnapshotMethod::Iterator;
+      else
+        usage("--method must be proc or iterator");
+    } else if (k == "--print")
       print = true;
     else
       usage(("unknown option " + k).c_str());
@@ -236,23 +246,26 @@ int main(int argc, char** argv) {
   for (int r = 0; r < rounds; ++r) {
     const bool final_round = r + 1 == rounds;
     found = host = 0;
-    last = nt::for_each_existing(nt::TracerOptions{}, [&](const nt::ExistingConnection& c) {
-      ++host;
-      if (c.record.netns == netns)
-        ++found;
-      if (print && final_round)
-        std::printf("%s %u %s %s %s %u %llu %llu %u\n",
-                    c.record.type == nt::RecordType::Accept ? "accept" : "connect", c.record.pid,
-                    c.record.comm.c_str(), endpoint(c.record.local).c_str(),
-                    endpoint(c.record.remote).c_str(), c.record.netns, (unsigned long long)c.inode,
-                    (unsigned long long)c.cookie, c.other_holders);
-    });
+    last = nt::for_each_existing(
+        nt::TracerOptions{},
+        [&](const nt::ExistingConnection& c) {
+          ++host;
+          if (c.record.netns == netns)
+            ++found;
+          if (print && final_round)
+            std::printf("%s %u %s %s %s %u %llu %llu %u\n",
+                        c.record.type == nt::RecordType::Accept ? "accept" : "connect",
+                        c.record.pid, c.record.comm.c_str(), endpoint(c.record.local).c_str(),
+                        endpoint(c.record.remote).c_str(), c.record.netns,
+                        (unsigned long long)c.inode, (unsigned long long)c.cookie, c.other_holders);
+        },
+        method);
     ms.push_back(double(last.stats.elapsed_ns) / 1e6);
   }
   const long rss_streaming = rss_peak_kb();
   // The same once more through take_snapshot(), which keeps every record.
   const auto t0 = std::chrono::steady_clock::now();
-  const size_t kept = nt::take_snapshot(nt::TracerOptions{}).connections.size();
+  const size_t kept = nt::take_snapshot(nt::TracerOptions{}, method).connections.size();
   const double vector_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   const long rss_vector = rss_peak_kb();
@@ -262,11 +275,13 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "%s\n", w.c_str());
   std::sort(ms.begin(), ms.end());
   const auto& ss = last.stats;
-  std::printf("snapshot conns %ld found %ld (want %ld) host_conns %ld netns %u processes %u fds "
-              "%llu ms_min %.1f ms_median %.1f diag_ms %.1f walk_ms %.1f rss_before_kb %ld "
-              "rss_peak_kb %ld vector_conns %zu vector_ms %.1f vector_rss_peak_kb %ld\n",
-              n, found, 2 * n, host, ss.netns, ss.processes, (unsigned long long)ss.fds, ms.front(),
-              ms[ms.size() / 2], double(ss.diag_ns) / 1e6, double(ss.walk_ns) / 1e6, rss_before,
-              rss_streaming, kept, vector_ms, rss_vector);
+  std::printf(
+      "snapshot method %s conns %ld found %ld (want %ld) host_conns %ld netns %u processes %u fds "
+      "%llu ms_min %.1f ms_median %.1f diag_ms %.1f walk_ms %.1f rss_before_kb %ld "
+      "rss_peak_kb %ld vector_conns %zu vector_ms %.1f vector_rss_peak_kb %ld\n",
+      ss.method == nt::SnapshotMethod::Iterator ? "iterator" : "proc", n, found, 2 * n, host,
+      ss.netns, ss.processes, (unsigned long long)ss.fds, ms.front(), ms[ms.size() / 2],
+      double(ss.diag_ns) / 1e6, double(ss.walk_ns) / 1e6, rss_before, rss_streaming, kept,
+      vector_ms, rss_vector);
   return found == 2 * n ? 0 : 1;
 }
