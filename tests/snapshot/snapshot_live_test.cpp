@@ -16,6 +16,8 @@
 //   ns4   10.13.0.2 in namespace B -> 10.13.0.1 in namespace A; the client
 //         sits in a cgroup of its own
 //   ns6   fd13::2 in B -> fd13::1 in A
+// Meanwhile another process opens and closes loopback connections without
+// pause, about 100 open at a time: no socket may be reported twice.
 // Every check runs for both ways of taking the snapshot (/proc and the BPF
 // iterator).
 // Root only: exits 77 (SKIP) otherwise, or 1 under CI=true.
@@ -315,8 +317,13 @@ void expect(const std::string& name, const nt::TracerOptions& filter,
     want_lines.push_back(e.line + " netns=" + std::to_string(e.netns) +
                          " others=" + std::to_string(e.others) + " uid=" + std::to_string(e.uid));
   }
-  bool others_ok = true, details_ok = true;
+  bool others_ok = true, details_ok = true, once = true;
+  std::set<uint64_t> inodes;
   for (const auto& c : s.connections) {
+    if (!inodes.insert(c.inode).second) {
+      once = false;
+      std::printf("  reported twice: %s\n", line_of(c).c_str());
+    }
     if (!c.record.has_details || c.record.tid != c.record.pid || c.record.time_ns < lo ||
         c.record.time_ns > hi) {
       details_ok = false;
@@ -342,7 +349,7 @@ void expect(const std::string& name, const nt::TracerOptions& filter,
   }
   for (const auto& w : s.warnings)
     std::printf("  warning: %s\n", w.c_str());
-  check(got_lines == want_lines && others_ok && details_ok,
+  check(got_lines == want_lines && others_ok && details_ok && once,
         std::string(g_method == nt::SnapshotMethod::Proc ? "proc" : "iterator") + ": " + name +
             " (" + std::to_string(want_lines.size()) + " of ours, " +
             std::to_string(s.connections.size()) + " in all)");
@@ -495,6 +502,34 @@ int main() {
   const uint64_t ns6_cli = expect_sock(line_of(clib, "namespace B client"), ns_b, 0, 0);
   const uint64_t ns4_srv = expect_sock(line_of(srva, "namespace A server"), ns_a, 0, 0);
   const uint64_t ns6_srv = expect_sock(line_of(srva, "namespace A server"), ns_a, 0, 0);
+
+  // Connections that come and go while the snapshots run: none may be
+  // reported twice, and ours must still come out exactly.
+  Child churn = spawn("snap-churn", [](int out) {
+    int l = listen_on("127.0.0.1", out);
+    sockaddr_storage a{};
+    socklen_t len = sizeof a;
+    getsockname(l, reinterpret_cast<sockaddr*>(&a), &len);
+    std::vector<int> open_fds;
+    for (;;) {
+      int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      if (connect(c, reinterpret_cast<sockaddr*>(&a), len) != 0) {
+        close(c);
+        continue;
+      }
+      open_fds.push_back(c);
+      open_fds.push_back(accept4(l, nullptr, nullptr, SOCK_CLOEXEC));
+      // Slow enough that each connection lives longer than a snapshot (about
+      // 100 ms), so both methods meet them; fast enough to keep changing.
+      usleep(1000);
+      if (open_fds.size() >= 200) { // keep 100 connections open, oldest closed first
+        close(open_fds[0]);
+        close(open_fds[1]);
+        open_fds.erase(open_fds.begin(), open_fds.begin() + 2);
+      }
+    }
+  });
+  port_of(churn, "churning server");
 
   const std::vector<uint64_t> every = {v4_cli,  v4_srv,  v6_cli,  v6_srv,  map_cli,
                                        map_srv, ns4_cli, ns6_cli, ns4_srv, ns6_srv};
