@@ -388,7 +388,8 @@ void collect_by_proc(const snap::SocketFilter& sockets_wanted,
 
 SnapshotSummary for_each_existing(const TracerOptions& options,
                                   const std::function<void(const ExistingConnection&)>& emit,
-                                  SnapshotMethod method) {
+                                  SnapshotMethod method,
+                                  const std::function<void(uint64_t)>& count) {
   const auto started = std::chrono::steady_clock::now();
   auto since_start = [&] {
     return uint64_t(std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -433,6 +434,8 @@ SnapshotSummary for_each_existing(const TracerOptions& options,
     return std::tie(a.holders.owner_pid, a.holders.owner_fd) <
            std::tie(b.holders.owner_pid, b.holders.owner_fd);
   });
+  if (count)
+    count(socks.size());
   ExistingConnection c; // one, reused: its comm keeps its buffer
   c.record.has_details = true;
   c.record.time_ns = time_ns;

@@ -92,9 +92,13 @@ struct Snapshot {
 // meanwhile is one entry of about 100 bytes per wanted connection and one
 // per owning process, never the records: the way to print 100,000
 // connections. The filters and errors are take_snapshot()'s (below).
+// `count`, when given, is called once before the first `emit` (also when
+// there is none) with how many will follow: the arrow format's
+// "# snapshot N connections" marker goes before the lines.
 SnapshotSummary for_each_existing(const TracerOptions& filter,
                                   const std::function<void(const ExistingConnection&)>& emit,
-                                  SnapshotMethod method = SnapshotMethod::Auto);
+                                  SnapshotMethod method = SnapshotMethod::Auto,
+                                  const std::function<void(uint64_t)>& count = nullptr);
 
 // Every established TCP connection that the filters in `filter` let through
 // (pid, uid, comm, cgroup_path: of the owner; ports, family, direction,
