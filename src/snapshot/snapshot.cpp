@@ -1,13 +1,15 @@
-// The user-space snapshot: NETLINK_SOCK_DIAG per network namespace, then one
-// walk over /proc/PID/fd. Why this way (and not /proc/PID/net/tcp or a BPF
-// iterator) is in snapshot.h and the commit that added it; in short:
+// The snapshot's common end (method choice, owners, emitting) and its /proc
+// path: NETLINK_SOCK_DIAG per network namespace, then one walk over
+// /proc/PID/fd. The /proc path is the fallback for kernels where the BPF
+// iterator (snapshot_iter.cpp) does not load. Why sock_diag and not
+// /proc/PID/net/tcp:
 // - inet_diag is binary (no text to format and parse for 100,000 sockets), is
 //   asked for only the states we want (the kernel skips the listening hash
 //   when asked for ESTABLISHED, and the established hash when asked for
 //   LISTEN), and gives the socket cookie, the identity BPF programs see
 //   (bpf_get_socket_cookie()); /proc/net/tcp has no cookie.
-// - It works on every kernel nettrace supports, without BTF or BPF iterators
-//   (iter/task_file needs 5.8, bpf_sock_from_file 5.11).
+// - It works on every kernel, without BTF or BPF iterators (iter/task_file
+//   needs 5.8, bpf_sock_from_file 5.11).
 // Memory is bounded by the number of wanted ESTABLISHED sockets (one entry
 // each, about 100 bytes) and the number of processes that own one: LISTEN
 // sockets only set bits in a 64 Kibit port map, reused for every namespace,

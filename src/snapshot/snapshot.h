@@ -4,11 +4,13 @@
 // holds it. A Source for the run loop turns these into lines before the first
 // live event and drops live events whose socket it already reported.
 //
-// How (the user-space path, which works on every kernel): NETLINK_SOCK_DIAG
-// (inet_diag) dumps ESTABLISHED and LISTEN sockets of each network namespace,
-// entered by setns() on one helper thread; then one walk over /proc/PID/fd
-// finds the processes that hold those sockets. See snapshot.cpp for the
-// reasons and snapshot_parse.h for the pure parts.
+// How: a BPF iterator (iter/task_file, bpf/snapshot_iter.bpf.c) visits every
+// task's descriptor table once and reports each TCP socket in it; where it
+// does not load, NETLINK_SOCK_DIAG (inet_diag) dumps the ESTABLISHED and
+// LISTEN sockets of each network namespace (entered by setns() on one helper
+// thread), then one walk over /proc/PID/fd finds their holders. The reasons
+// are in snapshot.cpp and snapshot_iter.cpp, the pure parts in
+// snapshot_parse.h.
 #pragma once
 
 #include <cstdint>
@@ -33,7 +35,10 @@ struct ExistingConnection {
   // The socket's identity, to drop a live event for the same connection:
   // the sockfs inode ("socket:[N]" in /proc/PID/fd) and the socket cookie
   // (SO_COOKIE, bpf_get_socket_cookie(); inet_diag reports it). Both are
-  // unique for the life of the host; cookie 0 = not known.
+  // unique for the life of the host. cookie 0 = not known: the iterator
+  // reads the cookie and cannot make one, so a socket nobody asked the
+  // cookie of yet has 0; match on the cookie when both sides have one, else
+  // on the inode.
   uint64_t inode = 0;
   uint64_t cookie = 0;
   // The owner: of the processes that hold the socket in a descriptor and pass
@@ -54,12 +59,12 @@ enum class SnapshotMethod : uint8_t { Auto, Iterator, Proc };
 
 struct SnapshotStats {
   SnapshotMethod method = SnapshotMethod::Auto; // the one used (Iterator or Proc)
-  uint32_t netns = 0;                           // network namespaces dumped
-  uint32_t netns_failed = 0;                    // ... that could not be entered or dumped
-  uint32_t processes = 0;                       // processes whose descriptors were read
-  uint32_t processes_failed = 0;                // ... that vanished or could not be read
+  uint32_t netns = 0;            // network namespaces dumped (Iterator: seen holding a TCP socket)
+  uint32_t netns_failed = 0;     // ... that could not be entered or dumped
+  uint32_t processes = 0;        // processes whose descriptors were read (Iterator: holding TCP)
+  uint32_t processes_failed = 0; // ... that vanished or could not be read
   // Proc: every descriptor looked at; Iterator: the TCP sockets in descriptors.
-  uint64_t fds = 0;         // descriptors looked at
+  uint64_t fds = 0;
   uint64_t established = 0; // ESTABLISHED sockets the kernel listed (before filters)
   uint64_t unowned = 0;     // wanted sockets no process holds (kernel sockets)
   uint64_t connections = 0; // reported
@@ -107,7 +112,9 @@ SnapshotSummary for_each_existing(const TracerOptions& filter,
 // CAP_DAC_READ_SEARCH to read other processes' descriptors); without it the
 // snapshot holds what could be read and stats say what could not.
 // Throws TracerError(kExitUsage) for a cgroup_path that is not a cgroup v2
-// directory, as the tracer does.
+// directory, as the tracer does, and TracerError(kExitNoBackend) when
+// SnapshotMethod::Iterator is asked for and does not load (Auto falls back
+// to Proc and says so in warnings).
 Snapshot take_snapshot(const TracerOptions& filter, SnapshotMethod method = SnapshotMethod::Auto);
 
 } // namespace nt
