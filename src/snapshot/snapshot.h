@@ -65,7 +65,9 @@ struct SnapshotStats {
   uint32_t processes_failed = 0; // ... that vanished or could not be read
   // Proc: every descriptor looked at; Iterator: the TCP sockets in descriptors.
   uint64_t fds = 0;
-  uint64_t established = 0; // ESTABLISHED sockets the kernel listed (before filters)
+  // ESTABLISHED sockets the kernel listed, before the filters (Iterator: per
+  // descriptor, so a shared socket counts once for each).
+  uint64_t established = 0;
   uint64_t unowned = 0;     // wanted sockets no process holds (kernel sockets)
   uint64_t connections = 0; // reported
   // The wall time of the two steps. Proc: listing processes, namespaces and

@@ -101,13 +101,13 @@ bool collect_by_iterator(const SocketFilter& sockets, const ProcessFilter& proce
         ports->add(r.s.local.port);
         continue;
       }
+      ++stats.established;
       // The socket filters but direction, which needs every listener first.
       if (!sockets.wants(r.s, RecordType::Connect, r.netns) &&
           !sockets.wants(r.s, RecordType::Accept, r.netns))
         continue;
       auto [it, fresh] = by_inode.emplace(r.s.inode, uint32_t(out.socks.size()));
       if (fresh) {
-        ++stats.established;
         out.socks.push_back({r.s, RecordType::Connect, r.netns, {}});
       }
       const bool eligible = processes.wants(r.pid, r.uid, r.comm, r.cgroup_id);
