@@ -332,8 +332,14 @@ int run_netgraph(const NetgraphConfig& c) {
   // Output: to stdout, or into a temporary beside the target renamed into
   // place, so a failure never leaves half a file behind. netgraph opens the
   // file itself (Graphviz would name the temporary in its own error).
+  // A target that exists and is not a regular file (/dev/null, a FIFO, a
+  // terminal) is written in place: renaming a file over it would replace the
+  // device itself (as root, /dev/null became a regular file).
   std::string tmp;
-  if (!c.output.empty())
+  struct stat target {};
+  const bool in_place = !c.output.empty() && ::stat(c.output.c_str(), &target) == 0 &&
+                        !S_ISREG(target.st_mode) && !S_ISDIR(target.st_mode);
+  if (!c.output.empty() && !in_place)
     tmp = c.output + ".tmp." + std::to_string(getpid());
   auto fail_out = [&](const std::string& why) {
     if (!tmp.empty())
@@ -345,8 +351,9 @@ int run_netgraph(const NetgraphConfig& c) {
   // The temporary is owned (fd, then FILE*) until it is closed below, so an
   // early return or an exception from a renderer cannot leak it.
   UniqueFile file;
-  if (!tmp.empty()) {
-    UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666));
+  if (!c.output.empty()) {
+    UniqueFd fd(in_place ? ::open(c.output.c_str(), O_WRONLY | O_CLOEXEC)
+                         : ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666));
     if (fd)
       file.reset(::fdopen(fd.get(), "w"));
     if (!file) {

@@ -54,3 +54,23 @@ if [[ $(id -u) -ne 0 ]]; then # root writes anywhere
 fi
 ls ro/ /nonexistent 2>/dev/null | grep -q tmp && fail "a temporary file was left behind"
 echo "PASS: an unwritable -o gives one line of netgraph's own, exit 3"
+
+# -o naming something that is not a regular file (a FIFO; as root also a
+# device node like /dev/null) is written into, never replaced: a temporary
+# renamed over it would turn /dev/null into a regular file.
+mkfifo out.fifo
+timeout 20 cat out.fifo >fifo.got &
+reader=$!
+"$ng" "$trace" -o out.fifo 2>err || fail "-o FIFO: exit $?: $(cat err)"
+[[ -p out.fifo ]] || { kill "$reader" 2>/dev/null; fail "-o FIFO: the FIFO was replaced by a $(stat -c %F out.fifo)"; }
+wait "$reader" || fail "-o FIFO: nothing was written into the FIFO"
+[[ -p out.fifo ]] || fail "-o FIFO: the FIFO was replaced by a $(stat -c %F out.fifo)"
+"$ng" "$trace" >want.dot
+cmp -s fifo.got want.dot || fail "-o FIFO: the reader got other bytes than stdout gives"
+if [[ $(id -u) -eq 0 ]]; then
+  mknod -m 666 null c 1 3 # a private /dev/null
+  "$ng" "$trace" -T png -o null 2>err || fail "-o a device: exit $?: $(cat err)"
+  [[ -c null ]] || fail "-o a device node: it became a $(stat -c %F null)"
+fi
+ls | grep -q '\.tmp\.' && fail "a temporary file was left behind"
+echo "PASS: -o into a FIFO or a device writes into it and leaves it what it was"
