@@ -475,7 +475,7 @@ void GraphBuilder::add(const Record& r, uint32_t input_host) {
   }
   const KindInfo& k = kind_info(r.type);
   if (k.pairs) {
-    add_event(k.side == Side::Out, r.local, r.remote, r.netns, host, r.pid, r.comm);
+    add_event(record_side(k, r) == Side::Out, r.local, r.remote, r.netns, host, r.pid, r.comm);
     return;
   }
   // Not a connection end: what the graph's notes count.

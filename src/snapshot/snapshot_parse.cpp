@@ -73,8 +73,11 @@ DiagBatch parse_diag_batch(std::span<const uint8_t> bytes, std::vector<DiagSocke
     if (h.nlmsg_type == NLMSG_ERROR) {
       if (payload_len < sizeof(int))
         return {DiagBatch::Error, EBADMSG};
+      // The kernel sends -errno; anything outside 1..4095 either way (INT_MIN
+      // cannot even be negated) is a broken message, not an errno.
       const int err = load<int>(payload);
-      return {DiagBatch::Error, err < 0 ? -err : (err == 0 ? EBADMSG : err)};
+      const int64_t e = err < 0 ? -int64_t(err) : int64_t(err);
+      return {DiagBatch::Error, e >= 1 && e <= 4095 ? int(e) : EBADMSG};
     }
     if (h.nlmsg_type == SOCK_DIAG_BY_FAMILY) {
       if (payload_len < sizeof(inet_diag_msg))

@@ -130,6 +130,52 @@ bool lost_same(const Record& a, const Record& b) {
   return a.lost == b.lost;
 }
 
+// --- existing: a connection already established when tracing started ---------
+
+// Both directions share the kind, so JSON says which; arrow lines say it by
+// their arrow.
+std::string_view existing_read_json(JsonFields& in, Record& out) {
+  std::string_view dir;
+  if (in.text("direction", dir) != JsonFields::Got::Ok || (dir != "in" && dir != "out"))
+    return "existing record without a 'direction' of \"in\" or \"out\"";
+  out.inbound = dir == "in";
+  return {};
+}
+
+bool existing_same(const Record& a, const Record& b) {
+  return a.inbound == b.inbound;
+}
+
+// --- snapshot: how many existing connections follow ----------------------------
+
+void snapshot_args(std::string& out, const Record& r) {
+  append_uint(out, r.count);
+  out.append(r.count == 1 ? " connection" : " connections");
+}
+
+std::string_view snapshot_parse_args(std::string_view& args, Record& out) {
+  bool had_space = false;
+  if (!whole(take_word(args, had_space), out.count))
+    return "bad count in '# snapshot' marker";
+  args = {}; // the word after the count is for people
+  return {};
+}
+
+void snapshot_json(std::string& out, const Record& r) {
+  out.append(",\"count\":");
+  append_uint(out, r.count);
+}
+
+std::string_view snapshot_read_json(JsonFields& in, Record& out) {
+  if (in.uint("count", out.count) != JsonFields::Got::Ok)
+    return "snapshot record without a 'count'";
+  return {};
+}
+
+bool snapshot_same(const Record& a, const Record& b) {
+  return a.count == b.count;
+}
+
 // The table. Rows in RecordType order (checked below).
 constexpr std::array kKinds = {
     KindInfo{RecordType::Connect, "connect", NT_EV_CONNECT, ArrowForm::Line, Side::Out, true, true,
@@ -141,6 +187,12 @@ constexpr std::array kKinds = {
              failed_json, failed_read_json, failed_same},
     KindInfo{RecordType::Lost, "lost", 0, ArrowForm::Marker, Side::None, false, false, "", "", "",
              lost_args, lost_parse_args, lost_json, lost_read_json, lost_same},
+    KindInfo{RecordType::Existing, "existing", 0, ArrowForm::Line, Side::FromRecord, true, true, "",
+             "existing connection", "existing connections", nullptr, nullptr, nullptr,
+             existing_read_json, existing_same},
+    KindInfo{RecordType::Snapshot, "snapshot", 0, ArrowForm::Marker, Side::None, false, false, "",
+             "", "", snapshot_args, snapshot_parse_args, snapshot_json, snapshot_read_json,
+             snapshot_same},
 };
 
 constexpr bool rows_in_order() {
@@ -176,19 +228,25 @@ const KindInfo* kind_by_bpf(uint16_t bpf_kind) {
 }
 
 bool same_arrow_fields(const Record& a, const Record& b) {
-  if (a.type != b.type)
+  const KindInfo& ka = kind_info(a.type);
+  const KindInfo& kb = kind_info(b.type);
+  if (ka.arrow == ArrowForm::Line && kb.arrow == ArrowForm::Line) {
+    if (record_side(ka, a) != record_side(kb, b))
+      return false;
+  } else if (a.type != b.type || (ka.same && !ka.same(a, b))) {
     return false;
-  const KindInfo& k = kind_info(a.type);
-  if (k.connection &&
-      !(a.local == b.local && a.remote == b.remote && a.pid == b.pid && a.comm == b.comm))
-    return false;
-  return !k.same || k.same(a, b);
+  }
+  return !ka.connection ||
+         (a.local == b.local && a.remote == b.remote && a.pid == b.pid && a.comm == b.comm);
 }
 
 bool same_all_fields(const Record& a, const Record& b) {
-  if (!same_arrow_fields(a, b) || a.time_ns != b.time_ns || a.host != b.host)
+  if (a.type != b.type || !same_arrow_fields(a, b) || a.time_ns != b.time_ns || a.host != b.host)
     return false;
-  return !kind_info(a.type).connection ||
+  const KindInfo& k = kind_info(a.type);
+  if (k.same && !k.same(a, b))
+    return false;
+  return !k.connection ||
          (a.tid == b.tid && a.uid == b.uid && a.netns == b.netns && a.cgroup_id == b.cgroup_id);
 }
 

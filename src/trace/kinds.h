@@ -25,9 +25,10 @@ enum class ArrowForm : uint8_t {
 
 // Which end of a connection a record is, seen from the traced host.
 enum class Side : uint8_t {
-  None, // not a connection end (lost)
-  Out,  // this host connected out: "<-", JSON "direction":"out"
-  In,   // a peer connected in: "->", JSON "direction":"in"
+  None,       // not a connection end (lost)
+  Out,        // this host connected out: "<-", JSON "direction":"out"
+  In,         // a peer connected in: "->", JSON "direction":"in"
+  FromRecord, // either, as Record::inbound says (JSON "direction" both ways)
 };
 
 // What a kind's JSON reader asks of the line's object; parse.cpp implements it
@@ -82,8 +83,19 @@ inline std::string_view type_name(RecordType t) {
   return kind_info(t).name;
 }
 
-// Whether two records of the same kind carry the same fields in arrow form
-// (everything an arrow line or marker holds).
+// Which end a record is: its kind's side, or for Side::FromRecord kinds its
+// own (Record::inbound).
+inline Side record_side(const KindInfo& k, const Record& r) {
+  return k.side != Side::FromRecord ? k.side : r.inbound ? Side::In : Side::Out;
+}
+inline Side record_side(const Record& r) {
+  return record_side(kind_info(r.type), r);
+}
+
+// Whether two records carry the same fields in arrow form (everything an
+// arrow line or marker holds). A plain line reads back as a connect or an
+// accept whatever kind wrote it (an existing connection is a plain line), so
+// kinds written as plain lines compare by their side.
 bool same_arrow_fields(const Record& a, const Record& b);
 // ... and in JSON (every field).
 bool same_all_fields(const Record& a, const Record& b);

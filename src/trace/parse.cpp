@@ -98,19 +98,15 @@ ParseResult parse_arrow_body(std::string_view line, Record& out) {
   return ok();
 }
 
+// Every field back to its default, whatever fields Record grows, keeping the
+// strings' buffers (no allocation per line).
 void reset(Record& out) {
-  out.type = RecordType::Connect;
-  out.local = {};
-  out.remote = {};
-  out.pid = 0;
-  out.comm.clear();
-  out.has_details = false;
-  out.time_ns = 0;
-  out.tid = out.uid = out.netns = 0;
-  out.cgroup_id = 0;
-  out.error = 0;
-  out.lost = 0;
-  out.host.clear();
+  std::string comm = std::move(out.comm), host = std::move(out.host);
+  comm.clear();
+  host.clear();
+  out = Record{};
+  out.comm = std::move(comm);
+  out.host = std::move(host);
 }
 
 // "# <name> <args>[ <connection line>]" for the kinds whose row says so
@@ -130,7 +126,7 @@ ParseResult parse_marker(std::string_view line, Record& out) {
       ParseResult r = parse_arrow_body(args, out);
       if (r.kind != ParseKind::Record)
         return r;
-      if ((out.type == RecordType::Accept) != (k.side == Side::In))
+      if ((out.type == RecordType::Accept) != (record_side(k, out) == Side::In))
         return error("the arrow in this '#' marker points the wrong way for its kind");
     }
     out.type = k.type;

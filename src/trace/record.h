@@ -11,10 +11,12 @@
 namespace nt {
 
 enum class RecordType : uint8_t {
-  Connect, // this host connected out (arrow "<-")
-  Accept,  // a peer connected in (arrow "->")
-  Failed,  // a connect that failed (never a connection)
-  Lost,    // events the kernel could not deliver (ring buffer full)
+  Connect,  // this host connected out (arrow "<-")
+  Accept,   // a peer connected in (arrow "->")
+  Failed,   // a connect that failed (never a connection)
+  Lost,     // events the kernel could not deliver (ring buffer full)
+  Existing, // a connection already established when tracing started (snapshot)
+  Snapshot, // marker: this many existing connections follow
 };
 
 struct IpAddr {
@@ -63,7 +65,10 @@ struct Record {
   uint64_t cgroup_id = 0;
   int32_t error = 0; // Failed: positive errno, 0 = unknown
   uint64_t lost = 0; // Lost: number of events lost
-  std::string host;  // JSON "host" field; empty = not given
+  // Kinds whose side comes from the record (Existing): a peer connected in.
+  bool inbound = false;
+  uint64_t count = 0; // Snapshot: existing connections that follow
+  std::string host;   // JSON "host" field; empty = not given
 };
 
 } // namespace nt

@@ -83,6 +83,13 @@ std::optional<int> parse_cli(int argc, const char* const* argv, NettraceConfig& 
                "Also print failed connects in arrow output ('# failed' lines)");
   app.add_flag("-t,--timestamp", c.timestamp,
                "Start each arrow line with the local time, HH:MM:SS.mmm and a space");
+  bool snapshot_only = false, no_snapshot = false;
+  auto* snap_opt = app.add_flag("--snapshot", snapshot_only,
+                                "Print the connections established now, then exit (the filters "
+                                "apply)");
+  app.add_flag("--no-snapshot", no_snapshot,
+               "Do not report the connections already established at start")
+      ->excludes(snap_opt);
   // The filters come from their table: a new filter appears here by itself.
   std::vector<AfterParse> after;
   for (const FilterRow& f : filters())
@@ -126,6 +133,9 @@ std::optional<int> parse_cli(int argc, const char* const* argv, NettraceConfig& 
       err << "nettrace: " << e << '\n';
       return kExitUsage;
     }
+  c.snapshot = snapshot_only ? SnapshotMode::Only
+               : no_snapshot ? SnapshotMode::Off
+                             : SnapshotMode::AtStart;
   c.format = format == "json" ? OutputFormat::Json : OutputFormat::Arrow;
   if (c.timestamp && c.format == OutputFormat::Json) {
     err << "nettrace: -t/--timestamp is for arrow lines; JSON lines carry ts_ns already (drop -t "

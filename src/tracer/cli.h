@@ -13,12 +13,20 @@ namespace nt {
 
 enum class OutputFormat : uint8_t { Arrow, Json };
 
+// The connections already established at start (issue 13).
+enum class SnapshotMode : uint8_t {
+  AtStart, // reported first, then the live events (the default)
+  Only,    // --snapshot: reported, then exit
+  Off,     // --no-snapshot
+};
+
 struct NettraceConfig {
   TracerOptions tracer;
   OutputFormat format = OutputFormat::Arrow;
   bool show_failed = false; // arrow: print failed connects as '# failed' lines
   bool timestamp = false;   // arrow: prefix each line with the local time (-t)
   bool info = false;
+  SnapshotMode snapshot = SnapshotMode::AtStart;
   double duration_s = 0; // 0 = until stopped
   uint64_t count = 0;    // 0 = unlimited
   std::string ready_file;

@@ -90,12 +90,13 @@ bool LineSink::tick() {
 
 std::string LineSink::summary() const {
   // What went out, in the words each kind's row gives (kinds that share
-  // words, connect and accept, count together; connections are always said),
+  // words, connect and accept, count together; the first row's are always
+  // said),
   // then what did not go out and why.
   std::vector<std::pair<const KindInfo*, uint64_t>> written;
   for (const KindInfo& k : kinds()) {
     const uint64_t n = written_[size_t(k.type)];
-    if (k.many.empty() || (!n && !k.pairs))
+    if (k.many.empty() || (!n && &k != &kinds().front())) // "0 connections" is said
       continue;
     auto same = std::find_if(written.begin(), written.end(),
                              [&](const auto& w) { return w.first->many == k.many; });

@@ -73,10 +73,13 @@ public:
   // sources are drained one last time at the end, unless a sink closed, so
   // nothing already delivered to them is lost at a clean stop.
   LoopEnd run(const volatile std::sig_atomic_t& stop, const LoopOptions& options);
+  // One drain of every source and tick of every sink, now: what the sources
+  // already hold goes out before the run (the snapshot, before nettrace says
+  // it is ready). False if a sink closed.
+  bool drain_and_tick();
 
 private:
   void watch(int fd, uint32_t events, uint64_t tag);
-  bool drain_and_tick(); // false if a sink closed
   UniqueFd ep_;
   std::vector<Source*> sources_;
   std::vector<Sink*> sinks_;

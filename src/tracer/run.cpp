@@ -15,6 +15,7 @@
 #include "tracer/backend.h"
 #include "tracer/cli.h"
 #include "tracer/line_sink.h"
+#include "tracer/snapshot_source.h"
 #include "tracer/tracer.h"
 #include "util/unique_fd.h"
 
@@ -96,20 +97,64 @@ int print_info(const NettraceConfig& config) {
   return best ? kExitOk : kExitNoBackend;
 }
 
+LineSinkOptions line_options(const NettraceConfig& config) {
+  LineSinkOptions out;
+  out.json = config.format == OutputFormat::Json;
+  out.show_all = config.show_failed;
+  out.timestamp = config.timestamp;
+  out.count = config.count;
+  return out;
+}
+
+// nettrace --snapshot: the connections established now, then exit. No
+// program is attached; the snapshot itself needs root (it reads every
+// process's descriptors, in every network namespace).
+int run_snapshot_only(const NettraceConfig& config,
+                      const std::function<void(const std::string&)>& say) {
+  if (!has_bpf_privileges())
+    throw TracerError(kExitNoPrivilege,
+                      "--snapshot reads every process's sockets: run it as root (sudo nettrace "
+                      "--snapshot)");
+  LineSink lines(STDOUT_FILENO, line_options(config));
+  SnapshotSource snapshot(nullptr, config.tracer, say);
+  RunLoop loop;
+  loop.add(snapshot);
+  loop.add(lines);
+  LoopOptions lo;
+  lo.stop_when_sources_finish = true;
+  loop.run(g_stop, lo);
+  say("nettrace: " + lines.summary());
+  return kExitOk;
+}
+
 } // namespace
 
 int run_nettrace(const NettraceConfig& config) {
   if (config.info)
     return print_info(config);
   install_signals();
-  // Sources.
-  auto tracer = Tracer::open(config.tracer, [](std::string_view s) {
-    std::fprintf(stderr, "%.*s\n", int(s.size()), s.data());
-  });
+  auto say = [](const std::string& s) { std::fprintf(stderr, "%s\n", s.c_str()); };
+  if (config.snapshot == SnapshotMode::Only)
+    return run_snapshot_only(config, say);
+  // Sources: the live events, after the connections that already exist.
+  auto tracer = Tracer::open(config.tracer, [&](std::string_view s) { say(std::string(s)); });
   // One calm line: which backend runs. Why cheaper ones did not is for -v and
   // --info; on many kernels it is the normal state of things.
   std::fprintf(stderr, "nettrace: tracing with the %s backend; Ctrl-C to stop\n",
                tracer->backend_name().c_str());
+  SnapshotSource snapshot(tracer.get(), config.tracer, say);
+  Source& source = config.snapshot == SnapshotMode::Off ? static_cast<Source&>(*tracer) : snapshot;
+
+  // Sinks.
+  LineSink lines(STDOUT_FILENO, line_options(config));
+
+  // The loop. The first drain (the snapshot, and what the ring already
+  // holds) goes out before nettrace says it is ready and drops privileges:
+  // the snapshot reads other processes' descriptors.
+  RunLoop loop;
+  loop.add(source);
+  loop.add(lines);
+  const bool open = loop.drain_and_tick();
   if (!config.ready_file.empty()) {
     UniqueFd fd(::open(config.ready_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
     if (!fd || ::write(fd.get(), "ready\n", 6) != 6)
@@ -118,23 +163,11 @@ int run_nettrace(const NettraceConfig& config) {
   }
   if (!config.user.empty())
     drop_privileges(config.user);
-
-  // Sinks.
-  LineSinkOptions out;
-  out.json = config.format == OutputFormat::Json;
-  out.show_all = config.show_failed;
-  out.timestamp = config.timestamp;
-  out.count = config.count;
-  LineSink lines(STDOUT_FILENO, out);
-
-  // The loop.
-  RunLoop loop;
-  loop.add(*tracer);
-  loop.add(lines);
   LoopOptions lo;
   lo.tick_ms = config.tracer.drain_interval_ms;
   lo.duration_s = config.duration_s;
-  loop.run(g_stop, lo);
+  if (open && lines.wants_more())
+    loop.run(g_stop, lo);
 
   std::fprintf(stderr, "nettrace: %s, %llu lost (%s backend)\n", lines.summary().c_str(),
                static_cast<unsigned long long>(tracer->lost()), tracer->backend_name().c_str());

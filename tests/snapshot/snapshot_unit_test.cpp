@@ -3,6 +3,8 @@
 // text it reads, the direction rule, the owner rule and the filters.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
+
+#include <climits>
 #include <linux/inet_diag.h>
 #include <linux/netlink.h>
 #include <linux/sock_diag.h>
@@ -103,6 +105,16 @@ TEST(SnapshotDiag, ReportsKernelErrorsAndMalformedBytes) {
   auto r = parse_diag_batch(bytes, out);
   EXPECT_EQ(r.status, DiagBatch::Error);
   EXPECT_EQ(r.error, EPERM);
+  // An error field that is no errno (fuzzing found INT_MIN, whose negation
+  // overflowed) is a broken message.
+  for (int bad : {INT_MIN, -5000, 0}) {
+    bytes.clear();
+    e.error = bad;
+    put_msg(bytes, NLMSG_ERROR, &e, sizeof e);
+    r = parse_diag_batch(bytes, out);
+    EXPECT_EQ(r.status, DiagBatch::Error);
+    EXPECT_EQ(r.error, EBADMSG) << bad;
+  }
 
   // A length that runs past the end of the buffer.
   auto m = diag(AF_INET, "1.1.1.1", 1, "2.2.2.2", 2, kTcpEstablished, 1, 0);

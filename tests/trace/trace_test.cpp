@@ -168,6 +168,54 @@ TEST(Markers, FailedAndLostRoundTripInBothFormats) {
   EXPECT_NE(json(f).find("\"error\":\"ECONNREFUSED\",\"errno\":111"), std::string::npos);
 }
 
+TEST(Existing, PlainLinesByTheirDirectionAndJsonWithIt) {
+  // An existing connection prints as the connect or accept line it is, after
+  // a "# snapshot N connections" marker; JSON says "existing" and the
+  // direction, and reads back as such.
+  Record in = connect_record();
+  in.type = RecordType::Existing;
+  in.inbound = true;
+  EXPECT_EQ(arrow(in), "10.42.0.4:10250->10.42.0.1:50392|PID=16254 CMD=k3s-server\n");
+  Record out = in;
+  out.inbound = false;
+  EXPECT_EQ(arrow(out), "10.42.0.4:10250<-10.42.0.1:50392|PID=16254 CMD=k3s-server\n");
+  for (const Record& r : {in, out}) {
+    const std::string text = json(r);
+    EXPECT_NE(text.find(r.inbound ? "\"type\":\"existing\",\"ts_ns\":0,\"direction\":\"in\""
+                                  : "\"type\":\"existing\",\"ts_ns\":0,\"direction\":\"out\""),
+              std::string::npos)
+        << text;
+    Record back;
+    ASSERT_EQ(parse_line(std::string_view(text).substr(0, text.size() - 1), back).kind,
+              ParseKind::Record);
+    EXPECT_EQ(back.type, RecordType::Existing);
+    EXPECT_EQ(back.inbound, r.inbound);
+    EXPECT_TRUE(same_all_fields(back, r));
+    // The arrow line reads back as the connect or accept it shows.
+    const std::string line = arrow(r);
+    ASSERT_EQ(parse_line(std::string_view(line).substr(0, line.size() - 1), back).kind,
+              ParseKind::Record);
+    EXPECT_EQ(back.type, r.inbound ? RecordType::Accept : RecordType::Connect);
+    EXPECT_TRUE(same_arrow_fields(back, r));
+  }
+  Record bad;
+  EXPECT_EQ(parse_line("{\"type\":\"existing\",\"ts_ns\":1,\"family\":4,\"local_ip\":\"1.2.3.4\","
+                       "\"local_port\":1,\"remote_ip\":\"1.2.3.5\",\"remote_port\":2,\"pid\":1,"
+                       "\"comm\":\"x\"}",
+                       bad)
+                .kind,
+            ParseKind::Error); // no direction: which end is it?
+  Record snap;
+  snap.type = RecordType::Snapshot;
+  snap.count = 3;
+  EXPECT_EQ(arrow(snap), "# snapshot 3 connections\n");
+  Record back;
+  ASSERT_EQ(parse_line("# snapshot 3 connections", back).kind, ParseKind::Record);
+  EXPECT_EQ(back.type, RecordType::Snapshot);
+  EXPECT_EQ(back.count, 3u);
+  EXPECT_EQ(json(snap), "{\"type\":\"snapshot\",\"ts_ns\":0,\"count\":3}\n");
+}
+
 TEST(Parse, SkipsBlankCommentsBannersAndCrlf) {
   Record r;
   EXPECT_EQ(parse_line("", r).kind, ParseKind::Skip);

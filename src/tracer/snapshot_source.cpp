@@ -1,0 +1,102 @@
+#include "tracer/snapshot_source.h"
+
+#include <cstring>
+#include <ctime>
+
+#include "snapshot/snapshot.h"
+#include "trace/kinds.h"
+
+namespace nt {
+namespace {
+
+uint64_t realtime_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
+}
+
+// How long after the snapshot a live record may still be one of its
+// connections: an accept reported at the syscall's exit, a record that sat in
+// the ring buffer. A live connect or accept with the same ends and namespace
+// after that is a new connection that reuses the 4-tuple.
+constexpr uint64_t kOverlapNs = 1000000000ull;
+
+} // namespace
+
+SnapshotSource::SnapshotSource(Source* live, TracerOptions options,
+                               std::function<void(const std::string&)> say)
+    : live_(live), options_(std::move(options)), say_(std::move(say)) {}
+
+SnapshotSource::Key SnapshotSource::key_of(const Record& r) {
+  Key k{};
+  std::memcpy(k.data(), &r.netns, 4);
+  size_t at = 4;
+  for (const Endpoint* ep : {&r.local, &r.remote}) {
+    k[at] = ep->ip.family;
+    std::memcpy(k.data() + at + 1, ep->ip.bytes.data(), 16);
+    std::memcpy(k.data() + at + 17, &ep->port, 2);
+    at += 19;
+  }
+  return k;
+}
+
+void SnapshotSource::take(const RecordCallback& cb) {
+  taken_ = true;
+  Record marker;
+  const SnapshotSummary summary = for_each_existing(
+      options_,
+      [&](const ExistingConnection& c) {
+        Record r = c.record;
+        r.inbound = r.type == RecordType::Accept;
+        r.type = RecordType::Existing;
+        if (live_)
+          reported_.insert(key_of(r));
+        ++reported_count_;
+        cb(r);
+      },
+      SnapshotMethod::Auto,
+      [&](uint64_t n) {
+        if (n == 0)
+          return; // nothing follows: no marker (the lines stay what they were)
+        marker.type = RecordType::Snapshot;
+        marker.count = n;
+        marker.has_details = true;
+        marker.time_ns = realtime_ns();
+        cb(marker);
+      });
+  forget_after_ns_ = realtime_ns() + kOverlapNs;
+  if (!say_)
+    return;
+  for (const std::string& w : summary.warnings)
+    say_("nettrace: snapshot: " + w);
+  if (options_.verbose) {
+    const SnapshotStats& s = summary.stats;
+    say_("nettrace: snapshot: " + std::to_string(s.connections) + " existing connections in " +
+         std::to_string(s.elapsed_ns / 1000000) + " ms (" +
+         (s.method == SnapshotMethod::Iterator ? "BPF iterator" : "/proc and sock_diag") + ", " +
+         std::to_string(s.netns) + " network namespaces, " + std::to_string(s.processes) +
+         " processes)");
+  }
+}
+
+void SnapshotSource::drain(const RecordCallback& cb) {
+  if (!taken_)
+    take(cb);
+  if (!live_)
+    return;
+  if (reported_.empty()) {
+    live_->drain(cb);
+    return;
+  }
+  live_->drain([&](const Record& r) {
+    if (kind_info(r.type).pairs && r.time_ns <= forget_after_ns_ && reported_.contains(key_of(r))) {
+      ++duplicates_;
+      return;
+    }
+    cb(r);
+  });
+  if (realtime_ns() > forget_after_ns_)
+    reported_ = {}; // bounded: kept only while live records can overlap
+}
+
+} // namespace nt

@@ -1,0 +1,50 @@
+// The connections already established when nettrace starts (src/snapshot) as
+// the first records of the run: a Source that wraps the live one, takes the
+// snapshot on its first drain ("# snapshot N connections" and one `existing`
+// record each), then passes the live records on, dropping those of
+// connections it already reported (a connection established while the
+// snapshot ran is seen by both).
+#pragma once
+
+#include <absl/container/flat_hash_set.h>
+
+#include <array>
+#include <cstdint>
+#include <string>
+
+#include "tracer/options.h"
+#include "tracer/pipeline.h"
+
+namespace nt {
+
+class SnapshotSource final : public Source {
+public:
+  // `live` may be null (nettrace --snapshot: the snapshot alone). `say`
+  // receives the snapshot's warnings and, with options.verbose, its figures.
+  SnapshotSource(Source* live, TracerOptions options,
+                 std::function<void(const std::string&)> say = {});
+  int fd() const override { return live_ ? live_->fd() : -1; }
+  void drain(const RecordCallback& cb) override;
+  bool finished() const override { return taken_ && (!live_ || live_->finished()); }
+
+  uint64_t reported() const { return reported_count_; }
+  // Live records dropped because the snapshot had reported their connection.
+  uint64_t duplicates() const { return duplicates_; }
+
+private:
+  void take(const RecordCallback& cb);
+  // A connection's identity among live and existing records: its network
+  // namespace and both ends (family, address, port).
+  using Key = std::array<uint8_t, 4 + 2 * 19>;
+  static Key key_of(const Record& r);
+
+  Source* live_;
+  TracerOptions options_;
+  std::function<void(const std::string&)> say_;
+  bool taken_ = false;
+  absl::flat_hash_set<Key> reported_;
+  uint64_t forget_after_ns_ = 0; // realtime; live records after it are new connections
+  uint64_t reported_count_ = 0, duplicates_ = 0;
+};
+
+} // namespace nt
