@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
 #include <cstring>
 #include <fstream>
 #include <string>
@@ -29,7 +30,81 @@ constexpr std::array kBackends = {
                 attach_kprobe},
 };
 
+// The BPF helpers the backends call (and their near relatives), with the Linux
+// release that added each, so that a kernel without one is named in words.
+// tracer_test checks that every helper the built BPF objects call is here.
+struct HelperSince {
+  int id; // enum bpf_func_id (include/uapi/linux/bpf.h)
+  const char* name;
+  const char* since;
+};
+constexpr std::array kHelpers = {
+    HelperSince{1, "bpf_map_lookup_elem", "3.19"},
+    HelperSince{2, "bpf_map_update_elem", "3.19"},
+    HelperSince{3, "bpf_map_delete_elem", "3.19"},
+    HelperSince{4, "bpf_probe_read", "4.1"},
+    HelperSince{5, "bpf_ktime_get_ns", "4.1"},
+    HelperSince{8, "bpf_get_smp_processor_id", "4.1"},
+    HelperSince{14, "bpf_get_current_pid_tgid", "4.2"},
+    HelperSince{15, "bpf_get_current_uid_gid", "4.2"},
+    HelperSince{16, "bpf_get_current_comm", "4.2"},
+    HelperSince{35, "bpf_get_current_task", "4.8"},
+    HelperSince{80, "bpf_get_current_cgroup_id", "4.18"},
+    HelperSince{113, "bpf_probe_read_kernel", "5.5"},
+    HelperSince{130, "bpf_ringbuf_output", "5.8"},
+    HelperSince{131, "bpf_ringbuf_reserve", "5.8"},
+    HelperSince{132, "bpf_ringbuf_submit", "5.8"},
+    HelperSince{133, "bpf_ringbuf_discard", "5.8"},
+    HelperSince{134, "bpf_ringbuf_query", "5.8"},
+    HelperSince{158, "bpf_get_current_task_btf", "5.11"},
+    HelperSince{183, "bpf_get_func_arg", "5.17"},
+    HelperSince{184, "bpf_get_func_ret", "5.17"},
+    HelperSince{185, "bpf_get_func_arg_cnt", "5.17"},
+};
+
+const HelperSince* helper_by_id(int id) {
+  for (const auto& h : kHelpers)
+    if (h.id == id)
+      return &h;
+  return nullptr;
+}
+
+// The helper a verifier log says the kernel does not know, in words. A kernel
+// older than the helper does not know its name either: "invalid func
+// unknown#158"; one that knows it but not for this program type says
+// "unknown func bpf_get_current_task_btf#158". Empty if neither.
+std::string missing_helper(std::string_view log) {
+  std::string_view name;
+  size_t at = log.find("invalid func unknown#");
+  if (at != std::string_view::npos) {
+    at += std::string_view("invalid func unknown").size();
+  } else if ((at = log.find("unknown func ")) != std::string_view::npos) {
+    at += std::string_view("unknown func ").size();
+    const size_t end = std::min(log.find_first_of("#\n ", at), log.size());
+    name = log.substr(at, end - at);
+    at = end;
+  } else {
+    return {};
+  }
+  int id = -1;
+  if (at < log.size() && log[at] == '#') {
+    const char* first = log.data() + at + 1;
+    if (std::from_chars(first, log.data() + log.size(), id).ec != std::errc())
+      id = -1;
+  }
+  if (const HelperSince* h = helper_by_id(id))
+    return std::string(h->name) + " (Linux " + h->since + "+)";
+  if (!name.empty())
+    return std::string(name);
+  return id >= 0 ? "#" + std::to_string(id) : std::string();
+}
+
 } // namespace
+
+const char* bpf_helper_name(int id) {
+  const HelperSince* h = helper_by_id(id);
+  return h ? h->name : nullptr;
+}
 
 std::span<const BackendInfo> backends() {
   return kBackends;
@@ -93,15 +168,14 @@ std::string explain_failure(std::string_view backend, const AttachFailure& failu
   if (!facts.btf)
     return "not tried: the kernel has no BTF (/sys/kernel/btf/vmlinux), which CO-RE needs";
   // libbpf's log names what the verifier or the loader could not find.
-  if (size_t at = libbpf_log.find("unknown func "); at != std::string_view::npos) {
-    std::string_view helper = libbpf_log.substr(at + 13);
-    helper = helper.substr(0, helper.find_first_of("#\n "));
-    return "this kernel lacks the BPF helper " + std::string(helper) + " that the " + name +
-           " backend calls (the kernel is too old)";
-  }
+  // First: libbpf rewrites a poisoned CO-RE call ("invalid func
+  // unknown#195896080") into this message.
   if (libbpf_log.find("failed to resolve CO-RE relocation") != std::string_view::npos)
     return "a kernel type or field the " + name +
            " backend reads is missing from this kernel's BTF (CO-RE relocation failed)";
+  if (std::string helper = missing_helper(libbpf_log); !helper.empty())
+    return "this kernel lacks the BPF helper " + helper + " that the " + name +
+           " backend calls (the kernel is too old)";
   const int e = failure.err;
   if (name == "kprobe" && !facts.kprobes)
     return "this kernel has no kprobes (CONFIG_KPROBES is off)";

@@ -358,8 +358,20 @@ TEST(Explain, EachFailureInWords) {
             "this kernel or architecture has no BPF trampolines, which fentry needs");
   EXPECT_EQ(explain_failure("tracepoint", {"load", EINVAL}, f,
                             "libbpf: prog 'x': unknown func bpf_get_current_task_btf#158\n"),
-            "this kernel lacks the BPF helper bpf_get_current_task_btf that the tracepoint backend "
-            "calls (the kernel is too old)");
+            "this kernel lacks the BPF helper bpf_get_current_task_btf (Linux 5.11+) that the "
+            "tracepoint backend calls (the kernel is too old)");
+  // A kernel older than the helper does not know its name: 5.10's verifier.
+  EXPECT_EQ(explain_failure("tracepoint", {"load", EINVAL}, f,
+                            "7: (85) call unknown#158\ninvalid func unknown#158\n"),
+            "this kernel lacks the BPF helper bpf_get_current_task_btf (Linux 5.11+) that the "
+            "tracepoint backend calls (the kernel is too old)");
+  EXPECT_EQ(explain_failure("fentry", {"load", EINVAL}, f, "invalid func unknown#184\n"),
+            "this kernel lacks the BPF helper bpf_get_func_ret (Linux 5.17+) that the fentry "
+            "backend calls (the kernel is too old)");
+  // A helper the table does not know is still named, without a release.
+  EXPECT_EQ(explain_failure("kprobe", {"load", EINVAL}, f, "unknown func bpf_new_thing#999\n"),
+            "this kernel lacks the BPF helper bpf_new_thing that the kprobe backend calls (the "
+            "kernel is too old)");
   EXPECT_EQ(explain_failure("tracepoint", {"load", EINVAL}, f,
                             "libbpf: prog 'x': failed to resolve CO-RE relocation <byte_off>"),
             "a kernel type or field the tracepoint backend reads is missing from this kernel's BTF "
