@@ -4,6 +4,8 @@
 #include <elf.h>
 #include <gtest/gtest.h>
 
+#include <cerrno>
+#include <cstdarg>
 #include <cstring>
 #include <set>
 #include <string>
@@ -12,6 +14,7 @@
 #include "kprobe.skel.h"
 #include "tracepoint.skel.h"
 #include "tracer/backend.h"
+#include "tracer/tracer.h"
 
 namespace {
 
@@ -68,6 +71,47 @@ TEST(Explain, KnowsTheReleaseOfEveryHelperTheBackendsCall) {
   // 5.10's tracepoint object still names the BTF task helper, in the branch
   // a kernel without it drops at load.
   EXPECT_STREQ(nt::bpf_helper_name(158), "bpf_get_current_task_btf");
+}
+
+// What libbpf does with a failed program: its whole verifier log in one
+// message, the refused helper named at the end.
+void libbpf_says(const char* fmt, ...) {
+  const libbpf_print_fn_t print = libbpf_set_print(nullptr);
+  libbpf_set_print(print);
+  va_list args;
+  va_start(args, fmt);
+  print(LIBBPF_WARN, fmt, args);
+  va_end(args);
+}
+
+std::string long_verifier_log() {
+  std::string log = "-- BEGIN PROG LOAD LOG --\n";
+  for (int i = 0; i < 100; ++i)
+    log += std::to_string(i) + ": (79) r6 = *(u64 *)(r1 +16)\n";
+  return log + "171: (85) call bpf_probe_read#4\nunknown func bpf_probe_read#4\n-- END PROG LOAD "
+               "LOG --\n";
+}
+
+// Under lockdown=confidentiality the programs of every backend are refused
+// after a few hundred instructions: the explanation needs the log's end.
+TEST(Explain, ReadsTheWholeVerifierLog) {
+  nt::route_libbpf_log(false);
+  const nt::BackendInfo fake{
+      "fake", 9, "",
+      [](const nt::BpfConfig&, nt::AttachFailure& why) -> std::unique_ptr<nt::AttachedBackend> {
+        libbpf_says("libbpf: prog 'x': BPF program load failed\n%s", long_verifier_log().c_str());
+        why = {"load", EINVAL};
+        return nullptr;
+      }};
+  nt::AttachFailure why;
+  std::string log;
+  EXPECT_EQ(nt::try_backend(fake, nt::BpfConfig{}, why, log), nullptr);
+  EXPECT_EQ(log, "libbpf: prog 'x': BPF program load failed\n" + long_verifier_log());
+  nt::KernelFacts locked;
+  locked.lockdown = "confidentiality";
+  EXPECT_EQ(nt::explain_failure("fake", why, locked, log),
+            "the kernel's lockdown (confidentiality) forbids the BPF helper bpf_probe_read, with "
+            "which the fake backend reads kernel memory");
 }
 
 } // namespace

@@ -161,9 +161,12 @@ for spec in "${kernels[@]}"; do
   pkg=${spec#*:}
   log=$work/$pkg.log
   tr -d '\r' <"$log" | grep '^MATRIX' | tee -a "$results" || true
+  # Kept until the next run, for whoever looks into a failure.
+  mkdir -p "$cache/logs"
+  tr -d '\r' <"$log" >"$cache/logs/$pkg.log"
   if ! grep -q 'MATRIX-DONE' "$log"; then
-    echo "run-matrix.sh: $pkg did not finish (boot failure or timeout); last console lines:" >&2
-    tail -n 20 "$log" >&2
+    echo "run-matrix.sh: $pkg did not finish (boot failure, kernel oops or timeout); console in $cache/logs/$pkg.log:" >&2
+    tr -d '\r' <"$log" | grep -m 1 -A 40 -E 'BUG:|Oops|general protection|Kernel panic' >&2 || tail -n 20 "$log" >&2
     status=1
   fi
   echo "   ($pkg: $(cat "$work/$pkg.secs" 2>/dev/null || echo '?') s)"
