@@ -13,7 +13,8 @@
 # under the cache directory), so the system's apt setup is never changed.
 # A PACKAGE without SUITE comes from the system's apt.
 # Downloads are cached in $NT_VM_CACHE (default /var/cache/nettrace-vm).
-# --jobs N (or NT_VM_JOBS) boots up to N kernels at a time (default 3).
+# --jobs N (or NT_VM_JOBS) boots up to N kernels at a time (default 3);
+# NT_VM_SMP sets each guest's CPUs (default 2).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
 build=$here/build
@@ -135,7 +136,7 @@ done
 
 boot() { # package vmlinuz: the console goes to $work/PACKAGE.log
   local start=$SECONDS
-  timeout 900 qemu-system-x86_64 -accel tcg -m 1024 -smp 2 -nographic -no-reboot \
+  timeout 900 qemu-system-x86_64 -accel tcg -m 1024 -smp "${NT_VM_SMP:-2}" -nographic -no-reboot \
     -kernel "$2" -initrd "$work/initrd.gz" \
     -append "console=ttyS0 panic=-1 quiet loglevel=3" </dev/null >"$work/$1.log" 2>&1 || true
   echo $((SECONDS - start)) >"$work/$1.secs"
