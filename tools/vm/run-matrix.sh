@@ -33,6 +33,8 @@ die() { echo "run-matrix.sh: $*" >&2; exit 2; }
 command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 is missing: apt-get install qemu-system-x86 (tools/install-deps.sh does)"
 [[ -x /bin/busybox ]] || die "busybox is missing: apt-get install busybox-static"
 command -v cpio >/dev/null || die "cpio is missing: apt-get install cpio"
+# (Seen on a shared machine: a stray redirection had replaced it with a file.)
+[[ -c /dev/null ]] || die "/dev/null is not the null device, so apt cannot check signatures (its apt-key writes to it as _apt): restore it with rm /dev/null; mknod -m 666 /dev/null c 1 3"
 for b in nettrace workload; do
   [[ -x "$build/bin/$b" ]] || die "$build/bin/$b is missing: build first (cmake --build $build)"
 done
@@ -65,16 +67,18 @@ use_suite() {
 # Newest unsigned image of a series: the unsigned package ships the same vmlinuz.
 latest() {
   apt-cache "${apt_opts[@]}" search --names-only "^linux-image-$1[.0-9+a-z-]*-amd64-unsigned\$" 2>/dev/null | awk '{ print $1 }' |
-    grep -v -e '-rt-' -e '-cloud-' | sort -V | tail -n 1
+    { grep -v -e '-rt-' -e '-cloud-' || true; } | sort -V | tail -n 1
 }
 # install-deps.sh skips apt-get update when nothing is missing, so the lists
 # may be absent or stale here: refresh them once per suite if a lookup or
 # download fails.
 refreshed=" "
+update_errors=""
 refresh_lists() { # suite
   [[ $refreshed != *" $1 "* ]] || return 1
   refreshed="$refreshed$1 "
-  apt-get "${apt_opts[@]}" update -q >/dev/null 2>&1
+  # apt's own words, for the message if the lookup still fails.
+  update_errors=$(apt-get "${apt_opts[@]}" update -q 2>&1 | grep -E '^(E|W|Err):' | head -n 3 | tr '\n' ' ' || true)
 }
 if [[ ${#kernels[@]} -eq 0 ]]; then
   for spec in bullseye:5.10.0 :6.1.0 :6.12; do
@@ -82,7 +86,7 @@ if [[ ${#kernels[@]} -eq 0 ]]; then
     use_suite "$suite"
     k=$(latest "$series")
     if [[ -z "$k" ]] && refresh_lists "$suite"; then k=$(latest "$series"); fi
-    [[ -n "$k" ]] || die "no linux-image-$series*-amd64-unsigned in the apt lists of Debian's ${suite:-own} suite (apt-get update failed?)"
+    [[ -n "$k" ]] || die "no linux-image-$series*-amd64-unsigned in the apt lists of Debian's ${suite:-own} suite${update_errors:+; apt-get update said: $update_errors}"
     kernels+=("${suite:+$suite:}$k")
   done
 fi
@@ -122,7 +126,7 @@ for spec in "${kernels[@]}"; do
     if ! (cd "$cache" && apt-get "${apt_opts[@]}" download "$pkg" >/dev/null 2>&1); then
       refresh_lists "$suite" || true
       (cd "$cache" && apt-get "${apt_opts[@]}" download "$pkg" >/dev/null 2>&1) ||
-        die "cannot download $pkg with apt-get from the ${suite:-default} suite: is it still in Debian's archive?"
+        die "cannot download $pkg with apt-get from the ${suite:-default} suite: is it still in Debian's archive?${update_errors:+ (apt-get update said: $update_errors)}"
     fi
     deb=$(ls "$cache/${pkg}"_*.deb | head -n 1)
   fi
