@@ -201,15 +201,12 @@ run_scenarios() { # backend
   done
 }
 
-: >$T/verdicts
-nettrace --info >$T/info 2>&1
-cat $T/info
-# --info explains every failure in words (explain_failure, src/tracer/backend.cpp):
-# its two answers that name no cause count as a failure of the matrix.
 # The verifier's reasons, for whoever reads the console log.
 verifier_log() { # backend
   nettrace --backend "$1" -v -d 1 2>&1 >/dev/null | grep -v '^libbpf: CO-RE\|^libbpf: sec\|^libbpf: map\|^libbpf: elf' | tail -n 25 | sed 's/^/MATRIX-LOG /'
 }
+# --info explains every failure in words (explain_failure, src/tracer/backend.cpp):
+# its two answers that name no cause count as a failure of the matrix.
 info_explained() { # check info-file
   vague=$(grep -E '^  [a-z]+ +fails: (the kernel.s verifier rejected|the [a-z]+ backend failed at)' "$2" | tr -s ' ' | tr '\n' ';')
   named=$(grep -E '^  [a-z]+ +fails: ' "$2" | tr -s ' ' | tr '\n' ';')
@@ -218,6 +215,10 @@ info_explained() { # check info-file
     for v in $(grep -E '^  [a-z]+ +fails: (the kernel.s verifier rejected|the [a-z]+ backend failed at)' "$2" | awk '{ print $1 }'); do verifier_log "$v"; done
   else say "info $1 PASS $(grep -cE '^  [a-z]+ +fails: ' "$2") failures, each named${named:+: $named}"; fi
 }
+
+: >$T/verdicts
+nettrace --info >$T/info 2>&1
+cat $T/info
 info_explained explained $T/info
 # Debian's kernels have kprobes and trampolines: all three backends must load
 # here (below), and the rule the host's live tests use must say so too.
