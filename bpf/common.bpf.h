@@ -74,6 +74,35 @@ static __always_inline void nt_current_identity(struct nt_identity *id)
 	id->state = NT_TCP_SYN_SENT;
 }
 
+/*
+ * The current task's open-file table: its fd array and how many slots it has.
+ * bpf_get_current_task_btf() (Linux 5.11+) gives a BTF-typed task whose hops
+ * are plain loads; before it (5.10) bpf_get_current_task() gives a plain
+ * integer and each hop is a CO-RE bpf_probe_read_kernel(). The test is a
+ * CO-RE relocation that libbpf resolves to a constant at load: a kernel
+ * without the helper removes the branch that calls it as dead code before
+ * it resolves helper calls, so one object loads on both.
+ */
+static __always_inline bool nt_current_fdtable(struct file ***fds, unsigned int *max_fds)
+{
+	struct fdtable *fdt;
+
+	if (bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_get_current_task_btf)) {
+		struct task_struct *task = bpf_get_current_task_btf();
+
+		fdt = task->files->fdt;
+		*fds = fdt->fd;
+		*max_fds = fdt->max_fds;
+	} else {
+		struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+
+		fdt = BPF_CORE_READ(task, files, fdt);
+		*fds = BPF_CORE_READ(fdt, fd);
+		*max_fds = BPF_CORE_READ(fdt, max_fds);
+	}
+	return *fds != NULL;
+}
+
 /* The task filters: applied where the identity is captured. */
 static __always_inline bool nt_identity_wanted(const struct nt_identity *id)
 {

@@ -52,18 +52,17 @@ int BPF_PROG(tracepoint_inet_sock_set_state, struct sock *sk, int oldstate, int 
 /* fd -> struct file -> struct socket -> struct sock, in the current task. */
 static __always_inline struct sock *nt_sock_of_fd(long fd)
 {
-	/* The task is BTF-typed: its hops are plain loads. fdt->fd is a
-	 * pointer to pointers, which BTF does not type, so from fds[fd] on
-	 * every hop is a bpf_probe_read_kernel(). */
-	struct task_struct *task = bpf_get_current_task_btf();
-	struct fdtable *fdt = task->files->fdt;
-	struct file **fds = fdt->fd;
-	unsigned int max_fds = fdt->max_fds;
+	struct file **fds;
+	unsigned int max_fds;
 	struct file *file = NULL;
 	struct socket *sock;
 
+	if (!nt_current_fdtable(&fds, &max_fds))
+		return NULL;
 	if (fd < 0 || fd >= max_fds)
 		return NULL;
+	/* fdt->fd is a pointer to pointers, which BTF does not type, so
+	 * from fds[fd] on every hop is a bpf_probe_read_kernel(). */
 	bpf_core_read(&file, sizeof(file), &fds[fd]);
 	if (!file)
 		return NULL;

@@ -73,9 +73,17 @@ KernelFacts kernel_facts();
 
 // One sentence, in words, on why `backend` failed as `failure` says, given the
 // facts; `libbpf_log` is libbpf's log of the attempt (may be empty), which
-// names a missing helper or a failed CO-RE relocation.
+// names a missing helper (with the Linux release that added it) or a failed
+// CO-RE relocation. Two answers name no cause: "the kernel's verifier
+// rejected ..." and "the ... backend failed at ..."; the kernel matrix
+// (tools/vm/guest-init.sh) fails on either, so every failure on a kernel of
+// the matrix is explained.
 std::string explain_failure(std::string_view backend, const AttachFailure& failure,
                             const KernelFacts& facts, std::string_view libbpf_log = {});
+
+// The name of BPF helper `id` (enum bpf_func_id) if explain_failure knows the
+// release that added it, else null.
+const char* bpf_helper_name(int id);
 
 std::span<const BackendInfo> backends();
 const BackendInfo* find_backend(const std::string& name);

@@ -32,13 +32,20 @@ std::string* g_libbpf_capture = nullptr;
 
 int libbpf_log(enum libbpf_print_level, const char* fmt, va_list args) {
   if (g_libbpf_capture) {
+    // Whole messages: libbpf hands over a failed program's verifier log as
+    // one message, and the refused helper is named at its end.
     va_list copy;
     va_copy(copy, args);
-    char line[512];
-    const int n = vsnprintf(line, sizeof line, fmt, copy);
+    const int n = vsnprintf(nullptr, 0, fmt, copy);
     va_end(copy);
-    if (n > 0)
-      g_libbpf_capture->append(line, std::min<size_t>(size_t(n), sizeof line - 1));
+    if (n > 0) {
+      const size_t at = g_libbpf_capture->size();
+      g_libbpf_capture->resize(at + size_t(n) + 1);
+      va_copy(copy, args);
+      vsnprintf(g_libbpf_capture->data() + at, size_t(n) + 1, fmt, copy);
+      va_end(copy);
+      g_libbpf_capture->resize(at + size_t(n));
+    }
   }
   if (!g_libbpf_verbose)
     return 0;

@@ -357,10 +357,35 @@ TEST(Explain, EachFailureInWords) {
             "fentry refused by the kernel (EPERM): lockdown or BPF trampolines unavailable");
   EXPECT_EQ(explain_failure("fentry", {"load", 524}, f),
             "this kernel or architecture has no BPF trampolines, which fentry needs");
+  // A kernel that names the helper has it, but not for this program.
   EXPECT_EQ(explain_failure("tracepoint", {"load", EINVAL}, f,
                             "libbpf: prog 'x': unknown func bpf_get_current_task_btf#158\n"),
-            "this kernel lacks the BPF helper bpf_get_current_task_btf that the tracepoint backend "
-            "calls (the kernel is too old)");
+            "this kernel has the BPF helper bpf_get_current_task_btf (Linux 5.11+) but refuses it "
+            "to the tracepoint backend's programs (lockdown, or the kernel is too old to offer it "
+            "to them)");
+  // Under lockdown=confidentiality (5.10 and 6.1 say "unknown func", 6.12
+  // "cannot use helper"; libbpf has turned bpf_probe_read_kernel into
+  // bpf_probe_read, whose probe failed).
+  KernelFacts locked;
+  locked.lockdown = "confidentiality";
+  for (const char* log : {"171: (85) call bpf_probe_read#4\nunknown func bpf_probe_read#4\n",
+                          "program of this type cannot use helper bpf_probe_read#4\n"})
+    EXPECT_EQ(explain_failure("kprobe", {"load", EINVAL}, locked, log),
+              "the kernel's lockdown (confidentiality) forbids the BPF helper bpf_probe_read, with "
+              "which the kprobe backend reads kernel memory")
+        << log;
+  // A kernel older than the helper does not know its name: 5.10's verifier.
+  EXPECT_EQ(explain_failure("tracepoint", {"load", EINVAL}, f,
+                            "7: (85) call unknown#158\ninvalid func unknown#158\n"),
+            "this kernel lacks the BPF helper bpf_get_current_task_btf (Linux 5.11+) that the "
+            "tracepoint backend calls (the kernel is too old)");
+  EXPECT_EQ(explain_failure("fentry", {"load", EINVAL}, f, "invalid func unknown#184\n"),
+            "this kernel lacks the BPF helper bpf_get_func_ret (Linux 5.17+) that the fentry "
+            "backend calls (the kernel is too old)");
+  // A helper the table does not know is still named, without a release.
+  EXPECT_EQ(explain_failure("kprobe", {"load", EINVAL}, f, "invalid func unknown#999\n"),
+            "this kernel lacks the BPF helper #999 that the kprobe backend calls (the kernel is "
+            "too old)");
   EXPECT_EQ(explain_failure("tracepoint", {"load", EINVAL}, f,
                             "libbpf: prog 'x': failed to resolve CO-RE relocation <byte_off>"),
             "a kernel type or field the tracepoint backend reads is missing from this kernel's BTF "
