@@ -416,7 +416,7 @@ SnapshotSummary for_each_existing(const TracerOptions& options,
     } else if (method == SnapshotMethod::Iterator) {
       throw TracerError(kExitNoBackend, "snapshot: " + why);
     } else {
-      out.warnings.push_back("snapshot: " + why + "; reading /proc instead");
+      out.fallback = "snapshot: " + why + "; reading /proc instead";
       out.stats = {};
     }
   }
@@ -469,6 +469,8 @@ Snapshot take_snapshot(const TracerOptions& filter, SnapshotMethod method) {
       filter, [&](const ExistingConnection& c) { s.connections.push_back(c); }, method);
   s.stats = sum.stats;
   s.warnings = std::move(sum.warnings);
+  if (!sum.fallback.empty())
+    s.warnings.push_back(sum.fallback);
   return s;
 }
 

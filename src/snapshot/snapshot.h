@@ -80,6 +80,9 @@ struct SnapshotStats {
 
 struct SnapshotSummary {
   SnapshotStats stats;
+  // Why Auto did not use the iterator (it then read /proc, completely): the
+  // normal state of things before 5.11, so a note for -v, not a warning.
+  std::string fallback;
   // One line per problem that made the snapshot incomplete (a namespace that
   // could not be entered...), for the user to see with -v.
   std::vector<std::string> warnings;

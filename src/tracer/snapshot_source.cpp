@@ -67,8 +67,12 @@ void SnapshotSource::take(const RecordCallback& cb) {
   forget_after_ns_ = realtime_ns() + kOverlapNs;
   if (!say_)
     return;
+  // Warnings say what the snapshot could not read (it is incomplete); the
+  // library's lines start with "snapshot: ".
   for (const std::string& w : summary.warnings)
-    say_("nettrace: snapshot: " + w);
+    say_("nettrace: " + w);
+  if (options_.verbose && !summary.fallback.empty())
+    say_("nettrace: " + summary.fallback);
   if (options_.verbose) {
     const SnapshotStats& s = summary.stats;
     say_("nettrace: snapshot: " + std::to_string(s.connections) + " existing connections in " +

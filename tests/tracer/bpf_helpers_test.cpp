@@ -10,11 +10,13 @@
 #include <set>
 #include <string>
 
+#include "tracer/backend.h"
+#include "tracer/tracer.h"
+
+// After tracer/backend.h: the skeletons name struct nt_config, defined there.
 #include "fentry.skel.h"
 #include "kprobe.skel.h"
 #include "tracepoint.skel.h"
-#include "tracer/backend.h"
-#include "tracer/tracer.h"
 
 namespace {
 
