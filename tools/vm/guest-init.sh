@@ -182,6 +182,26 @@ portlist() { # backend: --port with two ports of three
   check "$b" port-list $T/pl.want $T/pl.trace $pids
 }
 
+snapshot() { # backend: connections held open before nettrace starts come first, once
+  b=$1
+  rm -f $T/snap*
+  workload serve --listen 127.0.0.1:7030 --comm srv-snap --count 0 --hold -v >$T/snap.srv &
+  srv=$!
+  wait_srv $T/snap.srv
+  workload connect --to 127.0.0.1:7030 --comm cli-snap --count 2 --hold -v >$T/snap.cli &
+  cli=$!
+  i=0; while ! grep -q '^held' $T/snap.cli 2>/dev/null && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done
+  i=0; while [ "$(grep -c '^accepted' $T/snap.srv)" -lt 2 ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done
+  if ! start_nt "$b" $T/snap.trace --port 7030; then say "$b snapshot FAIL nettrace did not start"; kill $srv $cli; return; fi
+  stop_nt
+  kill $srv $cli
+  cp=$(awk '$1=="pid"{print $2}' $T/snap.cli); sp=$(awk '$1=="pid"{print $2}' $T/snap.srv)
+  { echo "# snapshot 4 connections"; expected $T/snap.cli "$cp" cli-snap; expected $T/snap.srv "$sp" srv-snap; } | sort >$T/snap.want
+  sort $T/snap.trace >$T/snap.got
+  if cmp -s $T/snap.want $T/snap.got; then say "$b snapshot PASS 4 existing ends after the marker, nothing twice"
+  else say "$b snapshot FAIL $(diff $T/snap.want $T/snap.got | grep '^[<>]' | head -4 | tr '\n' ' ')[nettrace: $(tail -n 2 $T/nt.err | tr '\n' ' ')]"; fi
+}
+
 # The scenarios every backend that loads runs, in order. Each is a function
 # above taking the backend's name, which prints at least one verdict line with
 # say "<backend> <check> PASS|FAIL <detail>" (each PASS or FAIL line counts).
@@ -189,7 +209,7 @@ portlist() { # backend: --port with two ports of three
 # here; run-matrix.sh and the vm_matrix test need no change.
 ipv4() { pair "$1" ipv4 127.0.0.1:7000 127.0.0.1:7000 --count 3; }
 ipv6() { pair "$1" ipv6 "[::1]:7001" "[::1]:7001" --count 3; }
-SCENARIOS="ipv4 ipv6 threads refused failed_port selfconn families portlist"
+SCENARIOS="ipv4 ipv6 threads refused failed_port selfconn families portlist snapshot"
 
 # (Shell functions share their variables: the scenarios set b, s, n...,
 # so this loop keeps to names of its own.)

@@ -18,6 +18,9 @@
 // --timeout-ms abandons a connect still unanswered after MS (reported as
 // "refused" with EINPROGRESS). A server on [::] takes IPv4 clients too (IPV6_V6ONLY off). Exit 0
 // when everything behaved as asked, 1 otherwise, 64 on usage. --count 0 serves until killed.
+// --hold keeps every connection open until the process is killed (serve: the
+// accepted ones; connect: its own, after printing "held"), for the tests of
+// connections that exist before nettrace starts.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/prctl.h>
@@ -43,14 +46,15 @@ struct Args {
   bool expect_fail = false;
   bool verbose = false; // report every connection (-v)
   long timeout_ms = 0;  // connect: give up after this long, leaving the socket in SYN_SENT
+  bool hold = false;    // keep the connections open until killed
 };
 
 [[noreturn]] void usage(const char* why) {
   std::fprintf(stderr,
                "workload: %s\nusage: workload serve --listen IP:PORT [--comm NAME] [--count N] "
-               "[--reuseport]\n"
+               "[--reuseport] [--hold]\n"
                "       workload connect --to IP:PORT [--bind IP:PORT] [--comm NAME] [--count N] "
-               "[--threads T] [--timeout-ms MS] [--expect-fail] [-v]\n",
+               "[--threads T] [--timeout-ms MS] [--expect-fail] [--hold] [-v]\n",
                why);
   std::exit(64);
 }
@@ -167,7 +171,8 @@ int serve(const Args& a) {
       std::printf("accepted %s %s\n", local_of(c).c_str(), remote_of(c).c_str());
       std::fflush(stdout);
     }
-    close(c);
+    if (!a.hold)
+      close(c); // held ones stay open until the process is killed
   }
   close(fd);
   return 0;
@@ -221,7 +226,8 @@ int connect_all(const Args& a) {
           std::fputs(line.c_str(), stdout);
         }
       }
-      close(fd);
+      if (!a.hold)
+        close(fd);
     }
   };
   std::vector<std::thread> threads;
@@ -231,6 +237,12 @@ int connect_all(const Args& a) {
   for (auto& t : threads)
     t.join();
   std::printf("connected %ld failed %ld\n", ok.load(), failed.load());
+  if (a.hold) {
+    std::printf("held\n");
+    std::fflush(stdout);
+    for (;;)
+      pause();
+  }
   return a.expect_fail ? (ok == 0 ? 0 : 1) : (failed == 0 ? 0 : 1);
 }
 
@@ -254,6 +266,8 @@ int main(int argc, char** argv) {
       a.bind = val();
     else if (k == "--timeout-ms")
       a.timeout_ms = std::atol(val().c_str());
+    else if (k == "--hold")
+      a.hold = true;
     else if (k == "--comm")
       a.comm = val();
     else if (k == "--count")
