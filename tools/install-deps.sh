@@ -19,7 +19,7 @@ packages=(
   libgtest-dev libgmock-dev libre2-dev libcap-dev libsimdjson-dev nlohmann-json3-dev libabsl-dev
   iproute2 procps util-linux kmod strace
   help2man man-db groff-base
-  qemu-system-x86 busybox-static cpio
+  qemu-system-x86 busybox-static cpio xz-utils
 )
 if [[ "${1:-}" == "--bench" ]]; then
   # Peers measured side by side with nettrace, and Google Benchmark.

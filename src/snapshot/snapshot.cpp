@@ -328,8 +328,14 @@ void collect_by_proc(const snap::SocketFilter& sockets_wanted,
                          });
       if (err) {
         ++out.stats.netns_failed;
-        out.warnings.push_back("snapshot: sock_diag dump of network namespace " +
-                               std::to_string(netns) + " failed: " + errno_text(err));
+        // ENOENT: no handler for TCP sock_diag, i.e. the tcp_diag module is
+        // not loaded and the kernel could not load it (no modprobe, or
+        // module loading is off).
+        out.warnings.push_back(
+            "snapshot: sock_diag dump of network namespace " + std::to_string(netns) +
+            " failed: " + errno_text(err) +
+            (err == ENOENT ? " (the kernel's tcp_diag module is not loaded: modprobe tcp_diag)"
+                           : ""));
         continue;
       }
       ++out.stats.netns;

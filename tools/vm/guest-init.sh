@@ -11,6 +11,9 @@ mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null
 mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
 mount -t securityfs securityfs /sys/kernel/security 2>/dev/null
 ip link set lo up
+# What modprobe would load on a real host at the snapshot's first sock_diag
+# request (run-matrix.sh puts them here).
+for m in inet_diag tcp_diag; do insmod /lib/modules/$(uname -r)/$m.ko 2>/dev/null; done
 K=$(uname -r)
 T=/tmp
 # Every verdict also goes to $T/verdicts, so that a scenario that printed none

@@ -33,6 +33,7 @@ die() { echo "run-matrix.sh: $*" >&2; exit 2; }
 command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 is missing: apt-get install qemu-system-x86 (tools/install-deps.sh does)"
 [[ -x /bin/busybox ]] || die "busybox is missing: apt-get install busybox-static"
 command -v cpio >/dev/null || die "cpio is missing: apt-get install cpio"
+command -v xz >/dev/null || die "xz is missing: apt-get install xz-utils"
 # (Seen on a shared machine: a stray redirection had replaced it with a file.)
 [[ -c /dev/null ]] || die "/dev/null is not the null device, so apt cannot check signatures (its apt-key writes to it as _apt): restore it with rm /dev/null; mknod -m 666 /dev/null c 1 3"
 for b in nettrace workload; do
@@ -110,8 +111,6 @@ done
 cp "$here/tools/vm/guest-init.sh" "$root/init"
 cp "$here/tests/live/expected-backends.sh" "$root/bin/expected-backends"
 chmod +x "$root/init"
-(cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) >"$work/initrd.gz"
-
 # Downloads and kernel images first, one at a time (the network and the
 # disk), then the boots, up to $jobs at a time: TCG is CPU-bound, but every
 # guest also waits (for nettrace to attach, for its servers), and a second
@@ -136,7 +135,21 @@ for spec in "${kernels[@]}"; do
   vmlinuz=$(ls "$kdir"/boot/vmlinuz-* | head -n 1)
   [[ -f "$vmlinuz" ]] || die "$deb holds no /boot/vmlinuz-*"
   images+=("$vmlinuz")
+  # The socket-diag modules: on a real host the kernel loads them itself when
+  # the snapshot's first sock_diag request comes (modprobe); the busybox guest
+  # has no modprobe, so init loads them (guest-init.sh). Uncompressed, for
+  # busybox's insmod.
+  dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$kdir" --wildcards './lib/modules/*/kernel/net/ipv4/inet_diag.ko*' './lib/modules/*/kernel/net/ipv4/tcp_diag.ko*'
+  for ko in "$kdir"/lib/modules/*/kernel/net/ipv4/*_diag.ko*; do
+    ver=${ko#"$kdir"/lib/modules/}; ver=${ver%%/*}
+    mkdir -p "$root/lib/modules/$ver"
+    case $ko in
+      *.xz) xz -dc "$ko" >"$root/lib/modules/$ver/$(basename "${ko%.xz}")" ;;
+      *) cp "$ko" "$root/lib/modules/$ver/" ;;
+    esac
+  done
 done
+(cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) >"$work/initrd.gz"
 
 boot() { # package vmlinuz: the console goes to $work/PACKAGE.log
   local start=$SECONDS
