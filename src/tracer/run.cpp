@@ -1,5 +1,5 @@
 // nettrace's program: --info, or open the sources (the tracer), open the sinks
-// (lines on stdout), and run the loop (pipeline.h) until stopped.
+// (lines on stdout, the --serve map), and run the loop (pipeline.h) until stopped.
 #include <fcntl.h>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "serve/serve.h"
 #include "tracer/backend.h"
 #include "tracer/cli.h"
 #include "tracer/line_sink.h"
@@ -102,6 +103,18 @@ int run_nettrace(const NettraceConfig& config) {
   if (config.info)
     return print_info(config);
   install_signals();
+  // --serve binds first: a port in use fails before anything is loaded, and
+  // the port is bound while we still may (a port below 1024, say) before
+  // --user drops privileges. Its thread starts after the drop.
+  std::unique_ptr<Server> server;
+  const Tracer* traced = nullptr;
+  if (config.serve.enabled)
+    server = std::make_unique<Server>(config.serve, [&traced, &config](ServeState& state) {
+      uint64_t missed = 0;
+      const bool known = traced && traced->missed(missed);
+      state.set_tracer_health(traced ? traced->lost() : 0, known, missed,
+                              config.tracer.ringbuf_size);
+    });
   // Sources.
   auto tracer = Tracer::open(config.tracer, [](std::string_view s) {
     std::fprintf(stderr, "%.*s\n", int(s.size()), s.data());
@@ -110,6 +123,11 @@ int run_nettrace(const NettraceConfig& config) {
   // --info; on many kernels it is the normal state of things.
   std::fprintf(stderr, "nettrace: tracing with the %s backend; Ctrl-C to stop\n",
                tracer->backend_name().c_str());
+  traced = tracer.get();
+  if (server)
+    std::fprintf(stderr, "nettrace: serving on %s%s%s:%u (/metrics, /api/events, /healthz ...)\n",
+                 config.serve.addr.family == 6 ? "[" : "", config.serve.addr.addr.c_str(),
+                 config.serve.addr.family == 6 ? "]" : "", unsigned(server->port()));
   if (!config.ready_file.empty()) {
     UniqueFd fd(::open(config.ready_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
     if (!fd || ::write(fd.get(), "ready\n", 6) != 6)
@@ -118,6 +136,8 @@ int run_nettrace(const NettraceConfig& config) {
   }
   if (!config.user.empty())
     drop_privileges(config.user);
+  if (server)
+    server->start(); // after the drop: capabilities are per thread
 
   // Sinks.
   LineSinkOptions out;
@@ -130,13 +150,18 @@ int run_nettrace(const NettraceConfig& config) {
   // The loop.
   RunLoop loop;
   loop.add(*tracer);
-  loop.add(lines);
+  const bool write_lines = !server || config.serve.lines;
+  if (write_lines)
+    loop.add(lines);
+  if (server)
+    loop.add(server->sink());
   LoopOptions lo;
   lo.tick_ms = config.tracer.drain_interval_ms;
   lo.duration_s = config.duration_s;
   loop.run(g_stop, lo);
 
-  std::fprintf(stderr, "nettrace: %s, %llu lost (%s backend)\n", lines.summary().c_str(),
+  const std::string said = write_lines ? lines.summary() : server->summary();
+  std::fprintf(stderr, "nettrace: %s, %llu lost (%s backend)\n", said.c_str(),
                static_cast<unsigned long long>(tracer->lost()), tracer->backend_name().c_str());
   uint64_t missed = 0;
   if (!tracer->missed(missed))
