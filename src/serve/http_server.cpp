@@ -322,10 +322,29 @@ void HttpServer::run() {
           if (!cfd)
             break; // EAGAIN, or out of descriptors: the backlog waits
           if (clients.size() >= limits_.max_clients) {
-            static const std::string busy = plain(503, "too many clients at once; try again");
-            [[maybe_unused]] ssize_t w = ::send(cfd.get(), busy.data(), busy.size(), MSG_NOSIGNAL);
+            // Full: the client that has waited longest for its own request
+            // to arrive makes room (a slowloris holds its slot until someone
+            // needs it, not until its deadline). Only when every client is
+            // taking a response is the newcomer refused.
+            auto oldest = clients.end();
+            for (auto it = clients.begin(); it != clients.end(); ++it)
+              if (it->second->phase == Phase::Reading &&
+                  (oldest == clients.end() ||
+                   it->second->deadline_ms < oldest->second->deadline_ms))
+                oldest = it;
+            if (oldest == clients.end()) {
+              static const std::string busy = plain(503, "too many clients at once; try again");
+              [[maybe_unused]] ssize_t w =
+                  ::send(cfd.get(), busy.data(), busy.size(), MSG_NOSIGNAL);
+              ++counted.refused;
+              continue;
+            }
+            static const std::string cut =
+                plain(408, "request not complete; made room for another");
+            [[maybe_unused]] ssize_t w =
+                ::send(oldest->first, cut.data(), cut.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
             ++counted.refused;
-            continue;
+            clients.erase(oldest);
           }
           auto c = std::make_unique<Client>();
           c->deadline_ms = mono_ms() + uint64_t(limits_.request_timeout_ms);

@@ -1,7 +1,9 @@
 // A small HTTP/1.1 server for nettrace --serve: one thread, one epoll set,
 // non-blocking sockets, one request per connection (Connection: close).
 // Bounded by construction, so hostile clients cannot hold it: a cap on
-// clients at once (more are answered 503 and closed), on the request head's
+// clients at once (when full, the client that has waited longest for its
+// request to arrive is cut to make room; 503 only when every client is
+// taking a response), on the request head's
 // size (431), and a deadline for the whole request (slowloris: a byte now and
 // then does not extend it) and for the whole response. Requests with a body
 // are refused (413): every route is a GET.

@@ -71,7 +71,7 @@ struct ServeHealth {
   uint64_t connections_expired = 0;
   uint64_t ring_evicted = 0;      // records pushed out of the ring
   std::vector<uint64_t> overflow; // records per kind that found no room for their edge
-  uint64_t http_refused = 0;      // clients refused: too many at once
+  uint64_t http_refused = 0;      // clients refused or cut for room: too many at once
   uint64_t http_timeouts = 0;     // clients cut: too slow
   uint64_t http_bad = 0;          // requests answered 4xx
 };
