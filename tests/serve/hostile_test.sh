@@ -18,7 +18,7 @@ while [[ $port == "$sp" ]]; do port=$(free_listen_port); done
 start_serve h "$sp" --port "$port" --serve-max-clients 8
 url=http://127.0.0.1:$sp
 
-"$W" serve --listen 127.0.0.1:$port --comm nt-hsrv --count 0 >"$T/srv" &
+"$W" serve --listen 127.0.0.1:$port --comm nt-hsrv --count 0 -v >"$T/srv" &
 srv=$!; NT_BG_PIDS+=("$srv")
 wait_ready_line "$T/srv" "$srv"
 # The storm: rounds of 1000 connections (two threads of 500) until the
@@ -69,17 +69,50 @@ for fd in "${slow[@]}"; do exec {fd}>&- 2>/dev/null || true; done
 
 # Every connection of the storm was counted, on both ends, none lost.
 metric() { curl -fsS "$url/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
+# Accepts are compared with what the server itself accepted, connects with
+# what the client made. A connection reset before the server accepts it (its
+# peer "[::]:0" in the server's words) has lost its ports by then: the port
+# filter cannot keep it, with or without --serve (plain output misses it
+# too), so it is not counted on either side.
 deadline=$((SECONDS + 10))
-until [[ $(metric 'nettrace_events_total{kind="accept"}') == "$conns" ]] || [[ $SECONDS -ge $deadline ]]; do sleep 0.2; done
+while :; do
+  accepted=$(grep '^accepted' "$T/srv" | grep -vc ' \[::\]:0$' || true)
+  reset=$(grep -c '^accepted .* \[::\]:0$' "$T/srv" || true)
+  accepts=$(metric 'nettrace_events_total{kind="accept"}')
+  [[ $accepts == "$accepted" ]] && break
+  [[ $SECONDS -ge $deadline ]] && break
+  sleep 0.5
+done
 connects=$(metric 'nettrace_events_total{kind="connect"}')
-accepts=$(metric 'nettrace_events_total{kind="accept"}')
 lost=$(metric 'nettrace_lost_events_total')
 edge=$(metric "nettrace_connections_total{comm=\"nt-hcli\",direction=\"out\",server_addr=\"127.0.0.1\",server_port=\"$port\"}")
-echo "storm made $conns connections; served connect $connects, accept $accepts, edge $edge, lost $lost"
-[[ $connects == "$conns" && $accepts == "$conns" && $edge == "$conns" && $lost == 0 ]] ||
-  fail "nettrace served connect $connects, accept $accepts (edge $edge, lost $lost) of $conns made"
+echo "storm: the client made $conns connections, the server accepted $accepted (and $reset already reset); served connect $connects (edge $edge), accept $accepts, lost $lost"
+[[ $connects == "$conns" && $edge == "$conns" && $accepts == "$accepted" && $lost == 0 ]] ||
+  fail "nettrace served connect $connects (edge $edge), accept $accepts, lost $lost; made $conns, accepted $accepted"
 rejected=$(curl -fsS "$url/metrics" | awk '$1 ~ /^nettrace_http_rejected_total/ { s += $2 } END { print s + 0 }')
 [[ $rejected -ge 12 ]] || fail "only $rejected HTTP clients counted as rejected"
-pass "storm: $conns connections counted on both ends, 0 lost; $rejected hostile clients counted"
+pass "storm: $conns connects and $accepted accepts counted, 0 lost; $rejected hostile clients counted"
 stop_serve "$SERVE_PID" h
 kill "$srv" 2>/dev/null || true
+
+# --user: the port is bound before privileges drop (one below 1024 here, which
+# only root may bind), and every thread, the HTTP one too, ends with no
+# capability and nobody's uid.
+for _ in $(seq 1 50); do
+  lp=$((600 + RANDOM % 400))
+  ss -Htln "sport = :$lp" | grep -q . || break
+done
+start_serve u "$lp" --user nobody --port "$port"
+[[ $(curl -fsS "http://127.0.0.1:$lp/healthz") == ok ]] || fail "--user nobody: /healthz does not answer"
+nobody=$(id -u nobody)
+threads=0
+for task in /proc/$SERVE_PID/task/*; do
+  threads=$((threads + 1))
+  [[ $(awk '$1 == "CapEff:" { print $2 }' "$task/status") == 0000000000000000 ]] ||
+    fail "--user nobody: thread $(basename "$task") keeps capabilities: $(grep Cap "$task/status")"
+  [[ $(awk '$1 == "Uid:" { print $2 $3 }' "$task/status") == "$nobody$nobody" ]] ||
+    fail "--user nobody: thread $(basename "$task") is not uid $nobody"
+done
+[[ $threads -ge 2 ]] || fail "--user nobody: expected the loop and the HTTP thread, found $threads threads"
+stop_serve "$SERVE_PID" u
+pass "--user nobody: port $lp bound before the drop; $threads threads, none with a capability"
