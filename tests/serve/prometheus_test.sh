@@ -39,7 +39,7 @@ YML
 promtool check config "$T/prometheus.yml" >/dev/null || fail "promtool rejects the test's config"
 prometheus --config.file="$T/prometheus.yml" --storage.tsdb.path="$T/data" \
   --web.listen-address="127.0.0.1:$pp" >"$T/prometheus.log" 2>&1 &
-NT_BG_PIDS+=($!)
+prom=$!; NT_BG_PIDS+=("$prom")
 
 # Traffic: a server in a, a client in b connects 5 times; 2 connects from b to
 # a port of a nobody listens on are refused.
@@ -127,3 +127,4 @@ grep -q '^nettrace: 5 connections and 0 failed connects served' "$T/a.err" || fa
 grep -q '^nettrace: 5 connections and 2 failed connects served' "$T/b.err" || fail "summary b: $(cat "$T/b.err")"
 [[ ! -s "$T/a.out" ]] || fail "--serve wrote lines on stdout without --serve-lines"
 pass "summaries exact; stdout quiet"
+kill -TERM "$prom" 2>/dev/null; wait "$prom" 2>/dev/null || true
