@@ -10,6 +10,7 @@
 #include <cctype>
 #include <cerrno>
 #include <charconv>
+#include <cstdio>
 #include <cstring>
 #include <ctime>
 #include <memory>
@@ -238,8 +239,12 @@ void HttpServer::start(Handler handler, CounterSink counters) {
 
 void HttpServer::run() {
   UniqueFd ep(epoll_create1(EPOLL_CLOEXEC));
-  if (!ep)
+  if (!ep) {
+    // Out of descriptors at start: tracing goes on, unserved, and says so.
+    std::fprintf(stderr, "nettrace: --serve: epoll_create1: %s; not serving\n",
+                 std::strerror(errno));
     return;
+  }
   auto watch = [&](int fd, uint32_t events, int op) {
     epoll_event ev{};
     ev.events = events;

@@ -82,7 +82,7 @@ void ServeState::remember_connection(const Record& r, uint64_t now_ms) {
     return;
   ConnKey key{r.local, r.remote, r.netns};
   const uint64_t seq = ++conn_seq_;
-  auto [it, fresh] = conns_.try_emplace(key);
+  auto it = conns_.try_emplace(key).first; // a tuple seen again is updated
   it->second.record = r;
   it->second.seq = seq;
   it->second.last_ms = now_ms;
@@ -109,7 +109,6 @@ void ServeState::remember_connection(const Record& r, uint64_t now_ms) {
     }
     conn_order_.swap(live);
   }
-  (void)fresh;
 }
 
 void ServeState::expire(uint64_t now_ms) {
