@@ -144,6 +144,11 @@ int parse_request_head(std::string_view head, HttpRequest& req, std::string& why
     why = "the target must be a path starting with '/'";
     return 400;
   }
+  for (char c : target)
+    if (static_cast<unsigned char>(c) <= 0x20 || static_cast<unsigned char>(c) >= 0x7f) {
+      why = "the target holds a control, space or non-ASCII byte (percent-encode it)";
+      return 400;
+    }
   while (!rest.empty()) {
     const size_t e = rest.find("\r\n");
     const std::string_view h = rest.substr(0, e);

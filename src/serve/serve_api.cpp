@@ -50,6 +50,26 @@ bool whole(std::string_view s, uint64_t max, uint64_t& v) {
   return !s.empty() && ec == std::errc{} && end == s.data() + s.size() && v <= max;
 }
 
+// A client's text as a 400 repeats it: printable ASCII, every other byte
+// \xHH, at most 64 bytes, so a reason stays one line whatever was sent.
+std::string shown(std::string_view v) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (size_t i = 0; i < v.size() && i < 64; ++i) {
+    const auto c = static_cast<unsigned char>(v[i]);
+    if (c >= 0x20 && c < 0x7f && c != '\\') {
+      out.push_back(char(c));
+    } else {
+      out.append("\\x");
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 15]);
+    }
+  }
+  if (v.size() > 64)
+    out.append("...");
+  return out;
+}
+
 HttpResponse bad(std::string why) {
   return HttpResponse{400, "text/plain; charset=utf-8", why + "\n"};
 }
@@ -80,9 +100,9 @@ HttpResponse graph(ServeState& state, std::string_view query, uint64_t now_ms) {
   std::string format = "dot";
   for (const auto& [k, v] : params) {
     if (k != "format")
-      return bad("unknown parameter '" + k + "' (use format=dot|json|svg)");
+      return bad("unknown parameter '" + shown(k) + "' (use format=dot|json|svg)");
     if (v != "dot" && v != "json" && v != "svg")
-      return bad("format must be dot, json or svg, got '" + v + "'");
+      return bad("format must be dot, json or svg, got '" + shown(v) + "'");
     format = v;
   }
   GraphBuilder b{GraphOptions{}};
@@ -135,7 +155,7 @@ std::string parse_query(std::string_view query,
       return "bad %-escape in the query";
     for (const auto& kv : out)
       if (kv.first == key)
-        return "parameter '" + key + "' given twice";
+        return "parameter '" + shown(key) + "' given twice";
     out.emplace_back(std::move(key), std::move(value));
   }
   return {};
@@ -151,11 +171,12 @@ std::string parse_event_query(std::string_view query, size_t max_limit, EventQue
     uint64_t n = 0;
     if (k == "since") {
       if (!whole(v, UINT64_MAX, n))
-        return "since must be a ts_ns value (a whole number of nanoseconds), got '" + v + "'";
+        return "since must be a ts_ns value (a whole number of nanoseconds), got '" + shown(v) +
+               "'";
       q.since_ns = n;
     } else if (k == "pid") {
       if (!whole(v, UINT32_MAX, n) || n == 0)
-        return "pid must be a process id from 1 to 4294967295, got '" + v + "'";
+        return "pid must be a process id from 1 to 4294967295, got '" + shown(v) + "'";
       q.has_pid = true;
       q.pid = uint32_t(n);
     } else if (k == "comm") {
@@ -169,17 +190,17 @@ std::string parse_event_query(std::string_view query, size_t max_limit, EventQue
         std::string names;
         for (const KindInfo& ki : kinds())
           names += (names.empty() ? "" : ", ") + std::string(ki.name);
-        return "type must be one of " + names + ", got '" + v + "'";
+        return "type must be one of " + names + ", got '" + shown(v) + "'";
       }
       q.has_type = true;
       q.type = kind->type;
     } else if (k == "limit") {
       if (!whole(v, max_limit, n) || n == 0)
         return "limit must be a whole number from 1 to " + std::to_string(max_limit) + ", got '" +
-               v + "'";
+               shown(v) + "'";
       q.limit = size_t(n);
     } else {
-      return "unknown parameter '" + k + "' (use since, pid, comm, type, limit)";
+      return "unknown parameter '" + shown(k) + "' (use since, pid, comm, type, limit)";
     }
   }
   return {};

@@ -200,6 +200,14 @@ TEST(ServeApi, BadQueriesGetOneLineReasons) {
   EXPECT_EQ(parse_event_query("pid=1&pid=2", 1000, q), "parameter 'pid' given twice");
   EXPECT_EQ(parse_event_query("comm=%zz", 1000, q), "bad %-escape in the query");
   EXPECT_EQ(parse_event_query("comm=%4", 1000, q), "bad %-escape in the query");
+  // What a client sent is repeated printable and on one line (found by
+  // fuzz_http_request: a decoded newline broke the reason in two).
+  EXPECT_EQ(parse_event_query("pid=1%0a2", 1000, q),
+            "pid must be a process id from 1 to 4294967295, got '1\\x0a2'");
+  EXPECT_EQ(parse_event_query("a%0Ab%ff=1", 1000, q),
+            "unknown parameter 'a\\x0ab\\xff' (use since, pid, comm, type, limit)");
+  EXPECT_EQ(parse_event_query("limit=" + std::string(100, '9'), 1000, q),
+            "limit must be a whole number from 1 to 1000, got '" + std::string(64, '9') + "...'");
   EXPECT_EQ(parse_event_query("comm=a%20b", 1000, q), "");
   EXPECT_EQ(q.comm, "a b");
 
@@ -340,6 +348,9 @@ TEST(Http, RequestHead) {
   EXPECT_EQ(parse_request_head("GET /metrics HTTP/2.0", r, why), 505);
   EXPECT_EQ(parse_request_head("GET  /metrics HTTP/1.1", r, why), 400);
   EXPECT_EQ(parse_request_head("GET metrics HTTP/1.1", r, why), 400);
+  EXPECT_EQ(parse_request_head("GET /api/events?x=a\nb HTTP/1.1", r, why), 400);
+  EXPECT_EQ(why, "the target holds a control, space or non-ASCII byte (percent-encode it)");
+  EXPECT_EQ(parse_request_head("GET /\xff HTTP/1.1", r, why), 400);
   EXPECT_EQ(parse_request_head("GET /metrics HTTP/1.1\r\nno colon", r, why), 400);
   EXPECT_EQ(why, "malformed header line");
 }
