@@ -210,12 +210,13 @@ HttpServer::HttpServer(const ListenAddr& addr, HttpLimits limits) : limits_(limi
   }
   const std::string where =
       (family == AF_INET6 ? "[" + addr.addr + "]" : addr.addr) + ":" + std::to_string(addr.port);
-  if (::bind(listen_.get(), reinterpret_cast<sockaddr*>(&ss), len) != 0)
-    throw TracerError(kExitServe,
-                      "--serve " + where + ": cannot bind: " + std::strerror(errno) +
-                          (errno == EADDRINUSE ? " (another program listens there: pick another "
-                                                 "port)"
-                                               : ""));
+  if (::bind(listen_.get(), reinterpret_cast<sockaddr*>(&ss), len) != 0) {
+    const int e = errno;
+    throw TracerError(kExitServe, "--serve " + where + ": cannot bind: " + std::strerror(e) +
+                                      (e == EADDRINUSE ? " (another program listens there: pick "
+                                                         "another port)"
+                                                       : ""));
+  }
   if (::listen(listen_.get(), 128) != 0)
     throw TracerError(kExitServe, "--serve " + where + ": listen: " + std::strerror(errno));
   sockaddr_storage got{};
