@@ -10,8 +10,9 @@ set -euo pipefail
 # Build: compilers, BPF toolchain, libraries. Test: iproute2 for network
 # namespaces, qemu + busybox + cpio for the kernel matrix, clang's runtime for
 # libFuzzer and the sanitizers; help2man writes the man pages at build time,
-# man-db and groff-base render them in the tests. Each name is a Debian 12
-# package.
+# man-db and groff-base render them in the tests; prometheus (the server and
+# promtool) scrapes nettrace --serve in the tests and checks its exposition
+# text; curl and jq ask it and nettrace's API there. Each name is a Debian 12 package.
 packages=(
   build-essential cmake pkg-config clang llvm libclang-rt-14-dev
   libbpf-dev bpftool libelf-dev zlib1g-dev
@@ -19,6 +20,7 @@ packages=(
   libgtest-dev libgmock-dev libre2-dev libcap-dev libsimdjson-dev nlohmann-json3-dev libabsl-dev
   iproute2 procps util-linux kmod strace
   help2man man-db groff-base
+  prometheus curl jq
   qemu-system-x86 busybox-static cpio xz-utils
 )
 if [[ "${1:-}" == "--bench" ]]; then

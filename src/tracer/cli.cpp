@@ -18,6 +18,7 @@
 #include "tracer/cli_values.h"
 #include "tracer/errors.h"
 #include "tracer/filters.h"
+#include "tracer/serve_cli.h"
 #include "version/version.h"
 
 namespace nt {
@@ -58,11 +59,13 @@ std::optional<int> parse_cli(int argc, const char* const* argv, NettraceConfig& 
              "  3  the kernel has no BTF (/sys/kernel/btf/vmlinux)\n"
              "  4  the chosen backend (or, with auto, every backend) cannot load or attach\n"
              "  5  runtime error (ring buffer, output)\n"
+             "  6  --serve cannot listen on its address (in use, not allowed)\n"
              "Examples:\n"
              "  sudo nettrace -d 10 | netgraph -T png -o graph.png\n"
              "  sudo nettrace --format json -d 60 > host.trace\n"
              "  sudo nettrace -t -u root --port 443\n"
-             "  sudo nettrace --info");
+             "  sudo nettrace --info\n"
+             "  sudo nettrace --serve 9477 --user nobody");
   app.set_version_flag("--version", version_line("nettrace"), "Print the version and exit");
   std::string format = "arrow";
   // The names come from the backend table: a new backend appears here by itself.
@@ -115,6 +118,7 @@ std::optional<int> parse_cli(int argc, const char* const* argv, NettraceConfig& 
       ->check(existing_user());
   app.add_flag("-v,--verbose", c.tracer.verbose,
                "libbpf's log and backend probing details on stderr");
+  after.push_back(declare_serve_options(app, c.serve));
 
   try {
     app.parse(argc, argv);

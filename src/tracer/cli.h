@@ -7,6 +7,7 @@
 #include <ostream>
 #include <string>
 
+#include "serve/serve_config.h"
 #include "tracer/options.h"
 
 namespace nt {
@@ -30,7 +31,8 @@ struct NettraceConfig {
   double duration_s = 0; // 0 = until stopped
   uint64_t count = 0;    // 0 = unlimited
   std::string ready_file;
-  std::string user; // drop to this user after attaching
+  std::string user;  // drop to this user after attaching
+  ServeConfig serve; // --serve
 };
 
 // Parses argv. Returns std::nullopt to go on, or an exit code to exit with

@@ -15,6 +15,7 @@ enum ExitCode : int {
   kExitNoBtf = 3,       // the kernel has no BTF (/sys/kernel/btf/vmlinux)
   kExitNoBackend = 4,   // the forced backend, or every backend, failed to load or attach
   kExitRuntime = 5,     // anything else at run time (output error, poll failure)
+  kExitServe = 6,       // --serve cannot listen on its address (in use, not allowed)
 };
 
 class TracerError : public std::runtime_error {

@@ -1,5 +1,5 @@
 // nettrace's program: --info, or open the sources (the tracer), open the sinks
-// (lines on stdout), and run the loop (pipeline.h) until stopped.
+// (lines on stdout, the --serve map), and run the loop (pipeline.h) until stopped.
 #include <fcntl.h>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "serve/serve.h"
 #include "tracer/backend.h"
 #include "tracer/cli.h"
 #include "tracer/line_sink.h"
@@ -136,24 +137,46 @@ int run_nettrace(const NettraceConfig& config) {
   auto say = [](const std::string& s) { std::fprintf(stderr, "%s\n", s.c_str()); };
   if (config.snapshot == SnapshotMode::Only)
     return run_snapshot_only(config, say);
+  // --serve binds first: a port in use fails before anything is loaded, and
+  // the port is bound while we still may (a port below 1024, say) before
+  // --user drops privileges. Its thread starts after the drop.
+  std::unique_ptr<Server> server;
+  const Tracer* traced = nullptr;
+  if (config.serve.enabled)
+    server = std::make_unique<Server>(config.serve, [&traced, &config](ServeState& state) {
+      uint64_t missed = 0;
+      const bool known = traced && traced->missed(missed);
+      state.set_tracer_health(traced ? traced->lost() : 0, known, missed,
+                              config.tracer.ringbuf_size);
+    });
   // Sources: the live events, after the connections that already exist.
   auto tracer = Tracer::open(config.tracer, [&](std::string_view s) { say(std::string(s)); });
   // One calm line: which backend runs. Why cheaper ones did not is for -v and
   // --info; on many kernels it is the normal state of things.
   std::fprintf(stderr, "nettrace: tracing with the %s backend; Ctrl-C to stop\n",
                tracer->backend_name().c_str());
+  traced = tracer.get();
+  if (server)
+    std::fprintf(stderr, "nettrace: serving on %s%s%s:%u (/metrics, /api/events, /healthz ...)\n",
+                 config.serve.addr.family == 6 ? "[" : "", config.serve.addr.addr.c_str(),
+                 config.serve.addr.family == 6 ? "]" : "", unsigned(server->port()));
   SnapshotSource snapshot(tracer.get(), config.tracer, say);
   Source& source = config.snapshot == SnapshotMode::Off ? static_cast<Source&>(*tracer) : snapshot;
 
-  // Sinks.
+  // Sinks: lines on stdout, unless serving (a service's stdout is its
+  // journal; --serve-lines asks for them), and the served map.
   LineSink lines(STDOUT_FILENO, line_options(config));
+  const bool write_lines = !server || config.serve.lines;
 
   // The loop. The first drain (the snapshot, and what the ring already
   // holds) goes out before nettrace says it is ready and drops privileges:
   // the snapshot reads other processes' descriptors.
   RunLoop loop;
   loop.add(source);
-  loop.add(lines);
+  if (write_lines)
+    loop.add(lines);
+  if (server)
+    loop.add(server->sink());
   const bool open = loop.drain_and_tick();
   if (!config.ready_file.empty()) {
     UniqueFd fd(::open(config.ready_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
@@ -163,13 +186,16 @@ int run_nettrace(const NettraceConfig& config) {
   }
   if (!config.user.empty())
     drop_privileges(config.user);
+  if (server)
+    server->start(); // after the drop: capabilities are per thread
   LoopOptions lo;
   lo.tick_ms = config.tracer.drain_interval_ms;
   lo.duration_s = config.duration_s;
-  if (open && lines.wants_more())
+  if (open && (!write_lines || lines.wants_more()))
     loop.run(g_stop, lo);
 
-  std::fprintf(stderr, "nettrace: %s, %llu lost (%s backend)\n", lines.summary().c_str(),
+  const std::string said = write_lines ? lines.summary() : server->summary();
+  std::fprintf(stderr, "nettrace: %s, %llu lost (%s backend)\n", said.c_str(),
                static_cast<unsigned long long>(tracer->lost()), tracer->backend_name().c_str());
   uint64_t missed = 0;
   if (!tracer->missed(missed))

@@ -1,0 +1,169 @@
+#include "serve/exposition.h"
+
+#include <array>
+#include <charconv>
+#include <cstdio>
+
+#include "trace/format.h"
+
+namespace nt {
+namespace {
+
+constexpr std::array kConnectionKinds = {RecordType::Connect, RecordType::Accept};
+constexpr std::array kFailedKinds = {RecordType::Failed};
+constexpr std::array kExistingKinds = {RecordType::Existing};
+
+// Connections made (connect, accept) and connections that were already open
+// when nettrace started (the snapshot's `existing`) are counted apart: the
+// first is what rate() is taken of, the second is a one-time count at start.
+// PLUG-IN (issue 18): with close records, both feed an open-connections gauge.
+constexpr std::array kEdgeCounters = {
+    EdgeCounter{"nettrace_connections_total",
+                "Connections per edge: connects out (direction=out) and accepts in (direction=in).",
+                kConnectionKinds},
+    EdgeCounter{"nettrace_failed_connects_total", "Connects that failed, per edge.", kFailedKinds},
+    EdgeCounter{"nettrace_existing_connections_total",
+                "Connections per edge that were already established when nettrace started.",
+                kExistingKinds},
+};
+
+void append_uint(std::string& out, uint64_t v) {
+  char buf[24];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  (void)ec;
+  out.append(buf, end);
+}
+
+void head(std::string& out, std::string_view name, std::string_view type, std::string_view help) {
+  out.append("# HELP ").append(name).append(" ").append(help).append("\n# TYPE ");
+  out.append(name).append(" ").append(type).append("\n");
+}
+
+void sample(std::string& out, std::string_view name, uint64_t v) {
+  out.append(name).append(" ");
+  append_uint(out, v);
+  out.append("\n");
+}
+
+void edge_labels(std::string& out, const EdgeKey& k) {
+  out.append("{comm=\"");
+  append_label_value(out, k.comm);
+  out.append("\",direction=\"").append(k.direction == Side::Out ? "out" : "in");
+  out.append("\",server_addr=\"");
+  append_ip(out, k.server_addr);
+  out.append("\",server_port=\"");
+  append_uint(out, k.server_port);
+  out.append("\"}");
+}
+
+} // namespace
+
+std::span<const EdgeCounter> edge_counters() {
+  return kEdgeCounters;
+}
+
+void append_label_value(std::string& out, std::string_view v) {
+  for (char c : v) {
+    if (c == '\\')
+      out.append("\\\\");
+    else if (c == '"')
+      out.append("\\\"");
+    else if (c == '\n')
+      out.append("\\n");
+    else
+      out.push_back(c);
+  }
+}
+
+std::string exposition(const MetricsSnapshot& s) {
+  std::string out;
+  out.reserve(256 + s.edges.size() * 2 * 120);
+  for (const EdgeCounter& c : kEdgeCounters) {
+    head(out, c.metric, "counter", c.help);
+    for (const auto& [key, stats] : s.edges) {
+      uint64_t n = 0;
+      bool any = false;
+      for (RecordType t : c.kinds) {
+        // A connect is never counted on an "in" edge and an accept never on
+        // an "out" one: the kind's side is the edge's direction.
+        // A kind whose side comes from each record (existing) counts on the
+        // edges its records made.
+        const Side side = kind_info(t).side;
+        any = any ||
+              (side == Side::FromRecord ? stats.by_kind[size_t(t)] > 0 : side == key.direction);
+        n += stats.by_kind[size_t(t)];
+      }
+      if (!any)
+        continue;
+      out.append(c.metric);
+      edge_labels(out, key);
+      out.append(" ");
+      append_uint(out, n);
+      out.append("\n");
+    }
+  }
+  const ServeHealth& h = s.health;
+  head(out, "nettrace_edge_overflow_total", "counter",
+       "Records that found no room for their edge's series (--serve-max-edges reached), by kind.");
+  for (const KindInfo& k : kinds())
+    if (k.connection) {
+      out.append("nettrace_edge_overflow_total{kind=\"").append(k.name).append("\"} ");
+      append_uint(out, h.overflow[size_t(k.type)]);
+      out.append("\n");
+    }
+  head(out, "nettrace_events_total", "counter", "Records nettrace received, by kind.");
+  for (const KindInfo& k : kinds()) {
+    out.append("nettrace_events_total{kind=\"").append(k.name).append("\"} ");
+    append_uint(out, h.events[size_t(k.type)]);
+    out.append("\n");
+  }
+  head(out, "nettrace_lost_events_total", "counter",
+       "Events the kernel could not deliver (BPF ring buffer full).");
+  sample(out, "nettrace_lost_events_total", h.lost_events);
+  if (h.missed_known) {
+    head(out, "nettrace_skipped_hook_runs_total", "counter",
+         "Runs of nettrace's BPF programs the kernel skipped (recursion protection).");
+    sample(out, "nettrace_skipped_hook_runs_total", h.missed);
+  }
+  head(out, "nettrace_ringbuf_size_bytes", "gauge", "Size of the BPF ring buffer.");
+  sample(out, "nettrace_ringbuf_size_bytes", h.ringbuf_bytes);
+  head(out, "nettrace_edges", "gauge", "Edges with series now.");
+  sample(out, "nettrace_edges", s.edges.size());
+  head(out, "nettrace_remembered_connections", "gauge",
+       "Connections kept for /api/connections and /api/graph.");
+  sample(out, "nettrace_remembered_connections", s.connections);
+  head(out, "nettrace_ring_records", "gauge", "Records kept for /api/events.");
+  sample(out, "nettrace_ring_records", s.ring);
+  head(out, "nettrace_map_evictions_total", "counter",
+       "Entries forgotten: idle edges and connections (reason=expired), connections and ring "
+       "records pushed out for room (reason=full).");
+  out.append("nettrace_map_evictions_total{map=\"edges\",reason=\"expired\"} ");
+  append_uint(out, h.edges_expired);
+  out.append("\nnettrace_map_evictions_total{map=\"connections\",reason=\"expired\"} ");
+  append_uint(out, h.connections_expired);
+  out.append("\nnettrace_map_evictions_total{map=\"connections\",reason=\"full\"} ");
+  append_uint(out, h.connections_evicted);
+  out.append("\nnettrace_map_evictions_total{map=\"events\",reason=\"full\"} ");
+  append_uint(out, h.ring_evicted);
+  out.append("\n");
+  head(out, "nettrace_http_rejected_total", "counter",
+       "HTTP clients refused or cut: too many at once, too slow, or a bad request.");
+  out.append("nettrace_http_rejected_total{reason=\"too_many\"} ");
+  append_uint(out, h.http_refused);
+  out.append("\nnettrace_http_rejected_total{reason=\"timeout\"} ");
+  append_uint(out, h.http_timeouts);
+  out.append("\nnettrace_http_rejected_total{reason=\"bad_request\"} ");
+  append_uint(out, h.http_bad);
+  out.append("\n");
+  return out;
+}
+
+void append_scrape_duration(std::string& out, double seconds) {
+  head(out, "nettrace_scrape_duration_seconds", "gauge",
+       "Time this scrape took to gather and write, before sending.");
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.9f", seconds);
+  out.append("nettrace_scrape_duration_seconds ").append(buf).append("\n");
+}
+
+} // namespace nt

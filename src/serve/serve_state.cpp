@@ -1,0 +1,237 @@
+#include "serve/serve_state.h"
+
+#include <algorithm>
+#include <functional>
+#include <string_view>
+
+#include "trace/format.h"
+
+namespace nt {
+namespace {
+
+size_t mix(size_t h, size_t v) {
+  return h ^ (v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2));
+}
+
+size_t hash_ip(const IpAddr& ip) {
+  return std::hash<std::string_view>{}(std::string_view(
+      reinterpret_cast<const char*>(ip.bytes.data()), ip.family == 4 ? 4 : ip.bytes.size()));
+}
+
+// Expiry walks every edge: at most once a second, however often the loop ticks.
+constexpr uint64_t kExpiryEveryMs = 1000;
+
+} // namespace
+
+size_t EdgeKeyHash::operator()(const EdgeKey& k) const {
+  size_t h = std::hash<std::string>{}(k.comm);
+  h = mix(h, hash_ip(k.server_addr));
+  return mix(h, size_t(k.server_port) << 8 | size_t(k.direction));
+}
+
+size_t ServeState::ConnKeyHash::operator()(const ConnKey& k) const {
+  size_t h = mix(hash_ip(k.local.ip), k.local.port);
+  h = mix(h, hash_ip(k.remote.ip));
+  return mix(mix(h, k.remote.port), k.netns);
+}
+
+ServeState::ServeState(ServeLimits limits) : limits_(limits) {
+  health_.events.assign(kinds().size(), 0);
+  health_.overflow.assign(kinds().size(), 0);
+}
+
+bool ServeState::edge_of(const Record& r, EdgeKey& key) {
+  const KindInfo& k = kind_info(r.type);
+  const Side side = record_side(k, r); // existing records carry their own
+  if (!k.connection || side == Side::None)
+    return false;
+  key.comm.clear();
+  append_escaped_comm(key.comm, r.comm);
+  const Endpoint& server = side == Side::Out ? r.remote : r.local;
+  key.server_addr = server.ip;
+  unmap_v4(key.server_addr);
+  key.server_port = server.port;
+  key.direction = side;
+  return true;
+}
+
+void ServeState::count_edge(const Record& r, uint64_t now_ms) {
+  EdgeKey key;
+  if (!edge_of(r, key))
+    return;
+  auto it = edges_.find(key);
+  if (it == edges_.end()) {
+    if (edges_.size() >= limits_.max_edges) {
+      // No room: counted, never silently dropped. Expiry makes room later.
+      ++health_.overflow[size_t(r.type)];
+      return;
+    }
+    it = edges_.emplace(std::move(key), EdgeStats{}).first;
+    it->second.by_kind.assign(kinds().size(), 0);
+  }
+  ++it->second.by_kind[size_t(r.type)];
+  it->second.last_ms = now_ms;
+  // PLUG-IN (issue 13): a close record adds its bytes and duration here, and
+  // open/close move the open gauge.
+}
+
+void ServeState::remember_connection(const Record& r, uint64_t now_ms) {
+  // Connection ends only (connect, accept, existing). PLUG-IN (issue 18): a
+  // close record erases its connection here (conns_.erase).
+  if (!kind_info(r.type).pairs || limits_.max_connections == 0)
+    return;
+  ConnKey key{r.local, r.remote, r.netns};
+  const uint64_t seq = ++conn_seq_;
+  auto it = conns_.try_emplace(key).first; // a tuple seen again is updated
+  it->second.record = r;
+  it->second.seq = seq;
+  it->second.last_ms = now_ms;
+  conn_order_.emplace_back(key, seq);
+  // Forget the oldest for room; entries of conn_order_ whose seq no longer
+  // matches were updated since and are skipped.
+  while (conns_.size() > limits_.max_connections && !conn_order_.empty()) {
+    auto [old, old_seq] = conn_order_.front();
+    conn_order_.pop_front();
+    auto o = conns_.find(old);
+    if (o != conns_.end() && o->second.seq == old_seq) {
+      conns_.erase(o);
+      ++health_.connections_evicted;
+    }
+  }
+  // A tuple seen again leaves a stale entry behind: keep the queue within
+  // twice the table.
+  if (conn_order_.size() > 2 * conns_.size() + 1024) {
+    std::deque<std::pair<ConnKey, uint64_t>> live;
+    for (auto& e : conn_order_) {
+      auto o = conns_.find(e.first);
+      if (o != conns_.end() && o->second.seq == e.second)
+        live.push_back(std::move(e));
+    }
+    conn_order_.swap(live);
+  }
+}
+
+void ServeState::expire(uint64_t now_ms) {
+  if (now_ms < last_expiry_ms_ + kExpiryEveryMs && last_expiry_ms_ != 0)
+    return;
+  last_expiry_ms_ = now_ms;
+  const uint64_t cut = now_ms > limits_.expire_ms ? now_ms - limits_.expire_ms : 0;
+  health_.edges_expired +=
+      std::erase_if(edges_, [cut](const auto& e) { return e.second.last_ms < cut; });
+  while (!conn_order_.empty()) {
+    auto& [key, seq] = conn_order_.front();
+    auto o = conns_.find(key);
+    if (o != conns_.end() && o->second.seq == seq) {
+      if (o->second.last_ms >= cut)
+        break;
+      conns_.erase(o);
+      ++health_.connections_expired;
+    }
+    conn_order_.pop_front();
+  }
+}
+
+void ServeState::apply(std::span<const Record> batch, uint64_t now_ms) {
+  std::lock_guard lock(mu_);
+  for (const Record& r : batch) {
+    ++health_.events[size_t(r.type)];
+    if (r.type == RecordType::Lost)
+      health_.lost_events += r.lost;
+    count_edge(r, now_ms);
+    remember_connection(r, now_ms);
+    if (limits_.ring) {
+      if (ring_.size() >= limits_.ring) {
+        ring_.pop_front();
+        ++health_.ring_evicted;
+      }
+      ring_.push_back(r);
+    }
+  }
+  expire(now_ms);
+}
+
+void ServeState::set_tracer_health(uint64_t lost, bool missed_known, uint64_t missed,
+                                   uint64_t ringbuf_bytes) {
+  std::lock_guard lock(mu_);
+  // The tracer's own count wins: it also holds losses not yet drained as records.
+  health_.lost_events = std::max(health_.lost_events, lost);
+  health_.missed_known = missed_known;
+  health_.missed = missed;
+  health_.ringbuf_bytes = ringbuf_bytes;
+}
+
+void ServeState::count_http(uint64_t refused, uint64_t timeouts, uint64_t bad) {
+  std::lock_guard lock(mu_);
+  health_.http_refused += refused;
+  health_.http_timeouts += timeouts;
+  health_.http_bad += bad;
+}
+
+MetricsSnapshot ServeState::metrics(uint64_t now_ms) {
+  MetricsSnapshot s;
+  {
+    std::lock_guard lock(mu_);
+    expire(now_ms);
+    s.edges.reserve(edges_.size());
+    for (const auto& e : edges_)
+      s.edges.emplace_back(e.first, e.second);
+    s.health = health_;
+    s.connections = conns_.size();
+    s.ring = ring_.size();
+  }
+  // Sorted outside the lock: a scrape's order is stable, whatever the hash.
+  std::sort(s.edges.begin(), s.edges.end(), [](const auto& a, const auto& b) {
+    const EdgeKey &x = a.first, &y = b.first;
+    if (x.comm != y.comm)
+      return x.comm < y.comm;
+    if (x.direction != y.direction)
+      return x.direction < y.direction;
+    if (x.server_addr.family != y.server_addr.family)
+      return x.server_addr.family < y.server_addr.family;
+    if (x.server_addr.bytes != y.server_addr.bytes)
+      return x.server_addr.bytes < y.server_addr.bytes;
+    return x.server_port < y.server_port;
+  });
+  return s;
+}
+
+std::vector<Record> ServeState::events(const EventQuery& q) {
+  std::vector<Record> out;
+  std::string comm;
+  std::lock_guard lock(mu_);
+  for (const Record& r : ring_) {
+    if (out.size() >= q.limit)
+      break;
+    if (r.time_ns <= q.since_ns && q.since_ns)
+      continue;
+    if (q.has_type && r.type != q.type)
+      continue;
+    if (q.has_pid && (!kind_info(r.type).connection || r.pid != q.pid))
+      continue;
+    if (q.has_comm) {
+      if (!kind_info(r.type).connection)
+        continue;
+      comm.clear();
+      append_escaped_comm(comm, r.comm);
+      if (comm != q.comm)
+        continue;
+    }
+    out.push_back(r);
+  }
+  return out;
+}
+
+std::vector<Record> ServeState::connections(uint64_t now_ms) {
+  std::vector<Record> out;
+  std::lock_guard lock(mu_);
+  expire(now_ms);
+  out.reserve(conns_.size());
+  for (const auto& [key, seq] : conn_order_) {
+    auto o = conns_.find(key);
+    if (o != conns_.end() && o->second.seq == seq)
+      out.push_back(o->second.record);
+  }
+  return out;
+}
+
+} // namespace nt
