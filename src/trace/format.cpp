@@ -169,7 +169,7 @@ void append_arrow(std::string& out, const Record& r) {
     out.push_back(' ');
   }
   append_endpoint(out, r.remote);
-  out.append(k.side == Side::In ? "->" : "<-");
+  out.append(side_of(r) == Side::In ? "->" : "<-");
   append_endpoint(out, r.local);
   out.append("|PID=");
   append_uint(out, r.pid);
@@ -186,7 +186,8 @@ void append_json(std::string& out, const Record& r) {
   append_uint(out, r.time_ns);
   if (k.connection) {
     out.append(",\"direction\":\"");
-    out.append(k.side == Side::In ? "in" : "out");
+    const Side side = side_of(r);
+    out.append(side == Side::In ? "in" : side == Side::Out ? "out" : "unknown");
     out.append("\",\"family\":");
     out.push_back(r.local.ip.family == 6 ? '6' : '4');
     out.append(",\"local_ip\":\"");

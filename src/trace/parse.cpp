@@ -111,6 +111,13 @@ void reset(Record& out) {
   out.error = 0;
   out.lost = 0;
   out.host.clear();
+  out.side = Side::None;
+  out.owner_evicted = false;
+  out.closed_by = ClosedBy::Unknown;
+  out.duration_ns = out.bytes_sent = out.bytes_received = 0;
+  out.retransmits = out.srtt_us = out.last_pid = 0;
+  out.last_comm.clear();
+  out.evicted = 0;
 }
 
 // "# <name> <args>[ <connection line>]" for the kinds whose row says so
@@ -130,7 +137,12 @@ ParseResult parse_marker(std::string_view line, Record& out) {
       ParseResult r = parse_arrow_body(args, out);
       if (r.kind != ParseKind::Record)
         return r;
-      if ((out.type == RecordType::Accept) != (k.side == Side::In))
+      if (k.side == Side::FromRecord)
+        // The arrow gives the side; a close without owner has none.
+        out.side = out.owner_evicted                ? Side::None
+                   : out.type == RecordType::Accept ? Side::In
+                                                    : Side::Out;
+      else if ((out.type == RecordType::Accept) != (k.side == Side::In))
         return error("the arrow in this '#' marker points the wrong way for its kind");
     }
     out.type = k.type;

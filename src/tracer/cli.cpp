@@ -81,6 +81,9 @@ std::optional<int> parse_cli(int argc, const char* const* argv, NettraceConfig& 
       ->check(one_of({"arrow", "json"}));
   app.add_flag("--failed", c.show_failed,
                "Also print failed connects in arrow output ('# failed' lines)");
+  app.add_flag("--close", c.show_close,
+               "Also print the end of each connection in arrow output ('# close' lines with "
+               "duration, bytes, retransmits and who closed it; '# open' lines at exit)");
   app.add_flag("-t,--timestamp", c.timestamp,
                "Start each arrow line with the local time, HH:MM:SS.mmm and a space");
   // The filters come from their table: a new filter appears here by itself.
@@ -127,6 +130,8 @@ std::optional<int> parse_cli(int argc, const char* const* argv, NettraceConfig& 
       return kExitUsage;
     }
   c.format = format == "json" ? OutputFormat::Json : OutputFormat::Arrow;
+  // The kernel sends close records only when they are shown.
+  c.tracer.closes = c.show_close || c.format == OutputFormat::Json;
   if (c.timestamp && c.format == OutputFormat::Json) {
     err << "nettrace: -t/--timestamp is for arrow lines; JSON lines carry ts_ns already (drop -t "
            "or --format json)\n";

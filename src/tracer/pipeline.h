@@ -30,6 +30,9 @@ public:
   virtual void drain(const RecordCallback& cb) = 0;
   // Nothing more will come (a snapshot taken, a file read to its end).
   virtual bool finished() const { return false; }
+  // The run is ending: the last records, after the last drain (the tracer's
+  // connections still open). Called once, unless a sink closed.
+  virtual void finish(const RecordCallback& cb) { (void)cb; }
 };
 
 class Sink {
@@ -76,7 +79,7 @@ public:
 
 private:
   void watch(int fd, uint32_t events, uint64_t tag);
-  bool drain_and_tick(); // false if a sink closed
+  bool drain_and_tick(bool last = false); // false if a sink closed
   UniqueFd ep_;
   std::vector<Source*> sources_;
   std::vector<Sink*> sinks_;

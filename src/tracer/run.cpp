@@ -122,7 +122,10 @@ int run_nettrace(const NettraceConfig& config) {
   // Sinks.
   LineSinkOptions out;
   out.json = config.format == OutputFormat::Json;
-  out.show_all = config.show_failed;
+  if (config.show_failed)
+    out.shown_with.emplace_back("--failed");
+  if (config.show_close)
+    out.shown_with.emplace_back("--close");
   out.timestamp = config.timestamp;
   out.count = config.count;
   LineSink lines(STDOUT_FILENO, out);
@@ -138,6 +141,15 @@ int run_nettrace(const NettraceConfig& config) {
 
   std::fprintf(stderr, "nettrace: %s, %llu lost (%s backend)\n", lines.summary().c_str(),
                static_cast<unsigned long long>(tracer->lost()), tracer->backend_name().c_str());
+  if (tracer->evicted())
+    std::fprintf(stderr,
+                 "nettrace: %llu connection owners were evicted from the full owner map; their "
+                 "closes were reported with pid 0\n",
+                 static_cast<unsigned long long>(tracer->evicted()));
+  if (tracer->open_at_exit() < 0)
+    std::fprintf(stderr, "nettrace: the connections still open at exit are unknown (%s)\n",
+                 tracer->open_dump_failure().empty() ? "reading the owner map failed"
+                                                     : tracer->open_dump_failure().c_str());
   uint64_t missed = 0;
   if (!tracer->missed(missed))
     std::fprintf(
