@@ -49,19 +49,6 @@ struct {
  * call, so the counts stay readable after nettrace drops its privileges. */
 __u64 drops[NT_MAX_CPUS][NT_DROP_MAX];
 
-/* Who started a connect: captured in the connecting task, used when the
- * connect's outcome is known (often in softirq, on another task's stack). */
-struct nt_identity {
-	__u64 cgroup_id;
-	__u32 pid;
-	__u32 tid;
-	__u32 uid;
-	char comm[NT_COMM_LEN];
-	/* connecting map only: the state the connect was last seen in,
-	 * NT_TCP_SYN_SENT or (simultaneous open) NT_TCP_SYN_RECV. */
-	__u32 state;
-};
-
 /* Connects in flight, keyed by struct sock address. LRU so that sockets whose
  * outcome we never see (a hook missed, an exotic path) age out instead of
  * filling the map. */
@@ -71,24 +58,6 @@ struct {
 	__type(key, __u64);
 	__type(value, struct nt_identity);
 } connecting SEC(".maps");
-
-/*
- * The owner of every connection nettrace reported, keyed by struct sock
- * address, from its connect/accept record to TCP_CLOSE: the task running at
- * close time is often a softirq or another process. The open-connections
- * iterator (bpf/open_iter.bpf.c) reads it at exit.
- */
-struct nt_owner {
-	struct nt_identity id; /* as at connect/accept time */
-	__u64 start_ns;        /* ts_ns of the connect/accept record */
-	__u32 last_pid;        /* who closed it, in process context (FIN_WAIT1,
-				* LAST_ACK or an abort); 0 until then */
-	__u16 side;            /* NT_EV_CONNECT or NT_EV_ACCEPT */
-	__u16 family;          /* the socket's, and its ports: a stale entry whose */
-	__u16 lport;           /* address now holds another socket is told apart */
-	__u16 rport;
-	char last_comm[NT_COMM_LEN];
-};
 
 /*
  * LRU, so that an owner whose close we never see (a hook run the kernel
@@ -302,6 +271,9 @@ static __always_inline bool nt_socket_wanted(const struct nt_event *e)
 	return !nt_cfg.netns || e->netns == nt_cfg.netns;
 }
 
+static __always_inline void nt_emit_close(bool btf, struct sock *sk, const struct nt_owner *o,
+					  int oldstate, const struct nt_event *filled);
+
 /* Remembers who owns a connection just reported, for its close. */
 static __always_inline void nt_keep_owner(bool btf, struct sock *sk,
 					  const struct nt_identity *id,
@@ -310,16 +282,22 @@ static __always_inline void nt_keep_owner(bool btf, struct sock *sk,
 	struct nt_owner o = {};
 	__u64 key = (__u64)sk;
 
-	/* An accepted socket may be closed already (a reset before accept()
-	 * returned): its close has passed, nothing to wait for. */
-	if (NT_SK(btf, sk, __sk_common.skc_state) == NT_TCP_CLOSE)
-		return;
 	o.id = *id;
 	o.start_ns = e->ts_ns;
 	o.side = e->kind;
 	o.family = e->family;
 	o.lport = e->lport;
 	o.rport = e->rport;
+	o.netns = e->netns;
+	__builtin_memcpy(o.laddr, e->laddr, NT_ADDR_LEN);
+	__builtin_memcpy(o.raddr, e->raddr, NT_ADDR_LEN);
+	/* An accepted socket may be closed already (a reset before accept()
+	 * returned): its close has passed, so it is reported now. */
+	if (NT_SK(btf, sk, __sk_common.skc_state) == NT_TCP_CLOSE) {
+		if (nt_cfg.emit_close)
+			nt_emit_close(btf, sk, &o, NT_TCP_CLOSE, e);
+		return;
+	}
 	if (bpf_map_update_elem(&owners, &key, &o, BPF_NOEXIST))
 		/* The same socket again (a reused address whose close we
 		 * missed): the new owner replaces the stale one. */
@@ -549,8 +527,10 @@ static __always_inline bool nt_owner_matches(bool btf, struct sock *sk, const st
 }
 
 /* The close event of a connection, owned (o) or not (o null: evicted). */
+/* `filled`: the socket half already read (the accept that found its socket
+ * closed), so that path needs no second copy of the socket on the stack. */
 static __always_inline void nt_emit_close(bool btf, struct sock *sk, const struct nt_owner *o,
-					  int oldstate)
+					  int oldstate, const struct nt_event *filled)
 {
 	struct nt_close_event *c;
 	int err = NT_SK(btf, sk, sk_err);
@@ -562,7 +542,9 @@ static __always_inline void nt_emit_close(bool btf, struct sock *sk, const struc
 		return;
 	}
 	__builtin_memset(c, 0, sizeof(*c));
-	if (!nt_read_tcp_sock(btf, sk, &c->e))
+	if (filled)
+		__builtin_memcpy(&c->e, filled, sizeof(c->e));
+	else if (!nt_read_tcp_sock(btf, sk, &c->e))
 		goto discard;
 	if (o) {
 		if (!c->e.lport)
@@ -640,7 +622,7 @@ static __always_inline void nt_close_step(bool btf, bool any_proto, struct sock 
 			__sync_fetch_and_add(&nt_evicted_unreported, 1);
 			return;
 		}
-		nt_emit_close(btf, sk, NULL, oldstate);
+		nt_emit_close(btf, sk, NULL, oldstate, NULL);
 		return;
 	}
 	/* CLOSE straight from ESTABLISHED or CLOSE_WAIT without an error is a
@@ -649,9 +631,20 @@ static __always_inline void nt_close_step(bool btf, bool any_proto, struct sock 
 	    !NT_SK(btf, sk, sk_err))
 		nt_note_closer(o);
 	if (nt_cfg.emit_close)
-		nt_emit_close(btf, sk, o, oldstate);
+		nt_emit_close(btf, sk, o, oldstate, NULL);
 	if (!bpf_map_delete_elem(&owners, &key))
 		__sync_fetch_and_add(&nt_owner_live, -1);
+}
+
+/* A connect's outcome, if this transition may be one. */
+static __always_inline void nt_on_connect_state(bool btf, bool any_proto, struct sock *sk,
+						int oldstate, int newstate)
+{
+	if (!nt_connect_may_end(oldstate))
+		return;
+	if (any_proto && !nt_is_tcp(btf, sk))
+		return;
+	nt_connect_outcome(btf, sk, oldstate, newstate);
 }
 
 /*
@@ -669,11 +662,27 @@ static __always_inline void nt_on_state_change(bool btf, bool any_proto, struct 
 {
 	if (nt_close_related(newstate))
 		nt_close_step(btf, any_proto, sk, oldstate, newstate);
-	if (!nt_connect_may_end(oldstate))
-		return;
-	if (any_proto && !nt_is_tcp(btf, sk))
-		return;
-	nt_connect_outcome(btf, sk, oldstate, newstate);
+	nt_on_connect_state(btf, any_proto, sk, oldstate, newstate);
+}
+
+/*
+ * nt_on_state_change split, for a backend that runs one program per part on
+ * its hook (tracepoint.bpf.c says why): the transitions made in the task that
+ * calls close() or shutdown() (FIN_WAIT1, LAST_ACK), CLOSE, and connect
+ * outcomes.
+ */
+static __always_inline void nt_on_task_state_change(bool btf, bool any_proto, struct sock *sk,
+						    int oldstate, int newstate)
+{
+	if (newstate == NT_TCP_FIN_WAIT1 || newstate == NT_TCP_LAST_ACK)
+		nt_close_step(btf, any_proto, sk, oldstate, newstate);
+}
+
+static __always_inline void nt_on_close_state(bool btf, bool any_proto, struct sock *sk,
+					      int oldstate, int newstate)
+{
+	if (newstate == NT_TCP_CLOSE)
+		nt_close_step(btf, any_proto, sk, oldstate, newstate);
 }
 
 /* A connect that failed before it ever reached SYN_SENT (routing, port

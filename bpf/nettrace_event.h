@@ -134,4 +134,41 @@ struct nt_close_event {
 	char last_comm[NT_COMM_LEN];
 };
 
+/* Who started a connect: captured in the connecting task, used when the
+ * connect's outcome is known (often in softirq, on another task's stack). */
+struct nt_identity {
+	__u64 cgroup_id;
+	__u32 pid;
+	__u32 tid;
+	__u32 uid;
+	char comm[NT_COMM_LEN];
+	/* connecting map only: the state the connect was last seen in,
+	 * NT_TCP_SYN_SENT or (simultaneous open) NT_TCP_SYN_RECV. */
+	__u32 state;
+};
+
+/*
+ * The owner of every connection nettrace reported, keyed by struct sock
+ * address, from its connect/accept record to TCP_CLOSE: the task running at
+ * close time is often a softirq or another process. The map `owners`
+ * (bpf/common.bpf.h); read at exit by the open-connections iterator
+ * (bpf/open_iter.bpf.c) or by user space (src/tracer/open_dump.cpp).
+ */
+struct nt_owner {
+	struct nt_identity id; /* as at connect/accept time */
+	__u64 start_ns;        /* ts_ns of the connect/accept record */
+	__u32 last_pid;        /* who closed it, in process context (FIN_WAIT1,
+				* LAST_ACK or an abort); 0 until then */
+	__u16 side;            /* NT_EV_CONNECT or NT_EV_ACCEPT */
+	__u16 family;          /* the socket's, and its ports: a stale entry whose */
+	__u16 lport;           /* address now holds another socket is told apart */
+	__u16 rport;
+	char last_comm[NT_COMM_LEN];
+	/* The rest of the connection, for the open-connections dump when user
+	 * space reads this map itself (src/tracer/open_dump.cpp). */
+	__u32 netns;
+	__u8 laddr[NT_ADDR_LEN];
+	__u8 raddr[NT_ADDR_LEN];
+};
+
 #endif /* NETTRACE_EVENT_H */

@@ -150,6 +150,11 @@ int run_nettrace(const NettraceConfig& config) {
     std::fprintf(stderr, "nettrace: the connections still open at exit are unknown (%s)\n",
                  tracer->open_dump_failure().empty() ? "reading the owner map failed"
                                                      : tracer->open_dump_failure().c_str());
+  if (tracer->open_bytes_unknown())
+    std::fprintf(stderr,
+                 "nettrace: %llu connections open at exit are reported without bytes: their "
+                 "network namespace could not be entered\n",
+                 static_cast<unsigned long long>(tracer->open_bytes_unknown()));
   uint64_t missed = 0;
   if (!tracer->missed(missed))
     std::fprintf(

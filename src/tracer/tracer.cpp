@@ -179,7 +179,11 @@ std::unique_ptr<Tracer> Tracer::open(const TracerOptions& options, const LogCall
   t->lost_reported_ = t->backend_->dropped();
   t->evicted_reported_ = t->backend_->evicted();
   // Set up now, while privileged; read at exit.
-  t->open_dump_ = OpenDump::open(t->backend_->owners_fd(), t->open_dump_failure_);
+  t->open_dump_ = OpenDump::open(t->backend_->owners_fd());
+  if (options.verbose && !t->open_dump_->iterator_failure().empty())
+    say("nettrace: connections open at exit are read from the owner map and sock_diag: the "
+        "kernel refused the iterator (" +
+        t->open_dump_->iterator_failure() + ")");
   return t;
 }
 
@@ -229,8 +233,11 @@ int Tracer::poll(int timeout_ms, const RecordCallback& cb) {
 }
 
 void Tracer::finish(const RecordCallback& cb) {
-  if (open_dump_)
-    open_at_exit_ = open_dump_->read(clock_, cb);
+  if (!open_dump_)
+    return;
+  open_at_exit_ = open_dump_->read(clock_, cb);
+  open_dump_failure_ = open_dump_->failure();
+  open_bytes_unknown_ = open_dump_->bytes_unknown();
   open_dump_.reset();
 }
 

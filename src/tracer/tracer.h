@@ -63,6 +63,9 @@ public:
   // (open_dump_failure() says why).
   int64_t open_at_exit() const { return open_at_exit_; }
   const std::string& open_dump_failure() const { return open_dump_failure_; }
+  // Of those, how many carry no bytes (their network namespace could not be
+  // entered).
+  uint64_t open_bytes_unknown() const { return open_bytes_unknown_; }
   // Hook runs the kernel skipped (see AttachedBackend::missed); false if unknown.
   bool missed(uint64_t& total) const;
 
@@ -87,6 +90,7 @@ private:
   std::unique_ptr<OpenDump> open_dump_;
   std::string open_dump_failure_;
   int64_t open_at_exit_ = -1;
+  uint64_t open_bytes_unknown_ = 0;
 };
 
 // Resolved, kernel-ready form of the filters (exposed for tests).
