@@ -179,6 +179,23 @@ portlist() { # backend: --port with two ports of three
   check "$b" port-list $T/pl.want $T/pl.trace $pids
 }
 
+closes() { # backend: each connection end a close record, owned by its process
+  b=$1
+  rm -f $T/cl.*
+  if ! start_nt "$b" $T/cl.json --port 7030 --format json; then say "$b close FAIL nettrace did not start"; return; fi
+  workload serve --listen 127.0.0.1:7030 --comm srv-cl --count 3 -v >$T/cl.srv &
+  srv=$!
+  wait_srv $T/cl.srv
+  workload connect --to 127.0.0.1:7030 --comm cli-cl -v --count 3 >$T/cl.cli
+  wait $srv
+  stop_nt
+  cp=$(awk '$1=="pid"{print $2}' $T/cl.cli); sp=$(awk '$1=="pid"{print $2}' $T/cl.srv)
+  out=$(grep '"type":"close","ts_ns":[0-9]*,"direction":"out"' $T/cl.json | grep -c "\"pid\":$cp,.*\"comm\":\"cli-cl\"")
+  in=$(grep '"type":"close","ts_ns":[0-9]*,"direction":"in"' $T/cl.json | grep -c "\"pid\":$sp,.*\"comm\":\"srv-cl\"")
+  if [ "$out" -eq 3 ] && [ "$in" -eq 3 ]; then say "$b close PASS 3 closes on each end"
+  else say "$b close FAIL $out client and $in server closes, want 3 each: $(grep '"type":"close"' $T/cl.json | head -2 | tr '\n' ' ')"; fi
+}
+
 nettrace --info >$T/info 2>&1
 cat $T/info
 # Debian's kernels have kprobes and trampolines: all three backends must load
@@ -197,6 +214,7 @@ for b in fentry tracepoint kprobe; do
   pair "$b" ipv4 127.0.0.1:7000 127.0.0.1:7000 --count 3
   pair "$b" ipv6 "[::1]:7001" "[::1]:7001" --count 3
   threads "$b"
+  closes "$b"
   refused "$b"
   failed_port "$b"
   selfconn "$b"
