@@ -60,14 +60,16 @@ struct {
 } connecting SEC(".maps");
 
 /*
- * LRU, so that an owner whose close we never see (a hook run the kernel
- * skipped) ages out instead of filling the map. Its size is set by user space
- * before load: nt_cfg.owners_max plus spare nodes, because the common LRU
- * hands free nodes to per-CPU lists in batches and starts evicting while
- * nodes still sit free in those lists; with the spare nodes it never evicts
- * before nt_cfg.owners_max entries are live, and nt_owner_live (inserted
- * minus deleted at close) says exactly when an insert finds the map at
- * capacity: that insert counts one eviction (NT_DROP_OWNER_EVICTED).
+ * At most nt_cfg.owners_max owners at once, counted exactly: nt_owner_live is
+ * inserted minus deleted at close, and an insert that finds it at capacity
+ * keeps nothing and counts one eviction (NT_DROP_OWNER_EVICTED, reported like
+ * lost events). Refusing the newest rather than letting the LRU push out the
+ * oldest is what makes the count exact: an LRU map evicts silently, and the
+ * common LRU even evicts before it is full (it hands free nodes to per-CPU
+ * lists in batches). The map is still an LRU, with spare nodes beyond
+ * owners_max (set by user space before load), so that entries whose close we
+ * never saw (a hook run the kernel skipped) cannot fill it: they age out
+ * once the spare nodes are used.
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -76,7 +78,7 @@ struct {
 	__type(value, struct nt_owner);
 } owners SEC(".maps");
 
-/* Owners in the map (approximately once evictions began: see above). */
+/* Owners in the map (entries whose close was missed stay counted). */
 __s64 nt_owner_live;
 /* Closes still to be reported as NT_OWNER_EVICTED: one per eviction, spent
  * by closes that find no owner once an owner was evicted. */
@@ -298,15 +300,19 @@ static __always_inline void nt_keep_owner(bool btf, struct sock *sk,
 			nt_emit_close(btf, sk, &o, NT_TCP_CLOSE, e);
 		return;
 	}
-	if (bpf_map_update_elem(&owners, &key, &o, BPF_NOEXIST))
-		/* The same socket again (a reused address whose close we
-		 * missed): the new owner replaces the stale one. */
-		bpf_map_update_elem(&owners, &key, &o, BPF_ANY);
-	else if (__sync_fetch_and_add(&nt_owner_live, 1) >= nt_cfg.owners_max) {
-		/* Full: the LRU pushed the least recently used owner out. */
+	/* At capacity: this owner is not kept, and counted; its close will
+	 * find no owner and be reported with pid 0 (nt_close_step). */
+	if (__sync_fetch_and_add(&nt_owner_live, 1) >= (__s64)nt_cfg.owners_max) {
 		__sync_fetch_and_add(&nt_owner_live, -1);
 		__sync_fetch_and_add(&nt_evicted_unreported, 1);
 		nt_count_drop(NT_DROP_OWNER_EVICTED);
+		return;
+	}
+	if (bpf_map_update_elem(&owners, &key, &o, BPF_NOEXIST)) {
+		/* The same socket again (a reused address whose close we
+		 * missed): the new owner replaces the stale one, one entry. */
+		__sync_fetch_and_add(&nt_owner_live, -1);
+		bpf_map_update_elem(&owners, &key, &o, BPF_ANY);
 	}
 }
 

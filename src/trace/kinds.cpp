@@ -327,7 +327,7 @@ bool life_same(const Record& a, const Record& b) {
 
 void evicted_args(std::string& out, const Record& r) {
   append_uint(out, r.evicted);
-  out.append(" owners: owner map full (their closes report pid 0)");
+  out.append(" owners: owner map full, their closes report pid 0 (raise --max-open)");
 }
 
 std::string_view evicted_parse_args(std::string_view& args, Record& out) {

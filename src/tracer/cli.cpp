@@ -100,6 +100,11 @@ std::optional<int> parse_cli(int argc, const char* const* argv, NettraceConfig& 
   app.add_option("--ready-file", c.ready_file, "Create PATH once every program is attached")
       ->type_name("PATH")
       ->check(creatable_file());
+  app.add_option("--max-open", c.tracer.owners_max,
+                 "Connections followed at once for their close record (default 65536); more are "
+                 "counted as evicted and their closes carry pid 0")
+      ->type_name("N")
+      ->check(whole_number("a number of connections from 1 to 16777216", 1, 16777216));
   app.add_option("--ringbuf-size", c.tracer.ringbuf_size,
                  "Ring buffer bytes: a power of two >= 4096 (default 4 MiB)")
       ->type_name("BYTES")

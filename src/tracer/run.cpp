@@ -143,8 +143,8 @@ int run_nettrace(const NettraceConfig& config) {
                static_cast<unsigned long long>(tracer->lost()), tracer->backend_name().c_str());
   if (tracer->evicted())
     std::fprintf(stderr,
-                 "nettrace: %llu connection owners were evicted from the full owner map; their "
-                 "closes were reported with pid 0\n",
+                 "nettrace: %llu connection owners were not kept: the owner map was full (raise "
+                 "--max-open); their closes were reported with pid 0\n",
                  static_cast<unsigned long long>(tracer->evicted()));
   if (tracer->open_at_exit() < 0)
     std::fprintf(stderr, "nettrace: the connections still open at exit are unknown (%s)\n",

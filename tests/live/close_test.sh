@@ -56,3 +56,45 @@ pass "$backend: the exit summary counts the connections still open"
 grep -q "bad" "$T/netgraph.err" && grep -Eq "bad [1-9]" "$T/netgraph.err" &&
   fail "netgraph found bad lines in nettrace --close output: $(cat "$T/netgraph.err")"
 pass "$backend: arrow output with --close reads back"
+
+# A full owner map: --max-open 3 and two connections (four ends). One owner
+# is not kept: counted in-band and in the summary, and its close is still
+# reported, with pid 0 and the reason, beside the three others.
+port=$((base + 9))
+rm -f "$T/nettrace.err"
+start_nettrace "$T/evict.json" --backend "$backend" --format json --port "$port" --max-open 3
+python3 - "$port" <<'PY' || fail "the eviction scenario failed"
+import socket, sys
+port = int(sys.argv[1])
+lsn = socket.socket()
+lsn.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+lsn.bind(("127.0.0.1", port))
+lsn.listen(4)
+pairs = []
+for _ in range(2):
+    c = socket.create_connection(("127.0.0.1", port))
+    a, _ = lsn.accept()
+    pairs.append((c, a))
+for c, a in pairs:
+    c.sendall(b"e" * 10)
+    a.recv(10)
+    c.close()
+    a.recv(10)  # the FIN
+    a.close()
+PY
+stop_nettrace
+python3 - "$T/evict.json" <<'PY' || fail "evictions are not accounted for: $(cat "$T/evict.json")"
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1])]
+evicted = sum(r["count"] for r in recs if r["type"] == "evicted")
+closes = [r for r in recs if r["type"] == "close"]
+unowned = [r for r in closes if r.get("owner_unknown") == "evicted"]
+ok = (evicted == 1 and len(closes) == 4 and len(unowned) == 1 and unowned[0]["pid"] == 0
+      and unowned[0]["direction"] == "unknown" and unowned[0]["comm"] == ""
+      and all(r["pid"] != 0 and "owner_unknown" not in r for r in closes if r not in unowned))
+print("evicted %d, closes %d, without owner %d" % (evicted, len(closes), len(unowned)))
+sys.exit(0 if ok else 1)
+PY
+grep -q "^nettrace: 1 connection owners were not kept" "$T/nettrace.err" ||
+  fail "the exit summary does not count the eviction: $(cat "$T/nettrace.err")"
+pass "$backend: a full owner map: 1 eviction counted, its close reported with pid 0"

@@ -233,7 +233,8 @@ TEST(Markers, CloseAndOpenRoundTripInBothFormats) {
   Record ev;
   ev.type = RecordType::Evicted;
   ev.evicted = 5;
-  EXPECT_EQ(arrow(ev), "# evicted 5 owners: owner map full (their closes report pid 0)\n");
+  EXPECT_EQ(arrow(ev),
+            "# evicted 5 owners: owner map full, their closes report pid 0 (raise --max-open)\n");
   ASSERT_EQ(parse_line(json(ev).substr(0, json(ev).size() - 1), back).kind, ParseKind::Record);
   EXPECT_EQ(back.evicted, 5u);
 }
