@@ -44,12 +44,18 @@ NT_PID=$json_pid; stop_nettrace
 
 expected=$(( ${#names[@]} * 2 ))
 for f in arrow json; do
-  lines=$(grep -vc '^#' "$T/$f.trace" || true)
+  # (JSON also carries each connection end's close: one more line per end,
+  # counted apart below.)
+  lines=$(grep -v '^#' "$T/$f.trace" | grep -vc '"type":"close"' || true)
   [[ $lines -eq $expected ]] || { cat -A "$T/$f.trace" >&2; fail "$f: $lines lines for $expected events"; }
   # Every event line belongs to one of our processes, once.
   for p in "${pids[@]}"; do
     if [[ $f == arrow ]]; then n=$(grep -c "|PID=$p CMD=" "$T/$f.trace" || true)
-    else n=$(grep -c "\"pid\":$p," "$T/$f.trace" || true); fi
+    else
+      n=$(grep -v '"type":"close"' "$T/$f.trace" | grep -c "\"pid\":$p," || true)
+      c=$(grep '"type":"close"' "$T/$f.trace" | grep -c "\"pid\":$p," || true)
+      [[ $c -eq 1 ]] || fail "$f: pid $p has $c close records (want 1)"
+    fi
     [[ $n -eq 1 ]] || fail "$f: pid $p has $n lines (want 1)"
   done
   # Output is plain ASCII: no raw byte of any name leaked through.
