@@ -56,6 +56,18 @@ pass "$backend: the exit summary counts the connections still open"
 grep -q "bad" "$T/netgraph.err" && grep -Eq "bad [1-9]" "$T/netgraph.err" &&
   fail "netgraph found bad lines in nettrace --close output: $(cat "$T/netgraph.err")"
 pass "$backend: arrow output with --close reads back"
+# netgraph counts the exchange on its edge: 1 MiB to the server, 10 KiB back.
+"$BIN/netgraph" -T json "$T/trace.json" >"$T/graph.json" 2>"$T/netgraph.err" ||
+  fail "netgraph cannot read the JSON trace: $(cat "$T/netgraph.err")"
+python3 - "$T/graph.json" <<'PY' || fail "netgraph's edge of the 1 MiB exchange is wrong: $(cat "$T/graph.json")"
+import json, sys
+g = json.load(open(sys.argv[1]))
+names = {i: n.get("name", "") for i, n in enumerate(g["nodes"])}
+want = [e for e in g["edges"] if names[e["from"]] == "ntc-c4" and names[e["to"]] == "ntc-s4"]
+sys.exit(0 if len(want) == 1 and want[0].get("bytes_to_server") == 1 << 20
+         and want[0].get("bytes_to_client") == 10240 and want[0].get("closed") == 1 else 1)
+PY
+pass "$backend: netgraph puts the bytes on the exchange's edge"
 
 # A full owner map: --max-open 3 and two connections (four ends). One owner
 # is not kept: counted in-band and in the summary, and its close is still
