@@ -243,7 +243,8 @@ int OpenDump::read_map(const ClockOffset& clock, const RecordCallback& cb) {
     prev = &key;
   }
   if (errno != ENOENT) {
-    failure_ = "reading the owner map: " + errno_text(errno);
+    failure_ = errno == EPERM ? "no privilege left to read the owner map: --user dropped it"
+                              : "reading the owner map: " + errno_text(errno);
     owners_.reset();
     return -1;
   }
