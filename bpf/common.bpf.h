@@ -301,19 +301,22 @@ static __always_inline void nt_keep_owner(bool btf, struct sock *sk,
 		return;
 	}
 	/* At capacity: this owner is not kept, and counted; its close will
-	 * find no owner and be reported with pid 0 (nt_close_step). */
-	if (__sync_fetch_and_add(&nt_owner_live, 1) >= (__s64)nt_cfg.owners_max) {
-		__sync_fetch_and_add(&nt_owner_live, -1);
+	 * find no owner and be reported with pid 0 (nt_close_step). A test
+	 * then an add, not one fetching add: atomics that return the old value
+	 * need 5.12, and 5.10 is supported. Two CPUs racing past the test at
+	 * capacity both insert: the map's spare nodes take them (nothing is
+	 * evicted, so the count stays exact). */
+	if (nt_owner_live >= (__s64)nt_cfg.owners_max) {
 		__sync_fetch_and_add(&nt_evicted_unreported, 1);
 		nt_count_drop(NT_DROP_OWNER_EVICTED);
 		return;
 	}
-	if (bpf_map_update_elem(&owners, &key, &o, BPF_NOEXIST)) {
+	if (bpf_map_update_elem(&owners, &key, &o, BPF_NOEXIST))
 		/* The same socket again (a reused address whose close we
 		 * missed): the new owner replaces the stale one, one entry. */
-		__sync_fetch_and_add(&nt_owner_live, -1);
 		bpf_map_update_elem(&owners, &key, &o, BPF_ANY);
-	}
+	else
+		__sync_fetch_and_add(&nt_owner_live, 1);
 }
 
 /* Builds the event, applies the socket filters, and hands it to user space.
@@ -568,6 +571,9 @@ static __always_inline void nt_emit_close(bool btf, struct sock *sk, const struc
 			c->e.lport = bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
 		if (!nt_socket_wanted(&c->e))
 			goto discard;
+		/* One close reported per eviction (CPUs racing on the last
+		 * one may each report one: at most one more per CPU). */
+		__sync_fetch_and_add(&nt_evicted_unreported, -1);
 		c->owner = NT_OWNER_EVICTED;
 	}
 	c->e.kind = NT_EV_CLOSE;
@@ -624,10 +630,6 @@ static __always_inline void nt_close_step(bool btf, bool any_proto, struct sock 
 			return;
 		if (any_proto && !nt_is_tcp(btf, sk))
 			return;
-		if (__sync_fetch_and_add(&nt_evicted_unreported, -1) <= 0) {
-			__sync_fetch_and_add(&nt_evicted_unreported, 1);
-			return;
-		}
 		nt_emit_close(btf, sk, NULL, oldstate, NULL);
 		return;
 	}
