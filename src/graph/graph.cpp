@@ -308,6 +308,7 @@ struct GraphBuilder::Index {
   // Close and open records waiting for the other end's (add_life).
   struct LifeEnd {
     size_t node;
+    size_t last_node; // the process that held the socket last (closed it), or node
     bool connect, open;
     uint64_t received, sent, duration_ns; // payload bytes this end received and sent
   };
@@ -705,8 +706,14 @@ void GraphBuilder::add_life(const Record& r, uint32_t host) {
     key.netns = r.netns;
   }
   const size_t node = process_node(host, r.pid, r.comm, r.local.ip);
-  const Index::LifeEnd end{node,         connect,      r.type == RecordType::Open, r.bytes_received,
-                           r.bytes_sent, r.duration_ns};
+  // Another process closed it (a forking server's worker, a receiver of
+  // SCM_RIGHTS): that one talked to the peer.
+  const size_t last_node = r.last_pid && r.last_pid != r.pid && !r.last_comm.empty()
+                               ? process_node(host, r.last_pid, r.last_comm, r.local.ip)
+                               : node;
+  const Index::LifeEnd end{
+      node,         last_node,    connect, r.type == RecordType::Open, r.bytes_received,
+      r.bytes_sent, r.duration_ns};
   Index& x = *index_;
   auto [it, inserted] = x.lives.try_emplace(key, end);
   if (inserted)
@@ -725,6 +732,17 @@ void GraphBuilder::add_life(const Record& r, uint32_t host) {
   if (!e) {
     graph_.stats.lives_unattributed += 2;
     return;
+  }
+  if (client.last_node != client.node || server.last_node != server.node) {
+    // The connection moves to the processes that really talked: its edge
+    // from the connecting to the accepting process loses it (an edge left
+    // with none is dropped at the end), the edge between the last holders
+    // gains it.
+    const bool ambiguous = e->ambiguous;
+    --e->count;
+    add_edge(client.last_node, server.last_node, server_end.port, client_end.port, true, ambiguous);
+    e = find_edge(client.last_node, server.last_node, server_end.port, client_end.port, ambiguous);
+    ++graph_.stats.moved_to_closer;
   }
   // Each end's received bytes: payload that arrived, retransmissions not
   // counted twice.
@@ -830,7 +848,7 @@ Graph GraphBuilder::finish() {
   for (const Edge& e : graph_.edges) {
     const Node& a = graph_.nodes[e.from];
     const Node& b = graph_.nodes[e.to];
-    if (e.count < options_.min_count)
+    if (e.count == 0 || e.count < options_.min_count) // 0: every connection moved away
       continue;
     if (include_ && !matches(include_.get(), a) && !matches(include_.get(), b))
       continue;

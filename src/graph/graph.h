@@ -86,6 +86,7 @@ struct GraphStats {
   uint64_t lives = 0;     // close and open records read
   uint64_t lives_unattributed = 0; // of those: no edge to count them on (owner unknown, or
                                    // their connection's ends were not both seen)
+  uint64_t moved_to_closer = 0;    // connections drawn to the process that closed them
 };
 
 struct Graph {

@@ -426,6 +426,7 @@ std::string to_json(const Graph& g) {
   if (s.lives) {
     j["stats"]["lives"] = s.lives;
     j["stats"]["lives_unattributed"] = s.lives_unattributed;
+    j["stats"]["moved_to_closer"] = s.moved_to_closer;
   }
   return j.dump(1) + "\n";
 }

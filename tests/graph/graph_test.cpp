@@ -329,6 +329,30 @@ TEST(Lives, ClosesAndOpenRecordsCountOnTheirConnectionsEdge) {
   EXPECT_EQ(dot_text(before).find("MB"), std::string::npos);
 }
 
+// A forking server accepts in the listener and serves in a child; the
+// server end's close names the child (last_pid): the connection is drawn to
+// it, and the listener keeps only the connections it served itself.
+TEST(Lives, AConnectionClosedByAnotherProcessIsDrawnToIt) {
+  const std::string c1 = "10.0.0.1:22<-10.0.0.2:40000|PID=10 CMD=ssh";
+  const std::string a1 = "10.0.0.2:40000->10.0.0.1:22|PID=20 CMD=sshd";
+  const std::string c2 = "10.0.0.1:22<-10.0.0.2:40001|PID=10 CMD=ssh";
+  const std::string a2 = "10.0.0.2:40001->10.0.0.1:22|PID=20 CMD=sshd";
+  auto close = [](const char* by, const char* last, const std::string& line) {
+    return std::string("# close duration_ns=5 bytes_sent=1 bytes_received=2 retransmits=0 "
+                       "srtt_us=1 closed_by=") +
+           by + " " + last + " " + line;
+  };
+  Graph g = build({c1, a1, c2, a2, close("peer", "last_pid=10 last_comm=ssh", c1),
+                   close("local", "last_pid=21 last_comm=sshd-worker", a1),
+                   close("peer", "last_pid=10 last_comm=ssh", c2),
+                   close("local", "last_pid=20 last_comm=sshd", a2)});
+  EXPECT_EQ(edges(g),
+            (std::multiset<std::string>{"ssh -> sshd :22 x1", "ssh -> sshd-worker :22 x1"}));
+  EXPECT_EQ(g.stats.moved_to_closer, 1u);
+  for (const Edge& e : g.edges)
+    EXPECT_EQ(e.closed, 1u);
+}
+
 TEST(Lives, ByteAndDurationWords) {
   EXPECT_EQ(byte_words(0), "0 B");
   EXPECT_EQ(byte_words(999), "999 B");

@@ -338,10 +338,12 @@ def forking(port):
         worker = os.fork()
         if worker == 0:
             name("ntc-wrk")
+            os.read(r, 1)  # the parent has closed its copy: ours is the last
             a.sendall(b"w" * 4321)
             a.close()  # first: the worker's FIN goes first
             os._exit(0)
         a.close()  # the parent's copy: no state change
+        os.write(w, b"1")
         os.waitpid(worker, 0)
         return {"pid": os.getpid(), "worker": worker}
 

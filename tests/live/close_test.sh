@@ -63,11 +63,18 @@ python3 - "$T/graph.json" <<'PY' || fail "netgraph's edge of the 1 MiB exchange 
 import json, sys
 g = json.load(open(sys.argv[1]))
 names = {i: n.get("name", "") for i, n in enumerate(g["nodes"])}
-want = [e for e in g["edges"] if names[e["from"]] == "ntc-c4" and names[e["to"]] == "ntc-s4"]
-sys.exit(0 if len(want) == 1 and want[0].get("bytes_to_server") == 1 << 20
-         and want[0].get("bytes_to_client") == 10240 and want[0].get("closed") == 1 else 1)
+def edge(a, b):
+    return [e for e in g["edges"] if names[e["from"]] == a and names[e["to"]] == b]
+want = edge("ntc-c4", "ntc-s4")
+ok = (len(want) == 1 and want[0].get("bytes_to_server") == 1 << 20
+      and want[0].get("bytes_to_client") == 10240 and want[0].get("closed") == 1)
+# The forking server's and the SCM_RIGHTS connection go to the process that
+# served them, not to the one that accepted them.
+ok = ok and len(edge("ntc-fc", "ntc-wrk")) == 1 and not edge("ntc-fc", "ntc-lsn")
+ok = ok and len(edge("ntc-sc", "ntc-rcv")) == 1 and not edge("ntc-sc", "ntc-acc")
+sys.exit(0 if ok else 1)
 PY
-pass "$backend: netgraph puts the bytes on the exchange's edge"
+pass "$backend: netgraph puts the bytes on the exchange's edge, and the forked and passed connections on the processes that served them"
 
 # A full owner map: --max-open 3 and two connections (four ends). One owner
 # is not kept: counted in-band and in the summary, and its close is still
