@@ -19,7 +19,15 @@
 #define NT_TCP_ESTABLISHED 1
 #define NT_TCP_SYN_SENT 2
 #define NT_TCP_SYN_RECV 3
+#define NT_TCP_FIN_WAIT1 4
+#define NT_TCP_FIN_WAIT2 5
 #define NT_TCP_CLOSE 7
+#define NT_TCP_CLOSE_WAIT 8
+#define NT_TCP_LAST_ACK 9
+#define NT_TCP_CLOSING 11
+/* include/uapi/asm-generic/errno*.h */
+#define NT_EPIPE 32
+#define NT_ECONNRESET 104
 /* Slots of the drop counter array (a power of two: see nt_count_drop). */
 #define NT_MAX_CPUS 1024
 
@@ -27,6 +35,7 @@
 const volatile struct nt_config nt_cfg = {
 	.direction = NT_DIR_BOTH,
 	.wakeup_bytes = 1 << 20,
+	.owners_max = 65536,
 };
 
 /* Every event, in order, for user space. Size set by user space before load. */
@@ -40,19 +49,6 @@ struct {
  * call, so the counts stay readable after nettrace drops its privileges. */
 __u64 drops[NT_MAX_CPUS][NT_DROP_MAX];
 
-/* Who started a connect: captured in the connecting task, used when the
- * connect's outcome is known (often in softirq, on another task's stack). */
-struct nt_identity {
-	__u64 cgroup_id;
-	__u32 pid;
-	__u32 tid;
-	__u32 uid;
-	char comm[NT_COMM_LEN];
-	/* connecting map only: the state the connect was last seen in,
-	 * NT_TCP_SYN_SENT or (simultaneous open) NT_TCP_SYN_RECV. */
-	__u32 state;
-};
-
 /* Connects in flight, keyed by struct sock address. LRU so that sockets whose
  * outcome we never see (a hook missed, an exotic path) age out instead of
  * filling the map. */
@@ -62,6 +58,31 @@ struct {
 	__type(key, __u64);
 	__type(value, struct nt_identity);
 } connecting SEC(".maps");
+
+/*
+ * At most nt_cfg.owners_max owners at once, counted exactly: nt_owner_live is
+ * inserted minus deleted at close, and an insert that finds it at capacity
+ * keeps nothing and counts one eviction (NT_DROP_OWNER_EVICTED, reported like
+ * lost events). Refusing the newest rather than letting the LRU push out the
+ * oldest is what makes the count exact: an LRU map evicts silently, and the
+ * common LRU even evicts before it is full (it hands free nodes to per-CPU
+ * lists in batches). The map is still an LRU, with spare nodes beyond
+ * owners_max (set by user space before load), so that entries whose close we
+ * never saw (a hook run the kernel skipped) cannot fill it: they age out
+ * once the spare nodes are used.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, struct nt_owner);
+} owners SEC(".maps");
+
+/* Owners in the map (entries whose close was missed stay counted). */
+__s64 nt_owner_live;
+/* Closes still to be reported as NT_OWNER_EVICTED: one per eviction, spent
+ * by closes that find no owner once an owner was evicted. */
+__s64 nt_evicted_unreported;
 
 static __always_inline void nt_current_identity(struct nt_identity *id)
 {
@@ -271,6 +292,62 @@ static __always_inline void nt_count_drop(__u32 reason)
 	__sync_fetch_and_add(&drops[cpu][reason], 1);
 }
 
+/* The socket filters, on a filled event. */
+static __always_inline bool nt_socket_wanted(const struct nt_event *e)
+{
+	if (nt_cfg.family && nt_shown_family(e) != nt_cfg.family)
+		return false;
+	if (!nt_port_wanted(e->lport, e->rport))
+		return false;
+	return !nt_cfg.netns || e->netns == nt_cfg.netns;
+}
+
+static __always_inline void nt_emit_close(bool btf, struct sock *sk, const struct nt_owner *o,
+					  int oldstate, const struct nt_event *filled);
+
+/* Remembers who owns a connection just reported, for its close. */
+static __always_inline void nt_keep_owner(bool btf, struct sock *sk,
+					  const struct nt_identity *id,
+					  const struct nt_event *e)
+{
+	struct nt_owner o = {};
+	__u64 key = (__u64)sk;
+
+	o.id = *id;
+	o.start_ns = e->ts_ns;
+	o.side = e->kind;
+	o.family = e->family;
+	o.lport = e->lport;
+	o.rport = e->rport;
+	o.netns = e->netns;
+	__builtin_memcpy(o.laddr, e->laddr, NT_ADDR_LEN);
+	__builtin_memcpy(o.raddr, e->raddr, NT_ADDR_LEN);
+	/* An accepted socket may be closed already (a reset before accept()
+	 * returned): its close has passed, so it is reported now. */
+	if (NT_SK(btf, sk, __sk_common.skc_state) == NT_TCP_CLOSE) {
+		if (nt_cfg.emit_close)
+			nt_emit_close(btf, sk, &o, NT_TCP_CLOSE, e);
+		return;
+	}
+	/* At capacity: this owner is not kept, and counted; its close will
+	 * find no owner and be reported with pid 0 (nt_close_step). A test
+	 * then an add, not one fetching add: atomics that return the old value
+	 * need 5.12, and 5.10 is supported. Two CPUs racing past the test at
+	 * capacity both insert: the map's spare nodes take them (nothing is
+	 * evicted, so the count stays exact). */
+	if (nt_owner_live >= (__s64)nt_cfg.owners_max) {
+		__sync_fetch_and_add(&nt_evicted_unreported, 1);
+		nt_count_drop(NT_DROP_OWNER_EVICTED);
+		return;
+	}
+	if (bpf_map_update_elem(&owners, &key, &o, BPF_NOEXIST))
+		/* The same socket again (a reused address whose close we
+		 * missed): the new owner replaces the stale one, one entry. */
+		bpf_map_update_elem(&owners, &key, &o, BPF_ANY);
+	else
+		__sync_fetch_and_add(&nt_owner_live, 1);
+}
+
 /* Builds the event, applies the socket filters, and hands it to user space.
  * Filters run before the ring buffer is touched, so the drop counts only
  * count events the user asked for. */
@@ -291,11 +368,7 @@ static __always_inline void nt_emit(bool btf, struct sock *sk, const struct nt_i
 		 * inet_sport still holds the port the kernel chose at connect. 0
 		 * only when the connect failed before a port was chosen. */
 		e.lport = bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
-	if (nt_cfg.family && nt_shown_family(&e) != nt_cfg.family)
-		return;
-	if (!nt_port_wanted(e.lport, e.rport))
-		return;
-	if (nt_cfg.netns && e.netns != nt_cfg.netns)
+	if (!nt_socket_wanted(&e))
 		return;
 	e.kind = kind;
 	e.error = error;
@@ -309,8 +382,12 @@ static __always_inline void nt_emit(bool btf, struct sock *sk, const struct nt_i
 	__u64 flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= nt_cfg.wakeup_bytes ?
 			      BPF_RB_FORCE_WAKEUP :
 			      BPF_RB_NO_WAKEUP;
-	if (bpf_ringbuf_output(&events, &e, sizeof(e), flags))
+	if (bpf_ringbuf_output(&events, &e, sizeof(e), flags)) {
 		nt_count_drop(NT_DROP_RINGBUF_FULL);
+		return;
+	}
+	if (kind != NT_EV_FAILED)
+		nt_keep_owner(btf, sk, id, &e);
 }
 
 /* A connect has started in the current task: remember who, keyed by socket. */
@@ -375,6 +452,238 @@ static __always_inline void nt_connect_outcome(bool btf, struct sock *sk, int ol
 	bpf_map_delete_elem(&connecting, &key);
 }
 
+
+/* States a reported connection passes through after ESTABLISHED. */
+static __always_inline bool nt_was_established(int state)
+{
+	return state == NT_TCP_ESTABLISHED || state == NT_TCP_FIN_WAIT1 ||
+	       state == NT_TCP_FIN_WAIT2 || state == NT_TCP_CLOSE_WAIT ||
+	       state == NT_TCP_LAST_ACK || state == NT_TCP_CLOSING;
+}
+
+/* The transitions the close branch follows: the first local close (FIN_WAIT1
+ * after close()/shutdown(), LAST_ACK after close() once the peer's FIN came),
+ * both in the closing task, and the end. Every other transition returns at
+ * this test. */
+static __always_inline bool nt_close_related(int newstate)
+{
+	return newstate == NT_TCP_CLOSE || newstate == NT_TCP_FIN_WAIT1 ||
+	       newstate == NT_TCP_LAST_ACK;
+}
+
+/*
+ * Who ended it, from the last state before CLOSE and the socket's error.
+ * tcp_reset() sets sk_err (ECONNRESET; EPIPE in CLOSE_WAIT) before tcp_done()
+ * moves the socket to CLOSE, and tcp_write_err()/tcp_abort() set theirs
+ * (ETIMEDOUT, ECONNABORTED) the same way; a local abort (SO_LINGER 0, close()
+ * with unread data) sets CLOSE straight from ESTABLISHED or CLOSE_WAIT with
+ * sk_err still 0 (tcp_disconnect() sets ECONNRESET only after the state).
+ * Without error, the path says who sent the first FIN: FIN_WAIT1, FIN_WAIT2
+ * and CLOSING are ours first, LAST_ACK the peer's. One hook, the state one
+ * every backend has, so no reset tracepoint is needed (tcp_receive_reset
+ * only exists since 4.20 and is not in every backend's reach).
+ */
+static __always_inline __u16 nt_closed_by(int oldstate, int err)
+{
+	if (err == NT_ECONNRESET || err == NT_EPIPE)
+		return NT_CLOSED_PEER_RESET;
+	if (err)
+		return NT_CLOSED_ERROR;
+	switch (oldstate) {
+	case NT_TCP_FIN_WAIT1:
+	case NT_TCP_FIN_WAIT2:
+	case NT_TCP_CLOSING:
+		return NT_CLOSED_LOCAL;
+	case NT_TCP_LAST_ACK:
+		return NT_CLOSED_PEER;
+	case NT_TCP_ESTABLISHED:
+	case NT_TCP_CLOSE_WAIT:
+		return NT_CLOSED_LOCAL_RESET;
+	}
+	return NT_CLOSED_UNKNOWN;
+}
+
+/*
+ * The counters of a connection, in payload bytes. tcp_sock.bytes_sent
+ * (4.19+) counts segment payload only (retransmissions included); before it,
+ * bytes_acked counts acknowledged sequence space, which includes our SYN
+ * (connects) and our FIN once acknowledged. bytes_received includes the
+ * peer's FIN once received, which tcp_fin() marks with SOCK_DONE.
+ * `state`: the state before CLOSE, or the current one for an open dump.
+ */
+static __always_inline void nt_fill_counters(bool btf, struct sock *sk, struct nt_close_event *c,
+					     int state, int err)
+{
+	struct tcp_sock *tp;
+	__u64 flags;
+
+	if (btf) {
+		tp = bpf_skc_to_tcp_sock(sk);
+		if (!tp)
+			return;
+		c->bytes_received = tp->bytes_received;
+		c->retransmits = tp->total_retrans;
+		c->srtt_us = tp->srtt_us >> 3;
+		flags = sk->__sk_common.skc_flags;
+		if (bpf_core_field_exists(struct tcp_sock, bytes_sent))
+			c->bytes_sent = tp->bytes_sent;
+		else
+			c->bytes_sent = tp->bytes_acked;
+	} else {
+		tp = (struct tcp_sock *)sk;
+		c->bytes_received = BPF_CORE_READ(tp, bytes_received);
+		c->retransmits = BPF_CORE_READ(tp, total_retrans);
+		c->srtt_us = BPF_CORE_READ(tp, srtt_us) >> 3;
+		flags = BPF_CORE_READ(sk, __sk_common.skc_flags);
+		if (bpf_core_field_exists(struct tcp_sock, bytes_sent))
+			c->bytes_sent = BPF_CORE_READ(tp, bytes_sent);
+		else
+			c->bytes_sent = BPF_CORE_READ(tp, bytes_acked);
+	}
+	if (flags & (1ULL << bpf_core_enum_value(enum sock_flags, SOCK_DONE)))
+		c->bytes_received -= c->bytes_received ? 1 : 0;
+	if (bpf_core_field_exists(struct tcp_sock, bytes_sent))
+		return;
+	if (c->e.kind == NT_EV_CONNECT || c->side == NT_EV_CONNECT)
+		c->bytes_sent -= c->bytes_sent ? 1 : 0;
+	if (!err && (state == NT_TCP_FIN_WAIT2 || state == NT_TCP_CLOSING ||
+		     state == NT_TCP_LAST_ACK))
+		c->bytes_sent -= c->bytes_sent ? 1 : 0;
+}
+
+/* Whether an owner entry belongs to this socket, not to an earlier one at the
+ * same address whose close we missed. The local port is 0 once CLOSE has
+ * released it (inet_put_port runs before the tracepoint), so it counts only
+ * when set. */
+static __always_inline bool nt_owner_matches(bool btf, struct sock *sk, const struct nt_owner *o)
+{
+	__u16 lport = NT_SK(btf, sk, __sk_common.skc_num);
+
+	return o->family == NT_SK(btf, sk, __sk_common.skc_family) &&
+	       o->rport == bpf_ntohs(NT_SK(btf, sk, __sk_common.skc_dport)) &&
+	       (!lport || lport == o->lport);
+}
+
+/* The close event of a connection, owned (o) or not (o null: evicted). */
+/* `filled`: the socket half already read (the accept that found its socket
+ * closed), so that path needs no second copy of the socket on the stack. */
+static __always_inline void nt_emit_close(bool btf, struct sock *sk, const struct nt_owner *o,
+					  int oldstate, const struct nt_event *filled)
+{
+	struct nt_close_event *c;
+	int err = NT_SK(btf, sk, sk_err);
+	__u64 flags;
+
+	c = bpf_ringbuf_reserve(&events, sizeof(*c), 0);
+	if (!c) {
+		nt_count_drop(NT_DROP_RINGBUF_FULL);
+		return;
+	}
+	__builtin_memset(c, 0, sizeof(*c));
+	if (filled)
+		__builtin_memcpy(&c->e, filled, sizeof(c->e));
+	else if (!nt_read_tcp_sock(btf, sk, &c->e))
+		goto discard;
+	if (o) {
+		if (!c->e.lport)
+			c->e.lport = o->lport;
+		c->e.pid = o->id.pid;
+		c->e.tid = o->id.tid;
+		c->e.uid = o->id.uid;
+		c->e.cgroup_id = o->id.cgroup_id;
+		__builtin_memcpy(c->e.comm, o->id.comm, NT_COMM_LEN);
+		c->side = o->side;
+		c->last_pid = o->last_pid;
+		__builtin_memcpy(c->last_comm, o->last_comm, NT_COMM_LEN);
+	} else {
+		if (!c->e.lport)
+			c->e.lport = bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
+		if (!nt_socket_wanted(&c->e))
+			goto discard;
+		/* One close reported per eviction (CPUs racing on the last
+		 * one may each report one: at most one more per CPU). */
+		__sync_fetch_and_add(&nt_evicted_unreported, -1);
+		c->owner = NT_OWNER_EVICTED;
+	}
+	c->e.kind = NT_EV_CLOSE;
+	c->e.error = err;
+	c->e.ts_ns = bpf_ktime_get_ns();
+	if (o)
+		c->duration_ns = c->e.ts_ns - o->start_ns;
+	c->closed_by = nt_closed_by(oldstate, err);
+	nt_fill_counters(btf, sk, c, oldstate, err);
+	flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= nt_cfg.wakeup_bytes ?
+			BPF_RB_FORCE_WAKEUP :
+			BPF_RB_NO_WAKEUP;
+	bpf_ringbuf_submit(c, flags);
+	return;
+discard:
+	bpf_ringbuf_discard(c, BPF_RB_NO_WAKEUP);
+}
+
+/* The process running now, as the one that closed the connection. */
+static __always_inline void nt_note_closer(struct nt_owner *o)
+{
+	o->last_pid = bpf_get_current_pid_tgid() >> 32;
+	bpf_get_current_comm(o->last_comm, sizeof(o->last_comm));
+}
+
+/*
+ * The close branch: FIN_WAIT1 or LAST_ACK (a local close, in the closing
+ * task: note it) or CLOSE (emit the close record, forget the owner). Only
+ * sockets with an owner, that is connections nettrace reported; a socket
+ * without one is reported (pid 0, NT_OWNER_EVICTED) only while evictions are
+ * unaccounted for, one per eviction.
+ */
+static __always_inline void nt_close_step(bool btf, bool any_proto, struct sock *sk, int oldstate,
+					  int newstate)
+{
+	__u64 key = (__u64)sk;
+	struct nt_owner *o;
+
+	if (!nt_was_established(oldstate))
+		return;
+	o = bpf_map_lookup_elem(&owners, &key);
+	if (o && !nt_owner_matches(btf, sk, o)) {
+		if (!bpf_map_delete_elem(&owners, &key))
+			__sync_fetch_and_add(&nt_owner_live, -1);
+		o = NULL;
+	}
+	if (newstate != NT_TCP_CLOSE) {
+		if (o)
+			nt_note_closer(o);
+		return;
+	}
+	if (!o) {
+		if (!nt_cfg.emit_close || nt_evicted_unreported <= 0)
+			return;
+		if (any_proto && !nt_is_tcp(btf, sk))
+			return;
+		nt_emit_close(btf, sk, NULL, oldstate, NULL);
+		return;
+	}
+	/* CLOSE straight from ESTABLISHED or CLOSE_WAIT without an error is a
+	 * local abort, in the aborting task. */
+	if ((oldstate == NT_TCP_ESTABLISHED || oldstate == NT_TCP_CLOSE_WAIT) &&
+	    !NT_SK(btf, sk, sk_err))
+		nt_note_closer(o);
+	if (nt_cfg.emit_close)
+		nt_emit_close(btf, sk, o, oldstate, NULL);
+	if (!bpf_map_delete_elem(&owners, &key))
+		__sync_fetch_and_add(&nt_owner_live, -1);
+}
+
+/* A connect's outcome, if this transition may be one. */
+static __always_inline void nt_on_connect_state(bool btf, bool any_proto, struct sock *sk,
+						int oldstate, int newstate)
+{
+	if (!nt_connect_may_end(oldstate))
+		return;
+	if (any_proto && !nt_is_tcp(btf, sk))
+		return;
+	nt_connect_outcome(btf, sk, oldstate, newstate);
+}
+
 /*
  * Every backend's state hook (tp_btf/inet_sock_set_state, fentry and kprobe on
  * tcp_set_state) calls this with the old and the new state, so that following
@@ -388,11 +697,29 @@ static __always_inline void nt_connect_outcome(bool btf, struct sock *sk, int ol
 static __always_inline void nt_on_state_change(bool btf, bool any_proto, struct sock *sk,
 					       int oldstate, int newstate)
 {
-	if (!nt_connect_may_end(oldstate))
-		return;
-	if (any_proto && !nt_is_tcp(btf, sk))
-		return;
-	nt_connect_outcome(btf, sk, oldstate, newstate);
+	if (nt_close_related(newstate))
+		nt_close_step(btf, any_proto, sk, oldstate, newstate);
+	nt_on_connect_state(btf, any_proto, sk, oldstate, newstate);
+}
+
+/*
+ * nt_on_state_change split, for a backend that runs one program per part on
+ * its hook (tracepoint.bpf.c says why): the transitions made in the task that
+ * calls close() or shutdown() (FIN_WAIT1, LAST_ACK), CLOSE, and connect
+ * outcomes.
+ */
+static __always_inline void nt_on_task_state_change(bool btf, bool any_proto, struct sock *sk,
+						    int oldstate, int newstate)
+{
+	if (newstate == NT_TCP_FIN_WAIT1 || newstate == NT_TCP_LAST_ACK)
+		nt_close_step(btf, any_proto, sk, oldstate, newstate);
+}
+
+static __always_inline void nt_on_close_state(bool btf, bool any_proto, struct sock *sk,
+					      int oldstate, int newstate)
+{
+	if (newstate == NT_TCP_CLOSE)
+		nt_close_step(btf, any_proto, sk, oldstate, newstate);
 }
 
 /* A connect that failed before it ever reached SYN_SENT (routing, port

@@ -25,6 +25,25 @@ enum nt_event_kind {
 	NT_EV_CONNECT = 1, /* outgoing connection established (this host connected out) */
 	NT_EV_ACCEPT = 2,  /* incoming connection accepted (a peer connected in) */
 	NT_EV_FAILED = 3,  /* outgoing connect that never reached ESTABLISHED */
+	NT_EV_CLOSE = 4,   /* a reported connection reached TCP_CLOSE (struct nt_close_event) */
+	NT_EV_OPEN = 5,    /* a reported connection still open at exit (struct nt_close_event,
+			    * written by the open-connections iterator, never the ring buffer) */
+};
+
+/* Who ended a connection (nt_close_event.closed_by). */
+enum nt_closed_by {
+	NT_CLOSED_UNKNOWN = 0,
+	NT_CLOSED_LOCAL = 1,       /* this side sent its FIN first */
+	NT_CLOSED_PEER = 2,        /* the peer's FIN came first */
+	NT_CLOSED_LOCAL_RESET = 3, /* this side aborted (SO_LINGER 0, unread data) */
+	NT_CLOSED_PEER_RESET = 4,  /* the peer sent a reset */
+	NT_CLOSED_ERROR = 5,       /* the kernel gave up (timeout, abort): error holds errno */
+};
+
+/* Why a close carries no owner (nt_close_event.owner). */
+enum nt_owner_state {
+	NT_OWNER_KNOWN = 0,
+	NT_OWNER_EVICTED = 1, /* the owner map was full and its entry was evicted */
 };
 
 /* Which ends the direction filter (nt_config.direction) keeps. */
@@ -37,7 +56,8 @@ enum nt_direction {
 /* Drop counters, indexed in the per-CPU `drops` array map. */
 enum nt_drop_reason {
 	NT_DROP_RINGBUF_FULL = 0, /* bpf_ringbuf_reserve() failed */
-	NT_DROP_MAX = 1,
+	NT_DROP_OWNER_EVICTED = 1, /* an owner entry pushed out of the full owners map */
+	NT_DROP_MAX = 2,
 };
 
 /*
@@ -65,6 +85,11 @@ struct nt_config {
 	/* Wake the reader only once this much is waiting: user space drains on a
 	 * timer anyway, so a wakeup per event would only cost context switches. */
 	__u64 wakeup_bytes;
+	/* Set: emit NT_EV_CLOSE events (JSON output or --close). Owners are
+	 * kept either way, so the summary can count what is open at exit. */
+	__u32 emit_close;
+	/* The owners map's max_entries, as set before load (eviction count). */
+	__u32 owners_max;
 };
 
 struct nt_event {
@@ -85,6 +110,65 @@ struct nt_event {
 	__u8 laddr[NT_ADDR_LEN]; /* IPv4 in the first 4 bytes, network order */
 	__u8 raddr[NT_ADDR_LEN];
 	char comm[NT_COMM_LEN];
+};
+
+/*
+ * NT_EV_CLOSE and NT_EV_OPEN: the connection (the owner as it was at
+ * connect/accept time in the nt_event part, ts_ns the close time or, for
+ * open, the time of the dump) and how it went. Bytes are payload bytes
+ * (the SYN and FIN sequence numbers the kernel's counters include are taken
+ * off). `error` holds the socket's errno when closed_by is an error or reset.
+ */
+struct nt_close_event {
+	struct nt_event e;
+	__u64 bytes_sent;      /* tcp_sock.bytes_sent (4.19+), else bytes_acked */
+	__u64 bytes_received;
+	__u64 duration_ns;     /* from the connect/accept record to the close */
+	__u32 retransmits;     /* tcp_sock.total_retrans */
+	__u32 srtt_us;         /* smoothed RTT, microseconds */
+	__u32 last_pid;        /* the process that closed it, 0 if none in process context */
+	__u16 closed_by;       /* enum nt_closed_by */
+	__u16 owner;           /* enum nt_owner_state */
+	__u16 side;            /* NT_EV_CONNECT or NT_EV_ACCEPT; 0 when the owner is unknown */
+	__u16 pad0[3];
+	char last_comm[NT_COMM_LEN];
+};
+
+/* Who started a connect: captured in the connecting task, used when the
+ * connect's outcome is known (often in softirq, on another task's stack). */
+struct nt_identity {
+	__u64 cgroup_id;
+	__u32 pid;
+	__u32 tid;
+	__u32 uid;
+	char comm[NT_COMM_LEN];
+	/* connecting map only: the state the connect was last seen in,
+	 * NT_TCP_SYN_SENT or (simultaneous open) NT_TCP_SYN_RECV. */
+	__u32 state;
+};
+
+/*
+ * The owner of every connection nettrace reported, keyed by struct sock
+ * address, from its connect/accept record to TCP_CLOSE: the task running at
+ * close time is often a softirq or another process. The map `owners`
+ * (bpf/common.bpf.h); read at exit by the open-connections iterator
+ * (bpf/open_iter.bpf.c) or by user space (src/tracer/open_dump.cpp).
+ */
+struct nt_owner {
+	struct nt_identity id; /* as at connect/accept time */
+	__u64 start_ns;        /* ts_ns of the connect/accept record */
+	__u32 last_pid;        /* who closed it, in process context (FIN_WAIT1,
+				* LAST_ACK or an abort); 0 until then */
+	__u16 side;            /* NT_EV_CONNECT or NT_EV_ACCEPT */
+	__u16 family;          /* the socket's, and its ports: a stale entry whose */
+	__u16 lport;           /* address now holds another socket is told apart */
+	__u16 rport;
+	char last_comm[NT_COMM_LEN];
+	/* The rest of the connection, for the open-connections dump when user
+	 * space reads this map itself (src/tracer/open_dump.cpp). */
+	__u32 netns;
+	__u8 laddr[NT_ADDR_LEN];
+	__u8 raddr[NT_ADDR_LEN];
 };
 
 #endif /* NETTRACE_EVENT_H */

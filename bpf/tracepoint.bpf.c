@@ -33,19 +33,33 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
  * the connecting task lost an outcome (measured: ~1,700 skipped runs in a
  * 100,000-connection burst). Split, the softirq-side program is busy only for
  * its own brief runs, and the task-side one never cares about softirq hits.
+ * The same holds for closes: the task-side program notes who closes
+ * (FIN_WAIT1, LAST_ACK, in the task calling close()), and CLOSE has a
+ * program of its own: a connect outcome processed from the socket's backlog
+ * runs in the connecting task, and a softirq CLOSE hitting it there would
+ * be skipped if both were one program.
  */
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(tracepoint_inet_sock_set_state_start, struct sock *sk, int oldstate, int newstate)
 {
 	if (oldstate == NT_TCP_CLOSE && newstate == NT_TCP_SYN_SENT && nt_is_tcp(NT_BTF, sk))
 		nt_connect_started(sk);
+	else
+		nt_on_task_state_change(NT_BTF, true, sk, oldstate, newstate);
 	return 0;
 }
 
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(tracepoint_inet_sock_set_state, struct sock *sk, int oldstate, int newstate)
 {
-	nt_on_state_change(NT_BTF, true, sk, oldstate, newstate);
+	nt_on_connect_state(NT_BTF, true, sk, oldstate, newstate);
+	return 0;
+}
+
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(tracepoint_inet_sock_set_state_close, struct sock *sk, int oldstate, int newstate)
+{
+	nt_on_close_state(NT_BTF, true, sk, oldstate, newstate);
 	return 0;
 }
 

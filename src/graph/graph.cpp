@@ -7,8 +7,11 @@
 #include <algorithm>
 #include <array>
 #include <cstddef>
+#include <cstdio>
 #include <cstring>
 #include <deque>
+#include <iterator>
+#include <map>
 #include <stdexcept>
 
 #include "trace/format.h"
@@ -302,6 +305,14 @@ struct GraphBuilder::Index {
   absl::flat_hash_map<PairKey, Waiting> pending;
   absl::flat_hash_map<PairKey, std::deque<End>> more; // see Waiting
   size_t waiting[2] = {0, 0};                         // ends waiting: [0] accepts, [1] connects
+  // Close and open records waiting for the other end's (add_life).
+  struct LifeEnd {
+    size_t node;
+    size_t last_node; // the process that held the socket last (closed it), or node
+    bool connect, open;
+    uint64_t received, sent, duration_ns; // payload bytes this end received and sent
+  };
+  absl::flat_hash_map<PairKey, LifeEnd> lives;
   std::string comm; // reused: add_arrow's process name when it holds an escape
   std::string text; // reused: external node names
 };
@@ -474,6 +485,10 @@ void GraphBuilder::add(const Record& r, uint32_t input_host) {
     st.last_ns = std::max(st.last_ns, r.time_ns);
   }
   const KindInfo& k = kind_info(r.type);
+  if (k.side == Side::FromRecord) {
+    add_life(r, host);
+    return;
+  }
   if (k.pairs) {
     add_event(record_side(k, r) == Side::Out, r.local, r.remote, r.netns, host, r.pid, r.comm);
     return;
@@ -653,6 +668,90 @@ void GraphBuilder::evict_oldest(bool connects) {
   }
 }
 
+Edge* GraphBuilder::find_edge(size_t from, size_t to, uint16_t port, uint16_t client_port,
+                              bool ambiguous) {
+  if (!options_.per_connection)
+    client_port = 0;
+  const Index& x = *index_;
+  if (from >= x.out.size())
+    return nullptr;
+  const Index::Out& out = x.out[from];
+  if (out.n <= Index::Out::kShort) {
+    for (uint32_t i = 0; i < out.n; ++i) {
+      Edge& e = graph_.edges[out.e[i]];
+      if (e.to == to && e.port == port && e.client_port == client_port && e.ambiguous == ambiguous)
+        return &e;
+    }
+    return nullptr;
+  }
+  auto it = x.edges.find(EdgeKey{from, to, port, client_port, ambiguous});
+  return it == x.edges.end() ? nullptr : &graph_.edges[it->second];
+}
+
+void GraphBuilder::add_life(const Record& r, uint32_t host) {
+  ++graph_.stats.lives;
+  const Side side = side_of(r);
+  if (side == Side::None || (options_.no_loopback && is_loopback(r.remote.ip))) {
+    graph_.stats.lives_unattributed += side == Side::None;
+    return;
+  }
+  const bool connect = side == Side::Out;
+  const Endpoint& client_end = connect ? r.local : r.remote;
+  const Endpoint& server_end = connect ? r.remote : r.local;
+  PairKey key;
+  PairKey::put(client_end, key.client_lo, key.client_hi, key.client_port, key.client_family);
+  PairKey::put(server_end, key.server_lo, key.server_hi, key.server_port, key.server_family);
+  if (is_loopback(server_end.ip)) {
+    key.host = host;
+    key.netns = r.netns;
+  }
+  const size_t node = process_node(host, r.pid, r.comm, r.local.ip);
+  // Another process closed it (a forking server's worker, a receiver of
+  // SCM_RIGHTS): that one talked to the peer.
+  const size_t last_node = r.last_pid && r.last_pid != r.pid && !r.last_comm.empty()
+                               ? process_node(host, r.last_pid, r.last_comm, r.local.ip)
+                               : node;
+  const Index::LifeEnd end{
+      node,         last_node,    connect, r.type == RecordType::Open, r.bytes_received,
+      r.bytes_sent, r.duration_ns};
+  Index& x = *index_;
+  auto [it, inserted] = x.lives.try_emplace(key, end);
+  if (inserted)
+    return;
+  if (it->second.connect == connect) { // the same end again: the newer one counts
+    it->second = end;
+    return;
+  }
+  const Index::LifeEnd peer = it->second;
+  x.lives.erase(it);
+  const Index::LifeEnd& client = connect ? end : peer;
+  const Index::LifeEnd& server = connect ? peer : end;
+  Edge* e = find_edge(client.node, server.node, server_end.port, client_end.port, false);
+  if (!e)
+    e = find_edge(client.node, server.node, server_end.port, client_end.port, true);
+  if (!e) {
+    graph_.stats.lives_unattributed += 2;
+    return;
+  }
+  if (client.last_node != client.node || server.last_node != server.node) {
+    // The connection moves to the processes that really talked: its edge
+    // from the connecting to the accepting process loses it (an edge left
+    // with none is dropped at the end), the edge between the last holders
+    // gains it.
+    const bool ambiguous = e->ambiguous;
+    --e->count;
+    add_edge(client.last_node, server.last_node, server_end.port, client_end.port, true, ambiguous);
+    e = find_edge(client.last_node, server.last_node, server_end.port, client_end.port, ambiguous);
+    ++graph_.stats.moved_to_closer;
+  }
+  // Each end's received bytes: payload that arrived, retransmissions not
+  // counted twice.
+  ++(client.open || server.open ? e->still_open : e->closed);
+  e->bytes_to_server += server.received;
+  e->bytes_to_client += client.received;
+  e->durations_ns.push_back(std::max(client.duration_ns, server.duration_ns));
+}
+
 Graph GraphBuilder::finish() {
   // Ends still waiting go out as unmatched in the order they came (their
   // sequence numbers), so the output order is the input's, whatever order the
@@ -678,6 +777,38 @@ Graph GraphBuilder::finish() {
   x.pending.clear();
   x.more.clear();
   x.waiting[0] = x.waiting[1] = 0;
+  // Lives whose other end's record never came (that end closed after the
+  // trace ended, or was not traced): counted on their connection's edge, the
+  // one edge of this process and port (with the client port, per
+  // connection) if there is exactly one, matched or to the outside.
+  if (!x.lives.empty()) {
+    // (node, port, client port, is the client) -> edge, or SIZE_MAX if several.
+    std::map<std::tuple<size_t, uint16_t, uint16_t, bool>, size_t> by_end;
+    for (size_t i = 0; i < graph_.edges.size(); ++i) {
+      const Edge& e = graph_.edges[i];
+      for (bool client : {true, false}) {
+        auto [it, inserted] =
+            by_end.try_emplace({client ? e.from : e.to, e.port, e.client_port, client}, i);
+        if (!inserted && it->second != i)
+          it->second = SIZE_MAX;
+      }
+    }
+    std::vector<std::pair<PairKey, Index::LifeEnd>> left_lives(x.lives.begin(), x.lives.end());
+    for (const auto& [key, l] : left_lives) {
+      const uint16_t client_port = options_.per_connection ? key.client_port : 0;
+      auto it = by_end.find({l.node, key.server_port, client_port, l.connect});
+      if (it == by_end.end() || it->second == SIZE_MAX) {
+        ++graph_.stats.lives_unattributed;
+        continue;
+      }
+      Edge& e = graph_.edges[it->second];
+      ++(l.open ? e.still_open : e.closed);
+      (l.connect ? e.bytes_to_client : e.bytes_to_server) += l.received;
+      (l.connect ? e.bytes_to_server : e.bytes_to_client) += l.sent;
+      e.durations_ns.push_back(l.duration_ns);
+    }
+  }
+  x.lives.clear();
 
   // Labels: name, pid, local addresses (like the prototype drew them).
   for (size_t i = 0; i < graph_.nodes.size(); ++i) {
@@ -717,7 +848,7 @@ Graph GraphBuilder::finish() {
   for (const Edge& e : graph_.edges) {
     const Node& a = graph_.nodes[e.from];
     const Node& b = graph_.nodes[e.to];
-    if (e.count < options_.min_count)
+    if (e.count == 0 || e.count < options_.min_count) // 0: every connection moved away
       continue;
     if (include_ && !matches(include_.get(), a) && !matches(include_.get(), b))
       continue;
@@ -729,6 +860,57 @@ Graph GraphBuilder::finish() {
   // Drop nodes no edge touches any more (after filtering), keeping order.
   drop_unused_nodes(graph_);
   return std::move(graph_);
+}
+
+namespace {
+// Three significant digits: "48", "4.8", "1.25".
+std::string short_number(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, v >= 100 ? "%.0f" : v >= 10 ? "%.1f" : "%.2f", v);
+  std::string s = buf;
+  if (s.find('.') != std::string::npos) {
+    while (s.back() == '0')
+      s.pop_back();
+    if (s.back() == '.')
+      s.pop_back();
+  }
+  return s;
+}
+} // namespace
+
+std::string byte_words(uint64_t bytes) {
+  static constexpr const char* kUnits[] = {"B", "kB", "MB", "GB", "TB", "PB", "EB"};
+  double v = double(bytes);
+  size_t u = 0;
+  while (v >= 1000 && u + 1 < std::size(kUnits)) {
+    v /= 1000;
+    ++u;
+  }
+  return (u == 0 ? std::to_string(bytes) : short_number(v)) + " " + kUnits[u];
+}
+
+std::string duration_words(uint64_t ns) {
+  if (ns < 1000)
+    return std::to_string(ns) + " ns";
+  if (ns < 1000000)
+    return short_number(double(ns) / 1e3) + " us";
+  if (ns < 1000000000)
+    return short_number(double(ns) / 1e6) + " ms";
+  return short_number(double(ns) / 1e9) + " s";
+}
+
+uint64_t median_duration(const Edge& e) {
+  if (e.durations_ns.empty())
+    return 0;
+  std::vector<uint64_t> d = e.durations_ns;
+  auto mid = d.begin() + ptrdiff_t((d.size() - 1) / 2);
+  std::nth_element(d.begin(), mid, d.end());
+  return *mid;
+}
+
+uint64_t max_duration(const Edge& e) {
+  return e.durations_ns.empty() ? 0
+                                : *std::max_element(e.durations_ns.begin(), e.durations_ns.end());
 }
 
 void drop_unused_nodes(Graph& g) {

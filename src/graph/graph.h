@@ -60,6 +60,19 @@ struct Edge {
   // 4-tuple waiting in two processes at once (two network namespaces, seen
   // through arrow lines, which carry no namespace). Drawn dotted with a "?".
   bool ambiguous = false;
+  // The connections' lives, from close and open records (nettrace --close or
+  // JSON): all zero and empty for a trace without them.
+  uint64_t closed = 0, still_open = 0;               // connections closed / open at the trace's end
+  uint64_t bytes_to_server = 0, bytes_to_client = 0; // payload bytes each way
+  std::vector<uint64_t> durations_ns;                // one per connection whose life was seen
+  bool has_life() const { return closed || still_open; }
+  void add_life(const Edge& o) {
+    closed += o.closed;
+    still_open += o.still_open;
+    bytes_to_server += o.bytes_to_server;
+    bytes_to_client += o.bytes_to_client;
+    durations_ns.insert(durations_ns.end(), o.durations_ns.begin(), o.durations_ns.end());
+  }
 };
 
 struct GraphStats {
@@ -70,6 +83,10 @@ struct GraphStats {
   uint64_t matched = 0, unmatched_connects = 0, unmatched_accepts = 0;
   uint64_t evicted = 0;   // pending ends given up on because of max_pending
   uint64_t ambiguous = 0; // of `matched`: pairs made among ends the trace cannot tell apart
+  uint64_t lives = 0;     // close and open records read
+  uint64_t lives_unattributed = 0; // of those: no edge to count them on (owner unknown, or
+                                   // their connection's ends were not both seen)
+  uint64_t moved_to_closer = 0;    // connections drawn to the process that closed them
 };
 
 struct Graph {
@@ -82,6 +99,8 @@ struct Graph {
   std::vector<std::string> hosts;
   GraphStats stats;
   GroupBy group_by = GroupBy::Pid; // what a node is (set by present())
+  // Pen width of the edges (netgraph --weight): default width when None.
+  enum class Weight : uint8_t { None, Count, Bytes } weight = Weight::None;
   bool incomplete() const { return stats.lost > 0; }
 };
 
@@ -126,6 +145,10 @@ private:
   // An end that never paired: an edge to or from the outside.
   void flush(bool connect, const Endpoint& client, const Endpoint& server, size_t node);
   void evict_oldest(bool connects);
+  // A close or open record: paired with the other end's like connection
+  // ends, then counted on the edge of that connection.
+  void add_life(const Record& r, uint32_t host);
+  Edge* find_edge(size_t from, size_t to, uint16_t port, uint16_t client_port, bool ambiguous);
 
   GraphOptions options_;
   std::unique_ptr<re2::RE2> include_, exclude_;
@@ -143,5 +166,13 @@ void append_dot_text(std::string& out, std::string_view s);
 // Removes the nodes no edge touches (after edges were filtered or merged),
 // keeping the others in their order and renumbering the edges' ends.
 void drop_unused_nodes(Graph& g);
+
+// "48 MB", "1.2 kB", "512 B": decimal units, three significant digits at most.
+std::string byte_words(uint64_t bytes);
+// "3.1 ms", "2 s", "950 us".
+std::string duration_words(uint64_t ns);
+// Median and maximum of an edge's durations (0 when none).
+uint64_t median_duration(const Edge& e);
+uint64_t max_duration(const Edge& e);
 
 } // namespace nt

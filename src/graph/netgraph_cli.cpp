@@ -47,6 +47,10 @@ std::optional<int> parse_netgraph_cli(int argc, const char* const* argv, Netgrap
                      "process, with client-only processes of one name on one host drawn as one")
           ->check(CLI::IsMember({"pid", "comm", "host", "address"}));
   app.add_flag("--per-connection", c.graph.per_connection, "One edge per connection (4-tuple)");
+  app.add_option("--weight", c.weight,
+                 "Pen width of the edges by count (connections) or bytes (payload, from "
+                 "nettrace's close records); default: all alike")
+      ->check(CLI::IsMember({"count", "bytes"}));
   app.add_flag("--no-loopback", c.graph.no_loopback,
                "Leave out connections to 127.0.0.0/8 and ::1");
   app.add_option("--include", c.graph.include,
@@ -299,6 +303,9 @@ int run_netgraph(const NetgraphConfig& c) {
                  static_cast<unsigned long long>(bad), static_cast<unsigned long long>(shown));
   Graph g = builder->finish();
   present(g, c.graph.group_by, c.present);
+  g.weight = c.weight == "count"   ? Graph::Weight::Count
+             : c.weight == "bytes" ? Graph::Weight::Bytes
+                                   : Graph::Weight::None;
   if (g.edges.empty()) {
     if (g.stats.events == 0)
       std::fprintf(stderr,

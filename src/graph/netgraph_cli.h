@@ -27,6 +27,7 @@ struct NetgraphConfig {
   std::string host;                // host name for stdin
   bool strict = false;
   bool stats = false;
+  std::string weight; // --weight: "", "count" or "bytes"
   GraphOptions graph;
   PresentOptions present; // collapse_clients is off with an explicit --group-by
   // SIGINT/SIGTERM while reading a stream (a pipe, a terminal) mean "finish

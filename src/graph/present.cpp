@@ -133,8 +133,10 @@ void merge_equal_edges(Graph& g) {
         {e.from, e.to, e.port, e.client_port, e.matched, e.ambiguous}, kept.size());
     if (inserted)
       kept.push_back(e);
-    else
+    else {
       kept[it->second].count += e.count;
+      kept[it->second].add_life(e);
+    }
   }
   g.edges = std::move(kept);
 }
@@ -199,7 +201,16 @@ std::string edge_words(const Edge& e) {
   std::string s = ":" + std::to_string(e.port);
   if (e.client_port)
     s = std::to_string(e.client_port) + " -> " + s;
-  return s + ", " + plural(e.count, "connection", "connections");
+  s += ", " + plural(e.count, "connection", "connections");
+  if (e.has_life()) {
+    s += " (" + std::to_string(e.closed) + " closed, " + std::to_string(e.still_open) +
+         " open at the end), " + byte_words(e.bytes_to_server) + " to the server, " +
+         byte_words(e.bytes_to_client) + " back";
+    if (!e.durations_ns.empty())
+      s += ", lived " + duration_words(median_duration(e)) + " (median), " +
+           duration_words(max_duration(e)) + " (max)";
+  }
+  return s;
 }
 
 std::vector<std::string> title_lines(const Graph& g) {

@@ -3,7 +3,10 @@
 #include <graphviz/cgraph.h>
 #include <graphviz/gvc.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <map>
 #include <memory>
@@ -263,6 +266,8 @@ GraphPtr build_cgraph(const Graph& g) {
         label += ":" + std::to_string(e.port);
         if (e.count > 1)
           label += " x" + std::to_string(e.count);
+        if (e.has_life())
+          label += ", " + byte_words(e.bytes_to_server + e.bytes_to_client);
       } else if (i == kShownLines - 1) {
         label += "\\n+" + std::to_string(es.size() - i) + " more";
       }
@@ -274,6 +279,20 @@ GraphPtr build_cgraph(const Graph& g) {
       tip += " (paired by order only: the trace cannot tell these ends apart)";
     agsafeset(ae, cs("label"), cs(label), cs(""));
     agsafeset(ae, cs("tooltip"), cs(dot_text(printable(tip))), cs(""));
+    if (g.weight != Graph::Weight::None) {
+      // Pen width grows with the logarithm of the connections or bytes, from
+      // 1 to 8 points.
+      double w = 0;
+      for (const Edge* e : es)
+        w += g.weight == Graph::Weight::Count ? double(e->count)
+                                              : double(e->bytes_to_server + e->bytes_to_client);
+      const double pen = std::min(8.0, 1.0 + (g.weight == Graph::Weight::Count
+                                                  ? std::log2(std::max(1.0, w))
+                                                  : std::log10(std::max(1.0, w)) / 1.5));
+      char buf[16];
+      std::snprintf(buf, sizeof buf, "%.1f", pen);
+      agsafeset(ae, cs("penwidth"), cs(buf), cs(""));
+    }
     if (k != Solid)
       agsafeset(ae, cs("style"), cs(k == Dashed ? "dashed" : "dotted"), cs(""));
     if (from == to) {
@@ -383,6 +402,15 @@ std::string to_json(const Graph& g) {
                      {"matched", e.matched}});
     if (e.ambiguous) // only when set: graphs without ambiguity read as before
       edges.back()["ambiguous"] = true;
+    if (e.has_life()) { // likewise: traces without close records read as before
+      auto& b = edges.back();
+      b["closed"] = e.closed;
+      b["open"] = e.still_open;
+      b["bytes_to_server"] = e.bytes_to_server;
+      b["bytes_to_client"] = e.bytes_to_client;
+      b["duration_median_ns"] = median_duration(e);
+      b["duration_max_ns"] = max_duration(e);
+    }
   }
   const GraphStats& s = g.stats;
   j["stats"] = {{"events", s.events},
@@ -395,6 +423,11 @@ std::string to_json(const Graph& g) {
                 {"unmatched_accepts", s.unmatched_accepts}};
   if (s.ambiguous)
     j["stats"]["ambiguous"] = s.ambiguous;
+  if (s.lives) {
+    j["stats"]["lives"] = s.lives;
+    j["stats"]["lives_unattributed"] = s.lives_unattributed;
+    j["stats"]["moved_to_closer"] = s.moved_to_closer;
+  }
   return j.dump(1) + "\n";
 }
 

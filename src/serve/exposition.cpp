@@ -12,11 +12,13 @@ namespace {
 constexpr std::array kConnectionKinds = {RecordType::Connect, RecordType::Accept};
 constexpr std::array kFailedKinds = {RecordType::Failed};
 constexpr std::array kExistingKinds = {RecordType::Existing};
+constexpr std::array kClosedKinds = {RecordType::Close};
 
 // Connections made (connect, accept) and connections that were already open
 // when nettrace started (the snapshot's `existing`) are counted apart: the
 // first is what rate() is taken of, the second is a one-time count at start.
-// PLUG-IN (issue 18): with close records, both feed an open-connections gauge.
+// PLUG-IN (issue 18): closes are counted per edge; bytes, an open-connections
+// gauge and a duration histogram are the next step.
 constexpr std::array kEdgeCounters = {
     EdgeCounter{"nettrace_connections_total",
                 "Connections per edge: connects out (direction=out) and accepts in (direction=in).",
@@ -25,6 +27,9 @@ constexpr std::array kEdgeCounters = {
     EdgeCounter{"nettrace_existing_connections_total",
                 "Connections per edge that were already established when nettrace started.",
                 kExistingKinds},
+    EdgeCounter{"nettrace_closed_connections_total",
+                "Connections per edge that ended (the close of a connect, accept or existing one).",
+                kClosedKinds},
 };
 
 void append_uint(std::string& out, uint64_t v) {

@@ -186,7 +186,8 @@ void append_json(std::string& out, const Record& r) {
   append_uint(out, r.time_ns);
   if (k.connection) {
     out.append(",\"direction\":\"");
-    out.append(record_side(k, r) == Side::In ? "in" : "out");
+    const Side side = record_side(k, r);
+    out.append(side == Side::In ? "in" : side == Side::Out ? "out" : "unknown");
     out.append("\",\"family\":");
     out.push_back(r.local.ip.family == 6 ? '6' : '4');
     out.append(",\"local_ip\":\"");

@@ -4,6 +4,7 @@
 
 #include <array>
 #include <charconv>
+#include <limits>
 
 #include "trace/format.h"
 #include "trace/parse.h"
@@ -138,12 +139,12 @@ std::string_view existing_read_json(JsonFields& in, Record& out) {
   std::string_view dir;
   if (in.text("direction", dir) != JsonFields::Got::Ok || (dir != "in" && dir != "out"))
     return "existing record without a 'direction' of \"in\" or \"out\"";
-  out.inbound = dir == "in";
+  out.side = dir == "in" ? Side::In : Side::Out;
   return {};
 }
 
 bool existing_same(const Record& a, const Record& b) {
-  return a.inbound == b.inbound;
+  return a.side == b.side;
 }
 
 // --- snapshot: how many existing connections follow ----------------------------
@@ -176,6 +177,228 @@ bool snapshot_same(const Record& a, const Record& b) {
   return a.count == b.count;
 }
 
+// --- close and open: a connection's life --------------------------------------
+//
+// Arrow form (a MarkedLine): named arguments in this order, then the
+// connection line (its process is the owner, as at connect/accept time):
+//   # close duration_ns=N bytes_sent=N bytes_received=N retransmits=N srtt_us=N
+//     closed_by=WHO last_pid=N last_comm=NAME [errno=N] [owner=evicted] <line>
+// NAME is the arrow-escaped name with spaces written "\x20", so it ends at the
+// first space. A close whose owner is unknown (owner=evicted) has pid 0 and
+// no side; its connection line is written with "<-".
+
+constexpr std::array kClosedByNames = {"unknown",     "local",      "peer",
+                                       "local_reset", "peer_reset", "error"};
+
+void append_arg_comm(std::string& out, std::string_view raw) {
+  std::string escaped;
+  append_escaped_comm(escaped, raw);
+  for (char c : escaped) {
+    if (c == ' ')
+      out.append("\\x20");
+    else
+      out.push_back(c);
+  }
+}
+
+void life_args(std::string& out, const Record& r) {
+  out.append("duration_ns=");
+  append_uint(out, r.duration_ns);
+  out.append(" bytes_sent=");
+  append_uint(out, r.bytes_sent);
+  out.append(" bytes_received=");
+  append_uint(out, r.bytes_received);
+  out.append(" retransmits=");
+  append_uint(out, r.retransmits);
+  out.append(" srtt_us=");
+  append_uint(out, r.srtt_us);
+  out.append(" closed_by=");
+  out.append(closed_by_name(r.closed_by));
+  out.append(" last_pid=");
+  append_uint(out, r.last_pid);
+  out.append(" last_comm=");
+  append_arg_comm(out, r.last_comm);
+  if (r.error) {
+    out.append(" errno=");
+    append_uint(out, shown_errno(r));
+  }
+  if (r.owner_evicted)
+    out.append(" owner=evicted");
+}
+
+// "key=" and its value, the next word of `args`.
+bool take_named(std::string_view& args, std::string_view key, std::string_view& value) {
+  bool had_space = false;
+  const std::string_view word = take_word(args, had_space);
+  if (!had_space || word.substr(0, key.size()) != key || word.size() <= key.size() ||
+      word[key.size()] != '=')
+    return false;
+  value = word.substr(key.size() + 1);
+  return true;
+}
+
+template <typename T> bool take_uint(std::string_view& args, std::string_view key, T& out) {
+  std::string_view v;
+  uint64_t n = 0;
+  if (!take_named(args, key, v) || !whole(v, n) || n > std::numeric_limits<T>::max())
+    return false;
+  out = T(n);
+  return true;
+}
+
+std::string_view life_parse_args(std::string_view& args, Record& out) {
+  std::string_view v;
+  if (!take_uint(args, "duration_ns", out.duration_ns) ||
+      !take_uint(args, "bytes_sent", out.bytes_sent) ||
+      !take_uint(args, "bytes_received", out.bytes_received) ||
+      !take_uint(args, "retransmits", out.retransmits) || !take_uint(args, "srtt_us", out.srtt_us))
+    return "bad or missing duration_ns, bytes_sent, bytes_received, retransmits or srtt_us";
+  if (!take_named(args, "closed_by", v) || !closed_by_from_name(v, out.closed_by))
+    return "bad or missing closed_by";
+  if (!take_uint(args, "last_pid", out.last_pid))
+    return "bad or missing last_pid";
+  // last_comm may be empty: "last_comm=" then the space.
+  if (args.substr(0, 10) != "last_comm=")
+    return "missing last_comm";
+  args.remove_prefix(10);
+  bool had_space = false;
+  const std::string_view name = take_word(args, had_space);
+  if (!had_space || !unescape_comm(name, out.last_comm))
+    return "bad last_comm";
+  out.error = 0;
+  if (args.substr(0, 6) == "errno=") {
+    uint64_t e = 0;
+    if (!take_named(args, "errno", v) || !whole(v, e) || e == 0 || e > kMaxErrno)
+      return "bad errno";
+    out.error = int32_t(e);
+  }
+  out.owner_evicted = false;
+  if (args.substr(0, 13) == "owner=evicted") {
+    if (!take_named(args, "owner", v) || v != "evicted")
+      return "bad owner";
+    out.owner_evicted = true;
+  }
+  return {};
+}
+
+void life_json(std::string& out, const Record& r) {
+  out.append(",\"duration_ns\":");
+  append_uint(out, r.duration_ns);
+  out.append(",\"bytes_sent\":");
+  append_uint(out, r.bytes_sent);
+  out.append(",\"bytes_received\":");
+  append_uint(out, r.bytes_received);
+  out.append(",\"retransmits\":");
+  append_uint(out, r.retransmits);
+  out.append(",\"srtt_us\":");
+  append_uint(out, r.srtt_us);
+  out.append(",\"closed_by\":\"");
+  out.append(closed_by_name(r.closed_by));
+  out.append("\",\"last_pid\":");
+  append_uint(out, r.last_pid);
+  out.append(",\"last_comm\":\"");
+  // Same escaping as comm (arrow-escaped, then JSON-escaped).
+  std::string escaped;
+  append_escaped_comm(escaped, r.last_comm);
+  for (char c : escaped) {
+    if (c == '\\')
+      out.append("\\\\");
+    else if (c == '"')
+      out.append("\\\"");
+    else
+      out.push_back(c);
+  }
+  out.push_back('"');
+  if (r.error) {
+    out.append(",\"error\":\"");
+    out.append(errno_name(r.error));
+    out.append("\",\"errno\":");
+    append_uint(out, shown_errno(r));
+  }
+  if (r.owner_evicted)
+    out.append(",\"owner_unknown\":\"evicted\"");
+}
+
+template <typename T> std::string_view json_uint(JsonFields& in, std::string_view key, T& out) {
+  uint64_t v = 0;
+  if (in.uint(key, v) != JsonFields::Got::Ok || v > std::numeric_limits<T>::max())
+    return "bad or missing duration_ns, bytes_sent, bytes_received, retransmits, srtt_us or "
+           "last_pid";
+  out = T(v);
+  return {};
+}
+
+std::string_view life_read_json(JsonFields& in, Record& out) {
+  for (auto why :
+       {json_uint(in, "duration_ns", out.duration_ns), json_uint(in, "bytes_sent", out.bytes_sent),
+        json_uint(in, "bytes_received", out.bytes_received),
+        json_uint(in, "retransmits", out.retransmits), json_uint(in, "srtt_us", out.srtt_us),
+        json_uint(in, "last_pid", out.last_pid)})
+    if (!why.empty())
+      return why;
+  std::string_view text;
+  if (in.text("closed_by", text) != JsonFields::Got::Ok ||
+      !closed_by_from_name(text, out.closed_by))
+    return "bad or missing 'closed_by'";
+  if (in.text("last_comm", text) != JsonFields::Got::Ok || !unescape_comm(text, out.last_comm))
+    return "bad or missing 'last_comm'";
+  uint64_t e = 0;
+  const JsonFields::Got got = in.uint("errno", e);
+  if (got == JsonFields::Got::Bad || e > kMaxErrno)
+    return "bad 'errno'";
+  out.error = int32_t(e);
+  const JsonFields::Got owner = in.text("owner_unknown", text);
+  if (owner == JsonFields::Got::Bad || (owner == JsonFields::Got::Ok && text != "evicted"))
+    return "bad 'owner_unknown'";
+  out.owner_evicted = owner == JsonFields::Got::Ok;
+  if (in.text("direction", text) != JsonFields::Got::Ok)
+    return "bad or missing 'direction'";
+  if (out.owner_evicted != (text == "unknown"))
+    return "'direction' is \"unknown\" exactly when 'owner_unknown' is given";
+  out.side = text == "in" ? Side::In : text == "out" ? Side::Out : Side::None;
+  if (text != "in" && text != "out" && text != "unknown")
+    return "bad 'direction'";
+  return {};
+}
+
+bool life_same(const Record& a, const Record& b) {
+  return a.side == b.side && a.owner_evicted == b.owner_evicted && a.closed_by == b.closed_by &&
+         a.duration_ns == b.duration_ns && a.bytes_sent == b.bytes_sent &&
+         a.bytes_received == b.bytes_received && a.retransmits == b.retransmits &&
+         a.srtt_us == b.srtt_us && a.last_pid == b.last_pid && a.last_comm == b.last_comm &&
+         a.error == b.error;
+}
+
+// --- evicted: owners pushed out of the kernel's full owner map -----------------
+
+void evicted_args(std::string& out, const Record& r) {
+  append_uint(out, r.evicted);
+  out.append(" owners: owner map full, their closes report pid 0 (raise --max-open)");
+}
+
+std::string_view evicted_parse_args(std::string_view& args, Record& out) {
+  bool had_space = false;
+  if (!whole(take_word(args, had_space), out.evicted))
+    return "bad count in '# evicted' marker";
+  args = {};
+  return {};
+}
+
+void evicted_json(std::string& out, const Record& r) {
+  out.append(",\"count\":");
+  append_uint(out, r.evicted);
+}
+
+std::string_view evicted_read_json(JsonFields& in, Record& out) {
+  if (in.uint("count", out.evicted) != JsonFields::Got::Ok)
+    return "evicted record without a 'count'";
+  return {};
+}
+
+bool evicted_same(const Record& a, const Record& b) {
+  return a.evicted == b.evicted;
+}
+
 // The table. Rows in RecordType order (checked below).
 constexpr std::array kKinds = {
     KindInfo{RecordType::Connect, "connect", NT_EV_CONNECT, ArrowForm::Line, Side::Out, true, true,
@@ -187,6 +410,14 @@ constexpr std::array kKinds = {
              failed_json, failed_read_json, failed_same},
     KindInfo{RecordType::Lost, "lost", 0, ArrowForm::Marker, Side::None, false, false, "", "", "",
              lost_args, lost_parse_args, lost_json, lost_read_json, lost_same},
+    KindInfo{RecordType::Close, "close", NT_EV_CLOSE, ArrowForm::MarkedLine, Side::FromRecord, true,
+             false, "--close", "close", "closes", life_args, life_parse_args, life_json,
+             life_read_json, life_same},
+    KindInfo{RecordType::Open, "open", NT_EV_OPEN, ArrowForm::MarkedLine, Side::FromRecord, true,
+             false, "--close", "connection open at exit", "connections open at exit", life_args,
+             life_parse_args, life_json, life_read_json, life_same},
+    KindInfo{RecordType::Evicted, "evicted", 0, ArrowForm::Marker, Side::None, false, false, "", "",
+             "", evicted_args, evicted_parse_args, evicted_json, evicted_read_json, evicted_same},
     KindInfo{RecordType::Existing, "existing", 0, ArrowForm::Line, Side::FromRecord, true, true, "",
              "existing connection", "existing connections", nullptr, nullptr, nullptr,
              existing_read_json, existing_same},
@@ -211,6 +442,19 @@ std::span<const KindInfo> kinds() {
 
 const KindInfo& kind_info(RecordType t) {
   return kKinds[size_t(t)];
+}
+
+std::string_view closed_by_name(ClosedBy c) {
+  return kClosedByNames[size_t(c)];
+}
+
+bool closed_by_from_name(std::string_view name, ClosedBy& out) {
+  for (size_t i = 0; i < kClosedByNames.size(); ++i)
+    if (name == kClosedByNames[i]) {
+      out = ClosedBy(i);
+      return true;
+    }
+  return false;
 }
 
 const KindInfo* kind_by_name(std::string_view name) {

@@ -23,14 +23,6 @@ enum class ArrowForm : uint8_t {
   MarkedLine, // "# <name> <args> " and then a connection line
 };
 
-// Which end of a connection a record is, seen from the traced host.
-enum class Side : uint8_t {
-  None,       // not a connection end (lost)
-  Out,        // this host connected out: "<-", JSON "direction":"out"
-  In,         // a peer connected in: "->", JSON "direction":"in"
-  FromRecord, // either, as Record::inbound says (JSON "direction" both ways)
-};
-
 // What a kind's JSON reader asks of the line's object; parse.cpp implements it
 // over its JSON library, so the table needs none.
 class JsonFields {
@@ -48,7 +40,7 @@ struct KindInfo {
   std::string_view name; // JSON "type"; for markers also the word after "# "
   uint16_t bpf_kind;     // enum nt_event_kind (bpf/nettrace_event.h); 0 = made in user space
   ArrowForm arrow;
-  Side side;
+  Side side;       // FromRecord: the record's side (side_of)
   bool connection; // carries the 4-tuple and the process (pid, comm, ...)
   bool pairs;      // a connection end: netgraph pairs it with the other end
   // Arrow output shows it only with this option ("--failed"); "": always.
@@ -78,18 +70,26 @@ const KindInfo* kind_by_name(std::string_view name);
 // By the kernel's event kind; null if none.
 const KindInfo* kind_by_bpf(uint16_t bpf_kind);
 
+// The side of a record: its kind's, or its own where the kind says FromRecord.
+inline Side side_of(const Record& r) {
+  const Side s = kind_info(r.type).side;
+  return s == Side::FromRecord ? r.side : s;
+}
+
+// "local", "peer", "local_reset", "peer_reset", "error", "unknown"; and back
+// (false if none).
+std::string_view closed_by_name(ClosedBy c);
+bool closed_by_from_name(std::string_view name, ClosedBy& out);
+
 // "connect", "accept", "failed", "lost".
 inline std::string_view type_name(RecordType t) {
   return kind_info(t).name;
 }
 
 // Which end a record is: its kind's side, or for Side::FromRecord kinds its
-// own (Record::inbound).
+// own (Record::side), given the row already looked up.
 inline Side record_side(const KindInfo& k, const Record& r) {
-  return k.side != Side::FromRecord ? k.side : r.inbound ? Side::In : Side::Out;
-}
-inline Side record_side(const Record& r) {
-  return record_side(kind_info(r.type), r);
+  return k.side != Side::FromRecord ? k.side : r.side;
 }
 
 // Whether two records carry the same fields in arrow form (everything an

@@ -101,12 +101,15 @@ ParseResult parse_arrow_body(std::string_view line, Record& out) {
 // Every field back to its default, whatever fields Record grows, keeping the
 // strings' buffers (no allocation per line).
 void reset(Record& out) {
-  std::string comm = std::move(out.comm), host = std::move(out.host);
+  std::string comm = std::move(out.comm), host = std::move(out.host),
+              last_comm = std::move(out.last_comm);
   comm.clear();
   host.clear();
+  last_comm.clear();
   out = Record{};
   out.comm = std::move(comm);
   out.host = std::move(host);
+  out.last_comm = std::move(last_comm);
 }
 
 // "# <name> <args>[ <connection line>]" for the kinds whose row says so
@@ -126,7 +129,12 @@ ParseResult parse_marker(std::string_view line, Record& out) {
       ParseResult r = parse_arrow_body(args, out);
       if (r.kind != ParseKind::Record)
         return r;
-      if ((out.type == RecordType::Accept) != (record_side(k, out) == Side::In))
+      if (k.side == Side::FromRecord)
+        // The arrow gives the side; a close without owner has none.
+        out.side = out.owner_evicted                ? Side::None
+                   : out.type == RecordType::Accept ? Side::In
+                                                    : Side::Out;
+      else if ((out.type == RecordType::Accept) != (k.side == Side::In))
         return error("the arrow in this '#' marker points the wrong way for its kind");
     }
     out.type = k.type;

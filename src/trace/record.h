@@ -15,8 +15,29 @@ enum class RecordType : uint8_t {
   Accept,   // a peer connected in (arrow "->")
   Failed,   // a connect that failed (never a connection)
   Lost,     // events the kernel could not deliver (ring buffer full)
+  Close,    // a reported connection ended (duration, bytes, who closed it)
+  Open,     // a reported connection still open when nettrace ended
+  Evicted,  // owners pushed out of the kernel's full owner map
   Existing, // a connection already established when tracing started (snapshot)
   Snapshot, // marker: this many existing connections follow
+};
+
+// Which end of a connection a record is, seen from the traced host.
+enum class Side : uint8_t {
+  None,       // not a connection end (lost), or not known (a close without owner)
+  Out,        // this host connected out: "<-", JSON "direction":"out"
+  In,         // a peer connected in: "->", JSON "direction":"in"
+  FromRecord, // kinds table only: the record's own `side` says (close, open, existing)
+};
+
+// Who ended a connection (Close records; bpf/nettrace_event.h enum nt_closed_by).
+enum class ClosedBy : uint8_t {
+  Unknown,
+  Local,      // this side sent the first FIN
+  Peer,       // the peer's FIN came first
+  LocalReset, // this side aborted (SO_LINGER 0, unread data)
+  PeerReset,  // the peer sent a reset
+  Error,      // the kernel gave up (timeout, abort); `error` holds the errno
 };
 
 struct IpAddr {
@@ -63,12 +84,24 @@ struct Record {
   uint32_t uid = 0;
   uint32_t netns = 0; // network namespace inode, 0 = unknown
   uint64_t cgroup_id = 0;
-  int32_t error = 0; // Failed: positive errno, 0 = unknown
-  uint64_t lost = 0; // Lost: number of events lost
-  // Kinds whose side comes from the record (Existing): a peer connected in.
-  bool inbound = false;
-  uint64_t count = 0; // Snapshot: existing connections that follow
+  int32_t error = 0;  // Failed: positive errno, 0 = unknown
+  uint64_t lost = 0;  // Lost: number of events lost
   std::string host;   // JSON "host" field; empty = not given
+  uint64_t count = 0; // Snapshot: existing connections that follow
+  // Kinds whose side comes from the record (close, open, existing): Out or
+  // In, None when the owner is unknown (a close without owner).
+  Side side = Side::None;
+  // Close and Open: the connection's life (see bpf/nettrace_event.h
+  // struct nt_close_event).
+  bool owner_evicted = false; // the owner was lost (owner map full): pid 0
+  ClosedBy closed_by = ClosedBy::Unknown;
+  uint64_t duration_ns = 0;
+  uint64_t bytes_sent = 0, bytes_received = 0; // payload bytes
+  uint32_t retransmits = 0;
+  uint32_t srtt_us = 0;
+  uint32_t last_pid = 0; // the process that closed it; 0 = not in process context
+  std::string last_comm; // raw bytes, like comm
+  uint64_t evicted = 0;  // Evicted: number of owners evicted
 };
 
 } // namespace nt

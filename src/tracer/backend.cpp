@@ -59,6 +59,7 @@ constexpr std::array kHelpers = {
     HelperSince{132, "bpf_ringbuf_submit", "5.8"},
     HelperSince{133, "bpf_ringbuf_discard", "5.8"},
     HelperSince{134, "bpf_ringbuf_query", "5.8"},
+    HelperSince{137, "bpf_skc_to_tcp_sock", "5.9"},
     HelperSince{158, "bpf_get_current_task_btf", "5.11"},
     HelperSince{183, "bpf_get_func_arg", "5.17"},
     HelperSince{184, "bpf_get_func_ret", "5.17"},

@@ -37,6 +37,10 @@ public:
   // Total of the in-kernel drop counters, summed over CPUs (read from the
   // mmapped .bss: no bpf() syscall, so it works after privileges are dropped).
   virtual uint64_t dropped() const = 0;
+  // Owners pushed out of the full owner map (their closes report pid 0).
+  virtual uint64_t evicted() const = 0;
+  // The owner map (bpf/common.bpf.h `owners`), for the open-connections dump.
+  virtual int owners_fd() const = 0;
   // Runs of our programs the kernel skipped (BPF recursion protection: a hook
   // that fired while the same program was running on that CPU), summed from
   // bpf_prog_info.recursion_misses. Each may have been an event. Returns

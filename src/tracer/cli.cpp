@@ -84,6 +84,9 @@ std::optional<int> parse_cli(int argc, const char* const* argv, NettraceConfig& 
       ->check(one_of({"arrow", "json"}));
   app.add_flag("--failed", c.show_failed,
                "Also print failed connects in arrow output ('# failed' lines)");
+  app.add_flag("--close", c.show_close,
+               "Also print the end of each connection in arrow output ('# close' lines with "
+               "duration, bytes, retransmits and who closed it; '# open' lines at exit)");
   app.add_flag("-t,--timestamp", c.timestamp,
                "Start each arrow line with the local time, HH:MM:SS.mmm and a space");
   bool snapshot_only = false, no_snapshot = false;
@@ -107,6 +110,11 @@ std::optional<int> parse_cli(int argc, const char* const* argv, NettraceConfig& 
   app.add_option("--ready-file", c.ready_file, "Create PATH once every program is attached")
       ->type_name("PATH")
       ->check(creatable_file());
+  app.add_option("--max-open", c.tracer.owners_max,
+                 "Connections followed at once for their close record (default 65536); more are "
+                 "counted as evicted and their closes carry pid 0")
+      ->type_name("N")
+      ->check(whole_number("a number of connections from 1 to 16777216", 1, 16777216));
   app.add_option("--ringbuf-size", c.tracer.ringbuf_size,
                  "Ring buffer bytes: a power of two >= 4096 (default 4 MiB)")
       ->type_name("BYTES")
@@ -141,6 +149,8 @@ std::optional<int> parse_cli(int argc, const char* const* argv, NettraceConfig& 
                : no_snapshot ? SnapshotMode::Off
                              : SnapshotMode::AtStart;
   c.format = format == "json" ? OutputFormat::Json : OutputFormat::Arrow;
+  // The kernel sends close records only when they are shown.
+  c.tracer.closes = c.show_close || c.format == OutputFormat::Json;
   if (c.timestamp && c.format == OutputFormat::Json) {
     err << "nettrace: -t/--timestamp is for arrow lines; JSON lines carry ts_ns already (drop -t "
            "or --format json)\n";

@@ -25,6 +25,7 @@ struct NettraceConfig {
   TracerOptions tracer;
   OutputFormat format = OutputFormat::Arrow;
   bool show_failed = false; // arrow: print failed connects as '# failed' lines
+  bool show_close = false;  // arrow: print '# close' and '# open' lines (--close)
   bool timestamp = false;   // arrow: prefix each line with the local time (-t)
   bool info = false;
   SnapshotMode snapshot = SnapshotMode::AtStart;

@@ -16,7 +16,9 @@ namespace nt {
 
 // The layout both sides agree on (bpf/nettrace_event.h). If a field moves, the
 // build breaks here instead of the decoding going quietly wrong.
-static_assert(sizeof(nt_config) == 96);
+static_assert(sizeof(nt_config) == 104);
+static_assert(offsetof(nt_config, emit_close) == 96);
+static_assert(offsetof(nt_config, owners_max) == 100);
 static_assert(offsetof(nt_config, comm) == 16);
 static_assert(offsetof(nt_config, ports) == 32);
 static_assert(offsetof(nt_config, nports) == 64);
@@ -40,6 +42,20 @@ static_assert(offsetof(nt_event, cgroup_id) == 40);
 static_assert(offsetof(nt_event, laddr) == 48);
 static_assert(offsetof(nt_event, raddr) == 64);
 static_assert(offsetof(nt_event, comm) == 80);
+static_assert(sizeof(nt_close_event) == 160);
+static_assert(offsetof(nt_close_event, bytes_sent) == 96);
+static_assert(offsetof(nt_close_event, bytes_received) == 104);
+static_assert(offsetof(nt_close_event, duration_ns) == 112);
+static_assert(offsetof(nt_close_event, retransmits) == 120);
+static_assert(offsetof(nt_close_event, srtt_us) == 124);
+static_assert(offsetof(nt_close_event, last_pid) == 128);
+static_assert(offsetof(nt_close_event, closed_by) == 132);
+static_assert(offsetof(nt_close_event, owner) == 134);
+static_assert(offsetof(nt_close_event, side) == 136);
+static_assert(offsetof(nt_close_event, last_comm) == 136 + 8);
+static_assert(NT_CLOSED_ERROR == int(ClosedBy::Error) &&
+              NT_CLOSED_PEER_RESET == int(ClosedBy::PeerReset) &&
+              NT_CLOSED_LOCAL == int(ClosedBy::Local));
 static_assert(NT_AF_INET == AF_INET && NT_AF_INET6 == AF_INET6);
 static_assert(ip_family_of_af(NT_AF_INET) == 4 && ip_family_of_af(NT_AF_INET6) == 6);
 static_assert(af_of_ip_family(4) == NT_AF_INET && af_of_ip_family(6) == NT_AF_INET6);
@@ -93,6 +109,30 @@ bool decode_event(const void* data, size_t size, const ClockOffset& clock, Recor
   out.time_ns = uint64_t(int64_t(e.ts_ns) + clock.mono_to_real_ns);
   out.comm.assign(e.comm, strnlen(e.comm, sizeof e.comm));
   out.host.clear();
+  out.side = Side::None;
+  out.owner_evicted = false;
+  out.closed_by = ClosedBy::Unknown;
+  out.duration_ns = out.bytes_sent = out.bytes_received = 0;
+  out.retransmits = out.srtt_us = out.last_pid = 0;
+  out.last_comm.clear();
+  out.evicted = 0;
+  if (kind->side != Side::FromRecord)
+    return true;
+  // Close and open: the longer record.
+  if (size < sizeof(nt_close_event))
+    return false;
+  nt_close_event c;
+  std::memcpy(&c, data, sizeof c);
+  out.owner_evicted = c.owner == NT_OWNER_EVICTED;
+  out.side = out.owner_evicted ? Side::None : c.side == NT_EV_ACCEPT ? Side::In : Side::Out;
+  out.closed_by = c.closed_by <= NT_CLOSED_ERROR ? ClosedBy(c.closed_by) : ClosedBy::Unknown;
+  out.duration_ns = c.duration_ns;
+  out.bytes_sent = c.bytes_sent;
+  out.bytes_received = c.bytes_received;
+  out.retransmits = c.retransmits;
+  out.srtt_us = c.srtt_us;
+  out.last_pid = c.last_pid;
+  out.last_comm.assign(c.last_comm, strnlen(c.last_comm, sizeof c.last_comm));
   return true;
 }
 

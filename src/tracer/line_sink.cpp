@@ -50,7 +50,9 @@ void LineSink::record(const Record& r) {
     ++after_count_;
     return;
   }
-  if (!k.shown_with.empty() && !options_.json && !options_.show_all) {
+  if (!k.shown_with.empty() && !options_.json && !options_.show_all &&
+      std::find(options_.shown_with.begin(), options_.shown_with.end(), k.shown_with) ==
+          options_.shown_with.end()) {
     ++hidden_[size_t(r.type)];
     return;
   }

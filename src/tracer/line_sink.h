@@ -16,7 +16,8 @@ namespace nt {
 
 struct LineSinkOptions {
   bool json = false;
-  bool show_all = false;                // arrow: also the kinds shown only when asked (--failed)
+  bool show_all = false;                // arrow: also every kind shown only when asked
+  std::vector<std::string> shown_with;  // arrow: the kinds shown with these options ("--close")
   bool timestamp = false;               // arrow: local time before each line (-t)
   uint64_t count = 0;                   // stop after this many connections; 0 = no limit
   std::string count_option = "--count"; // for the summary's words

@@ -29,6 +29,10 @@ struct TracerOptions {
   uint32_t ringbuf_size = 1u << 22; // bytes, a power of two and page multiple
   int drain_interval_ms = 10;       // how often the ring buffer is drained
   bool verbose = false;             // libbpf's log and probing details on stderr
+  // Close records (and open ones at exit) with bytes: the kernel sends them
+  // only when set; owners are kept either way, to count what is open at exit.
+  bool closes = false;
+  uint32_t owners_max = 65536; // connections followed at once (the owner map)
 };
 
 } // namespace nt

@@ -55,12 +55,16 @@ void RunLoop::add(Sink& s) {
   sinks_.push_back(&s);
 }
 
-bool RunLoop::drain_and_tick() {
+bool RunLoop::drain_and_tick(bool last) {
+  const RecordCallback to_sinks = [this](const Record& r) {
+    for (Sink* sink : sinks_)
+      sink->record(r);
+  };
   for (Source* src : sources_)
-    src->drain([this](const Record& r) {
-      for (Sink* sink : sinks_)
-        sink->record(r);
-    });
+    src->drain(to_sinks);
+  if (last)
+    for (Source* src : sources_)
+      src->finish(to_sinks);
   bool open = true;
   for (Sink* sink : sinks_)
     open = sink->tick() && open;
@@ -114,7 +118,7 @@ LoopEnd RunLoop::run(const volatile std::sig_atomic_t& stop, const LoopOptions& 
     }
   }
   // One last drain so nothing already waiting is lost at a clean stop.
-  return drain_and_tick() ? end : LoopEnd::SinkClosed;
+  return drain_and_tick(true) ? end : LoopEnd::SinkClosed;
 }
 
 } // namespace nt

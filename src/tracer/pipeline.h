@@ -30,6 +30,9 @@ public:
   virtual void drain(const RecordCallback& cb) = 0;
   // Nothing more will come (a snapshot taken, a file read to its end).
   virtual bool finished() const { return false; }
+  // The run is ending: the last records, after the last drain (the tracer's
+  // connections still open). Called once, unless a sink closed.
+  virtual void finish(const RecordCallback& cb) { (void)cb; }
 };
 
 class Sink {
@@ -75,8 +78,9 @@ public:
   LoopEnd run(const volatile std::sig_atomic_t& stop, const LoopOptions& options);
   // One drain of every source and tick of every sink, now: what the sources
   // already hold goes out before the run (the snapshot, before nettrace says
-  // it is ready). False if a sink closed.
-  bool drain_and_tick();
+  // it is ready). With `last`, each source's finish() follows its drain.
+  // False if a sink closed.
+  bool drain_and_tick(bool last = false);
 
 private:
   void watch(int fd, uint32_t events, uint64_t tag);

@@ -101,7 +101,10 @@ int print_info(const NettraceConfig& config) {
 LineSinkOptions line_options(const NettraceConfig& config) {
   LineSinkOptions out;
   out.json = config.format == OutputFormat::Json;
-  out.show_all = config.show_failed;
+  if (config.show_failed)
+    out.shown_with.emplace_back("--failed");
+  if (config.show_close)
+    out.shown_with.emplace_back("--close");
   out.timestamp = config.timestamp;
   out.count = config.count;
   return out;
@@ -197,6 +200,20 @@ int run_nettrace(const NettraceConfig& config) {
   const std::string said = write_lines ? lines.summary() : server->summary();
   std::fprintf(stderr, "nettrace: %s, %llu lost (%s backend)\n", said.c_str(),
                static_cast<unsigned long long>(tracer->lost()), tracer->backend_name().c_str());
+  if (tracer->evicted())
+    std::fprintf(stderr,
+                 "nettrace: %llu connection owners were not kept: the owner map was full (raise "
+                 "--max-open); their closes were reported with pid 0\n",
+                 static_cast<unsigned long long>(tracer->evicted()));
+  if (tracer->open_at_exit() < 0)
+    std::fprintf(stderr, "nettrace: the connections still open at exit are unknown (%s)\n",
+                 tracer->open_dump_failure().empty() ? "reading the owner map failed"
+                                                     : tracer->open_dump_failure().c_str());
+  if (tracer->open_bytes_unknown())
+    std::fprintf(stderr,
+                 "nettrace: %llu connections open at exit are reported without bytes: their "
+                 "network namespace could not be entered\n",
+                 static_cast<unsigned long long>(tracer->open_bytes_unknown()));
   uint64_t missed = 0;
   if (!tracer->missed(missed))
     std::fprintf(

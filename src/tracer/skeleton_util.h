@@ -32,11 +32,11 @@ template <typename Skel> void apply_config(Skel* skel, const BpfConfig& c) {
               sizeof c.kernel);
 }
 
-template <typename Skel> uint64_t sum_drops(const Skel* skel) {
+// One drop counter (enum nt_drop_reason), summed over CPUs.
+template <typename Skel> uint64_t sum_drops(const Skel* skel, unsigned reason) {
   uint64_t total = 0;
   for (const auto& per_cpu : skel->bss->drops)
-    for (const auto& v : per_cpu)
-      total += __atomic_load_n(&v, __ATOMIC_RELAXED);
+    total += __atomic_load_n(&per_cpu[reason], __ATOMIC_RELAXED);
   return total;
 }
 
@@ -54,6 +54,15 @@ template <typename Skel> bool sum_recursion_misses(const Skel* skel, uint64_t& t
     total += info.recursion_misses;
   }
   return true;
+}
+
+// The owner map's real size: the logical capacity and spare nodes for the
+// common LRU's per-CPU free lists (see `owners` in bpf/common.bpf.h), so that
+// it never evicts before the capacity is reached and the kernel's count of
+// evictions is exact.
+inline uint32_t owners_map_size(const BpfConfig& c) {
+  const int cpus = libbpf_num_possible_cpus();
+  return c.kernel.owners_max + 256u * uint32_t(cpus > 0 ? cpus : 1);
 }
 
 inline std::string errno_text(int err) {
@@ -82,6 +91,8 @@ public:
     apply_config(skel.get(), c);
     if (int err = bpf_map__set_max_entries(skel->maps.events, c.ringbuf_size))
       return fail("ring buffer size", err);
+    if (int err = bpf_map__set_max_entries(skel->maps.owners, owners_map_size(c)))
+      return fail("owner map size", err);
     if (int err = Load(skel.get()))
       return fail("load", err);
     if (int err = Attach(skel.get()))
@@ -90,7 +101,9 @@ public:
   }
 
   int ringbuf_fd() const override { return bpf_map__fd(skel_->maps.events); }
-  uint64_t dropped() const override { return sum_drops(skel_.get()); }
+  uint64_t dropped() const override { return sum_drops(skel_.get(), NT_DROP_RINGBUF_FULL); }
+  uint64_t evicted() const override { return sum_drops(skel_.get(), NT_DROP_OWNER_EVICTED); }
+  int owners_fd() const override { return bpf_map__fd(skel_->maps.owners); }
   bool missed(uint64_t& total) const override { return sum_recursion_misses(skel_.get(), total); }
 
 private:

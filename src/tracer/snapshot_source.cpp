@@ -47,7 +47,7 @@ void SnapshotSource::take(const RecordCallback& cb) {
       options_,
       [&](const ExistingConnection& c) {
         Record r = c.record;
-        r.inbound = r.type == RecordType::Accept;
+        r.side = r.type == RecordType::Accept ? Side::In : Side::Out;
         r.type = RecordType::Existing;
         if (live_)
           reported_.insert(key_of(r));

@@ -26,6 +26,11 @@ public:
   int fd() const override { return live_ ? live_->fd() : -1; }
   void drain(const RecordCallback& cb) override;
   bool finished() const override { return taken_ && (!live_ || live_->finished()); }
+  // The live source's last records (connections still open at exit).
+  void finish(const RecordCallback& cb) override {
+    if (live_)
+      live_->finish(cb);
+  }
 
   uint64_t reported() const { return reported_count_; }
   // Live records dropped because the snapshot had reported their connection.

@@ -20,6 +20,7 @@
 #include "tracer/backend.h"
 #include "tracer/caps.h"
 #include "tracer/filters.h"
+#include "tracer/open_dump.h"
 #include "tracer/skeleton_util.h"
 
 namespace nt {
@@ -84,6 +85,8 @@ BpfConfig make_bpf_config(const TracerOptions& o) {
   // Wake the reader early only when a quarter of the ring is waiting: below
   // that the timed drain keeps up and costs no wakeups.
   c.kernel.wakeup_bytes = rb / 4;
+  c.kernel.emit_close = o.closes;
+  c.kernel.owners_max = o.owners_max;
   return c;
 }
 
@@ -181,6 +184,13 @@ std::unique_ptr<Tracer> Tracer::open(const TracerOptions& options, const LogCall
   t->ring_.reset(rb);
   t->clock_ = ClockOffset::now();
   t->lost_reported_ = t->backend_->dropped();
+  t->evicted_reported_ = t->backend_->evicted();
+  // Set up now, while privileged; read at exit.
+  t->open_dump_ = OpenDump::open(t->backend_->owners_fd());
+  if (options.verbose && !t->open_dump_->iterator_failure().empty())
+    say("nettrace: connections open at exit are read from the owner map and sock_diag: the "
+        "kernel refused the iterator (" +
+        t->open_dump_->iterator_failure() + ")");
   return t;
 }
 
@@ -207,21 +217,35 @@ int Tracer::poll(int timeout_ms, const RecordCallback& cb) {
   err = ring_buffer__consume(ring_.get());
   if (err < 0 && err != -EINTR)
     throw TracerError(kExitRuntime, "reading the ring buffer failed: " + errno_text(err));
-  const uint64_t dropped = backend_->dropped();
-  if (dropped > lost_reported_) {
-    Record lost;
-    lost.type = RecordType::Lost;
-    lost.lost = dropped - lost_reported_;
-    lost.has_details = true;
+  // What the kernel could not deliver, and owners it could not keep, as
+  // markers after the records of this drain.
+  auto report = [&](RecordType type, uint64_t now_total, uint64_t& reported) {
+    if (now_total <= reported)
+      return;
+    Record m;
+    m.type = type;
+    (type == RecordType::Lost ? m.lost : m.evicted) = now_total - reported;
+    m.has_details = true;
     timespec now{};
     clock_gettime(CLOCK_REALTIME, &now);
-    lost.time_ns = uint64_t(now.tv_sec) * 1000000000ull + uint64_t(now.tv_nsec);
-    lost_reported_ = dropped;
+    m.time_ns = uint64_t(now.tv_sec) * 1000000000ull + uint64_t(now.tv_nsec);
+    reported = now_total;
     ++delivered_;
-    cb(lost);
-  }
+    cb(m);
+  };
+  report(RecordType::Lost, backend_->dropped(), lost_reported_);
+  report(RecordType::Evicted, backend_->evicted(), evicted_reported_);
   current_cb_ = nullptr;
   return delivered_;
+}
+
+void Tracer::finish(const RecordCallback& cb) {
+  if (!open_dump_)
+    return;
+  open_at_exit_ = open_dump_->read(clock_, cb);
+  open_dump_failure_ = open_dump_->failure();
+  open_bytes_unknown_ = open_dump_->bytes_unknown();
+  open_dump_.reset();
 }
 
 int Tracer::epoll_fd() const {

@@ -24,6 +24,7 @@ struct ring_buffer;
 namespace nt {
 
 class AttachedBackend;
+class OpenDump;
 
 using LogCallback = std::function<void(std::string_view)>;
 
@@ -51,10 +52,20 @@ public:
   // Source: the ring buffer's wakeups; a drain is poll(0, cb).
   int fd() const override { return epoll_fd(); }
   void drain(const RecordCallback& cb) override { poll(0, cb); }
+  // The connections still open (RecordType::Open), from the owner map.
+  void finish(const RecordCallback& cb) override;
 
   const std::string& backend_name() const { return backend_name_; }
   uint64_t events() const { return events_; }
   uint64_t lost() const { return lost_reported_; }
+  uint64_t evicted() const { return evicted_reported_; }
+  // Connections reported open at exit; -1 if the kernel could not say
+  // (open_dump_failure() says why).
+  int64_t open_at_exit() const { return open_at_exit_; }
+  const std::string& open_dump_failure() const { return open_dump_failure_; }
+  // Of those, how many carry no bytes (their network namespace could not be
+  // entered).
+  uint64_t open_bytes_unknown() const { return open_bytes_unknown_; }
   // Hook runs the kernel skipped (see AttachedBackend::missed); false if unknown.
   bool missed(uint64_t& total) const;
 
@@ -74,7 +85,12 @@ private:
   int delivered_ = 0;
   uint64_t events_ = 0;
   uint64_t lost_reported_ = 0;
+  uint64_t evicted_reported_ = 0;
   uint64_t undecodable_ = 0;
+  std::unique_ptr<OpenDump> open_dump_;
+  std::string open_dump_failure_;
+  int64_t open_at_exit_ = -1;
+  uint64_t open_bytes_unknown_ = 0;
 };
 
 // Resolved, kernel-ready form of the filters (exposed for tests).

@@ -268,6 +268,101 @@ TEST(Lost, MarkersMakeTheGraphIncomplete) {
   EXPECT_NE(dot.find("incomplete"), std::string::npos) << dot;
 }
 
+// Close and open records (nettrace --close): each connection's two ends pair
+// like connects and accepts and count on its edge: payload bytes each way
+// (what each end received), closed and still-open connections, durations.
+// An end whose peer's record never came still counts, from its own bytes;
+// a close without owner counts nowhere but in the stats.
+TEST(Lives, ClosesAndOpenRecordsCountOnTheirConnectionsEdge) {
+  const std::string c1 = "10.0.0.1:5432<-10.0.0.2:40000|PID=10 CMD=psql";
+  const std::string a1 = "10.0.0.2:40000->10.0.0.1:5432|PID=20 CMD=postgres";
+  const std::string c2 = "10.0.0.1:5432<-10.0.0.2:40001|PID=10 CMD=psql";
+  const std::string a2 = "10.0.0.2:40001->10.0.0.1:5432|PID=20 CMD=postgres";
+  auto life = [](const char* kind, const char* by, uint64_t dur, uint64_t sent, uint64_t recv,
+                 const std::string& line) {
+    return std::string("# ") + kind + " duration_ns=" + std::to_string(dur) +
+           " bytes_sent=" + std::to_string(sent) + " bytes_received=" + std::to_string(recv) +
+           " retransmits=0 srtt_us=1 closed_by=" + by + " last_pid=0 last_comm= " + line;
+  };
+  const std::vector<std::string> plain = {c1, a1, c2, a2};
+  std::vector<std::string> lines = plain;
+  lines.push_back(life("close", "local", 3000, 1048576, 10240, c1));
+  lines.push_back(life("close", "peer", 2000, 10240, 1048576, a1));
+  lines.push_back(life("open", "unknown", 500, 100, 50, c2)); // the server's never came
+  lines.push_back("# close duration_ns=1 bytes_sent=1 bytes_received=1 retransmits=0 srtt_us=1 "
+                  "closed_by=peer_reset last_pid=0 last_comm= errno=104 owner=evicted "
+                  "10.0.0.1:5432<-10.0.0.2:40009|PID=0 CMD=");
+  Graph g = build(lines);
+  ASSERT_EQ(g.edges.size(), 1u);
+  const Edge& e = g.edges[0];
+  EXPECT_EQ(e.count, 2u);
+  EXPECT_EQ(e.closed, 1u);
+  EXPECT_EQ(e.still_open, 1u);
+  EXPECT_EQ(e.bytes_to_server, 1048576u + 100u);
+  EXPECT_EQ(e.bytes_to_client, 10240u + 50u);
+  EXPECT_EQ(max_duration(e), 3000u);
+  EXPECT_EQ(median_duration(e), 500u);
+  EXPECT_EQ(g.stats.lives, 4u);
+  EXPECT_EQ(g.stats.lives_unattributed, 1u);
+  std::string dot = dot_text(g);
+  // cgraph folds long strings with a backslash-newline: unfold them.
+  for (size_t at; (at = dot.find("\\\n")) != std::string::npos;)
+    dot.erase(at, 2);
+  EXPECT_NE(dot.find("label=\":5432 x2, 1.06 MB\""), std::string::npos) << dot;
+  EXPECT_NE(dot.find("(1 closed, 1 open at the end), 1.05 MB to the server, 10.3 kB back, lived "
+                     "500 ns (median), 3 us (max)"),
+            std::string::npos)
+      << dot;
+  EXPECT_EQ(dot.find("penwidth"), std::string::npos);
+  g.weight = Graph::Weight::Bytes;
+  EXPECT_NE(dot_text(g).find("penwidth"), std::string::npos);
+  const std::string json = to_json(g);
+  EXPECT_NE(json.find("\"bytes_to_server\": 1048676"), std::string::npos) << json;
+  EXPECT_NE(json.find("\"open\": 1"), std::string::npos) << json;
+  // Without close records: the graph of the connects and accepts, as before.
+  Graph before = build(plain);
+  EXPECT_EQ(dot_text(before), [&] {
+    Graph again = build(plain);
+    return dot_text(again);
+  }());
+  EXPECT_EQ(to_json(before).find("closed"), std::string::npos);
+  EXPECT_EQ(dot_text(before).find("MB"), std::string::npos);
+}
+
+// A forking server accepts in the listener and serves in a child; the
+// server end's close names the child (last_pid): the connection is drawn to
+// it, and the listener keeps only the connections it served itself.
+TEST(Lives, AConnectionClosedByAnotherProcessIsDrawnToIt) {
+  const std::string c1 = "10.0.0.1:22<-10.0.0.2:40000|PID=10 CMD=ssh";
+  const std::string a1 = "10.0.0.2:40000->10.0.0.1:22|PID=20 CMD=sshd";
+  const std::string c2 = "10.0.0.1:22<-10.0.0.2:40001|PID=10 CMD=ssh";
+  const std::string a2 = "10.0.0.2:40001->10.0.0.1:22|PID=20 CMD=sshd";
+  auto close = [](const char* by, const char* last, const std::string& line) {
+    return std::string("# close duration_ns=5 bytes_sent=1 bytes_received=2 retransmits=0 "
+                       "srtt_us=1 closed_by=") +
+           by + " " + last + " " + line;
+  };
+  Graph g = build({c1, a1, c2, a2, close("peer", "last_pid=10 last_comm=ssh", c1),
+                   close("local", "last_pid=21 last_comm=sshd-worker", a1),
+                   close("peer", "last_pid=10 last_comm=ssh", c2),
+                   close("local", "last_pid=20 last_comm=sshd", a2)});
+  EXPECT_EQ(edges(g),
+            (std::multiset<std::string>{"ssh -> sshd :22 x1", "ssh -> sshd-worker :22 x1"}));
+  EXPECT_EQ(g.stats.moved_to_closer, 1u);
+  for (const Edge& e : g.edges)
+    EXPECT_EQ(e.closed, 1u);
+}
+
+TEST(Lives, ByteAndDurationWords) {
+  EXPECT_EQ(byte_words(0), "0 B");
+  EXPECT_EQ(byte_words(999), "999 B");
+  EXPECT_EQ(byte_words(48000000), "48 MB");
+  EXPECT_EQ(byte_words(1234), "1.23 kB");
+  EXPECT_EQ(duration_words(950), "950 ns");
+  EXPECT_EQ(duration_words(3100000), "3.1 ms");
+  EXPECT_EQ(duration_words(2000000000), "2 s");
+}
+
 // One trace, one DOT text: host clusters come out in the order the hosts were
 // first seen, whatever the heap looked like (cgraph's default IDs are the
 // addresses of the interned names, and Graphviz 2.42 writes subgraphs in ID

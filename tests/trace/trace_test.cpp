@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "trace/format.h"
+#include "trace/kinds.h"
 #include "trace/parse.h"
 
 namespace nt {
@@ -174,28 +175,29 @@ TEST(Existing, PlainLinesByTheirDirectionAndJsonWithIt) {
   // direction, and reads back as such.
   Record in = connect_record();
   in.type = RecordType::Existing;
-  in.inbound = true;
+  in.side = Side::In;
   EXPECT_EQ(arrow(in), "10.42.0.4:10250->10.42.0.1:50392|PID=16254 CMD=k3s-server\n");
   Record out = in;
-  out.inbound = false;
+  out.side = Side::Out;
   EXPECT_EQ(arrow(out), "10.42.0.4:10250<-10.42.0.1:50392|PID=16254 CMD=k3s-server\n");
   for (const Record& r : {in, out}) {
     const std::string text = json(r);
-    EXPECT_NE(text.find(r.inbound ? "\"type\":\"existing\",\"ts_ns\":0,\"direction\":\"in\""
-                                  : "\"type\":\"existing\",\"ts_ns\":0,\"direction\":\"out\""),
+    EXPECT_NE(text.find(r.side == Side::In
+                            ? "\"type\":\"existing\",\"ts_ns\":0,\"direction\":\"in\""
+                            : "\"type\":\"existing\",\"ts_ns\":0,\"direction\":\"out\""),
               std::string::npos)
         << text;
     Record back;
     ASSERT_EQ(parse_line(std::string_view(text).substr(0, text.size() - 1), back).kind,
               ParseKind::Record);
     EXPECT_EQ(back.type, RecordType::Existing);
-    EXPECT_EQ(back.inbound, r.inbound);
+    EXPECT_EQ(back.side, r.side);
     EXPECT_TRUE(same_all_fields(back, r));
     // The arrow line reads back as the connect or accept it shows.
     const std::string line = arrow(r);
     ASSERT_EQ(parse_line(std::string_view(line).substr(0, line.size() - 1), back).kind,
               ParseKind::Record);
-    EXPECT_EQ(back.type, r.inbound ? RecordType::Accept : RecordType::Connect);
+    EXPECT_EQ(back.type, r.side == Side::In ? RecordType::Accept : RecordType::Connect);
     EXPECT_TRUE(same_arrow_fields(back, r));
   }
   Record bad;
@@ -214,6 +216,76 @@ TEST(Existing, PlainLinesByTheirDirectionAndJsonWithIt) {
   EXPECT_EQ(back.type, RecordType::Snapshot);
   EXPECT_EQ(back.count, 3u);
   EXPECT_EQ(json(snap), "{\"type\":\"snapshot\",\"ts_ns\":0,\"count\":3}\n");
+}
+
+// Close and open records: the side comes from the record; every field of the
+// connection's life survives both forms; a close without owner has no side.
+TEST(Markers, CloseAndOpenRoundTripInBothFormats) {
+  Record c = connect_record();
+  c.type = RecordType::Close;
+  c.side = Side::In;
+  c.closed_by = ClosedBy::Peer;
+  c.duration_ns = 123456789;
+  c.bytes_sent = 10240;
+  c.bytes_received = 1048576;
+  c.retransmits = 2;
+  c.srtt_us = 31;
+  c.last_pid = 777;
+  c.last_comm = "a b\\c";
+  EXPECT_EQ(arrow(c), "# close duration_ns=123456789 bytes_sent=10240 bytes_received=1048576 "
+                      "retransmits=2 srtt_us=31 closed_by=peer last_pid=777 last_comm=a\\x20b\\\\c "
+                      "10.42.0.4:10250->10.42.0.1:50392|PID=16254 CMD=k3s-server\n");
+  EXPECT_NE(json(c).find("\"type\":\"close\",\"ts_ns\":0,\"direction\":\"in\""), std::string::npos)
+      << json(c);
+  EXPECT_NE(json(c).find(",\"duration_ns\":123456789,\"bytes_sent\":10240,\"bytes_received\":"
+                         "1048576,\"retransmits\":2,\"srtt_us\":31,\"closed_by\":\"peer\","
+                         "\"last_pid\":777,\"last_comm\":\"a b\\\\\\\\c\"}"),
+            std::string::npos)
+      << json(c);
+  Record reset = c;
+  reset.side = Side::Out;
+  reset.closed_by = ClosedBy::PeerReset;
+  reset.error = 104;
+  reset.last_comm.clear();
+  Record evicted = c;
+  evicted.side = Side::None;
+  evicted.owner_evicted = true;
+  evicted.pid = 0;
+  evicted.comm.clear();
+  EXPECT_NE(arrow(evicted).find(" owner=evicted 10.42.0.4:10250<-"), std::string::npos);
+  EXPECT_NE(json(evicted).find("\"direction\":\"unknown\""), std::string::npos);
+  EXPECT_NE(json(evicted).find(",\"owner_unknown\":\"evicted\"}"), std::string::npos);
+  Record open = c;
+  open.type = RecordType::Open;
+  EXPECT_EQ(arrow(open).substr(0, 7), "# open ");
+  for (const Record& r : {c, reset, evicted, open}) {
+    for (const std::string& text : {arrow(r), json(r)}) {
+      Record back;
+      ASSERT_EQ(parse_line(std::string_view(text).substr(0, text.size() - 1), back).kind,
+                ParseKind::Record)
+          << text;
+      EXPECT_TRUE(same_arrow_fields(back, r)) << text;
+      EXPECT_EQ(side_of(back), r.side) << text;
+    }
+  }
+  Record back;
+  EXPECT_EQ(parse_line("# close duration_ns=1 1.2.3.4:5<-6.7.8.9:10|PID=1 CMD=x", back).kind,
+            ParseKind::Error);
+  EXPECT_EQ(parse_line("{\"type\":\"close\",\"direction\":\"unknown\",\"local_ip\":\"6.7.8.9\","
+                       "\"local_port\":10,\"remote_ip\":\"1.2.3.4\",\"remote_port\":5,\"pid\":0,"
+                       "\"comm\":\"\",\"duration_ns\":1,\"bytes_sent\":1,\"bytes_received\":1,"
+                       "\"retransmits\":0,\"srtt_us\":1,\"closed_by\":\"local\",\"last_pid\":0,"
+                       "\"last_comm\":\"\"}",
+                       back)
+                .kind,
+            ParseKind::Error); // unknown direction without the reason
+  Record ev;
+  ev.type = RecordType::Evicted;
+  ev.evicted = 5;
+  EXPECT_EQ(arrow(ev),
+            "# evicted 5 owners: owner map full, their closes report pid 0 (raise --max-open)\n");
+  ASSERT_EQ(parse_line(json(ev).substr(0, json(ev).size() - 1), back).kind, ParseKind::Record);
+  EXPECT_EQ(back.evicted, 5u);
 }
 
 TEST(Parse, SkipsBlankCommentsBannersAndCrlf) {

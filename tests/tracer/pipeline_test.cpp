@@ -258,6 +258,67 @@ TEST(RunLoop, FailedConnectsNeedTheirFlagInArrowOutput) {
   }
 }
 
+// Close records need --close in arrow output (and only that flag, not
+// --failed); a source's final records (open at exit) come after its last
+// drain, and the summary counts them.
+class FinishingSource final : public Source {
+public:
+  explicit FinishingSource(std::vector<Record> last) : last_(std::move(last)) {}
+  int fd() const override { return -1; }
+  void drain(const RecordCallback&) override {}
+  bool finished() const override { return true; }
+  void finish(const RecordCallback& cb) override {
+    ++finishes;
+    for (const Record& r : last_)
+      cb(r);
+  }
+  int finishes = 0;
+
+private:
+  std::vector<Record> last_;
+};
+
+TEST(RunLoop, ClosesNeedCloseInArrowOutputAndOpenOnesComeAtTheEnd) {
+  Record c = conn(RecordType::Close, 40000, 1, "a");
+  c.side = Side::Out;
+  c.closed_by = ClosedBy::Local;
+  c.bytes_sent = 5;
+  Record o = conn(RecordType::Open, 40001, 2, "b");
+  o.side = Side::In;
+  for (const char* flag : {"--failed", "--close"}) {
+    BatchSource src({{conn(RecordType::Connect, 40000, 1, "a"), c}});
+    FinishingSource fin({o});
+    Pipe p;
+    LineSinkOptions lo;
+    lo.shown_with = {flag};
+    LineSink sink(p.w, lo);
+    RunLoop loop;
+    loop.add(src);
+    loop.add(fin);
+    loop.add(sink);
+    LoopOptions opts;
+    opts.tick_ms = 1;
+    opts.stop_when_sources_finish = true;
+    loop.run(g_never, opts);
+    EXPECT_EQ(fin.finishes, 1);
+    const std::string first = "127.0.0.1:8080<-127.0.0.1:40000|PID=1 CMD=a\n";
+    if (std::string(flag) == "--close") {
+      EXPECT_EQ(p.read_all(), first +
+                                  "# close duration_ns=0 bytes_sent=5 bytes_received=0 "
+                                  "retransmits=0 srtt_us=0 closed_by=local last_pid=0 last_comm= "
+                                  "127.0.0.1:8080<-127.0.0.1:40000|PID=1 CMD=a\n"
+                                  "# open duration_ns=0 bytes_sent=0 bytes_received=0 "
+                                  "retransmits=0 srtt_us=0 closed_by=unknown last_pid=0 "
+                                  "last_comm= 127.0.0.1:8080->127.0.0.1:40001|PID=2 CMD=b\n");
+      EXPECT_EQ(sink.summary(), "1 connection, 1 close and 1 connection open at exit written");
+    } else {
+      EXPECT_EQ(p.read_all(), first);
+      EXPECT_EQ(sink.summary(), "1 connection written, 1 close not shown (add --close), 1 "
+                                "connection open at exit not shown (add --close)");
+    }
+  }
+}
+
 TEST(RunLoop, TheStopFlagEndsTheRunAfterALastDrain) {
   volatile std::sig_atomic_t stop = 1;
   BatchSource src({{conn(RecordType::Connect, 40000, 1, "late")}});

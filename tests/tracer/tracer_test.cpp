@@ -455,11 +455,14 @@ TEST(Filters, EveryRowIsAnOptionAndDefaultsFilterNothing) {
     EXPECT_NE(out.str().find(name), std::string::npos) << name;
   }
   // Unset options leave the kernel's config as "no filter" (all zero), but
-  // for the direction's explicit "both" and the wakeup threshold.
+  // for the direction's explicit "both", the wakeup threshold and the owner
+  // map's capacity (not filters).
   BpfConfig b = make_bpf_config(TracerOptions{});
   EXPECT_EQ(b.kernel.direction, uint32_t(NT_DIR_BOTH));
   EXPECT_EQ(b.kernel.wakeup_bytes, uint64_t(TracerOptions{}.ringbuf_size / 4));
+  EXPECT_EQ(b.kernel.owners_max, TracerOptions{}.owners_max);
   b.kernel.wakeup_bytes = 0;
+  b.kernel.owners_max = 0;
   const nt_config zero{};
   EXPECT_EQ(std::memcmp(&b.kernel, &zero, sizeof zero), 0);
   // Each filter reaches the kernel's config through its row.

@@ -13,6 +13,7 @@
 # connections/s and appends its table (BENCHMARKS.md's soak used 600).
 # --shapes-only prints only the storm's shapes side by side, their tables and
 # what each tracer adds to a system call (about 15 min).
+# BENCH_ONLY="none TRACER..." in the environment measures only those tracers.
 # --extra-nettrace NAME=PATH measures another nettrace binary (a scratch
 # build of a prototype, say) as tracer NAME in every storm shape, with
 # --backend tracepoint, beside the others.
@@ -91,6 +92,13 @@ configs+=("${extra_names[@]}")
 command -v tcplife >/dev/null && configs+=(tcplife)
 command -v tcpstates >/dev/null && configs+=(tcpstates)
 command -v bpftrace >/dev/null && configs+=(bpftrace)
+# BENCH_ONLY="none nettrace-tracepoint tcplife ..." in the environment keeps
+# only those tracers (and the extra ones), for a shorter run of the ones compared.
+if [[ -n ${BENCH_ONLY:-} ]]; then
+  kept=()
+  for c in "${configs[@]}"; do [[ " $BENCH_ONLY ${extra_names[*]} " == *" $c "* ]] && kept+=("$c"); done
+  configs=("${kept[@]}")
+fi
 
 # Starts a tracer on CPU 1 and waits until it is attached; sets $tracer.
 start_tracer() {

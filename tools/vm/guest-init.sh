@@ -185,17 +185,34 @@ portlist() { # backend: --port with two ports of three
   check "$b" port-list $T/pl.want $T/pl.trace $pids
 }
 
+closes() { # backend: each connection end a close record, owned by its process
+  b=$1
+  rm -f $T/cl.*
+  if ! start_nt "$b" $T/cl.json --port 7030 --format json; then say "$b close FAIL nettrace did not start"; return; fi
+  workload serve --listen 127.0.0.1:7030 --comm srv-cl --count 3 -v >$T/cl.srv &
+  srv=$!
+  wait_srv $T/cl.srv
+  workload connect --to 127.0.0.1:7030 --comm cli-cl -v --count 3 >$T/cl.cli
+  wait $srv
+  stop_nt
+  cp=$(awk '$1=="pid"{print $2}' $T/cl.cli); sp=$(awk '$1=="pid"{print $2}' $T/cl.srv)
+  out=$(grep '"type":"close","ts_ns":[0-9]*,"direction":"out"' $T/cl.json | grep -c "\"pid\":$cp,.*\"comm\":\"cli-cl\"")
+  in=$(grep '"type":"close","ts_ns":[0-9]*,"direction":"in"' $T/cl.json | grep -c "\"pid\":$sp,.*\"comm\":\"srv-cl\"")
+  if [ "$out" -eq 3 ] && [ "$in" -eq 3 ]; then say "$b close PASS 3 closes on each end"
+  else say "$b close FAIL $out client and $in server closes, want 3 each: $(grep '"type":"close"' $T/cl.json | head -2 | tr '\n' ' ')"; fi
+}
+
 snapshot() { # backend: connections held open before nettrace starts come first, once
   b=$1
   rm -f $T/snap*
-  workload serve --listen 127.0.0.1:7030 --comm srv-snap --count 0 --hold -v >$T/snap.srv &
+  workload serve --listen 127.0.0.1:7040 --comm srv-snap --count 0 --hold -v >$T/snap.srv &
   srv=$!
   wait_srv $T/snap.srv
-  workload connect --to 127.0.0.1:7030 --comm cli-snap --count 2 --hold -v >$T/snap.cli &
+  workload connect --to 127.0.0.1:7040 --comm cli-snap --count 2 --hold -v >$T/snap.cli &
   cli=$!
   i=0; while ! grep -q '^held' $T/snap.cli 2>/dev/null && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done
   i=0; while [ "$(grep -c '^accepted' $T/snap.srv)" -lt 2 ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done
-  if ! start_nt "$b" $T/snap.trace --port 7030; then say "$b snapshot FAIL nettrace did not start"; kill $srv $cli; return; fi
+  if ! start_nt "$b" $T/snap.trace --port 7040; then say "$b snapshot FAIL nettrace did not start"; kill $srv $cli; return; fi
   stop_nt
   kill $srv $cli
   cp=$(awk '$1=="pid"{print $2}' $T/snap.cli); sp=$(awk '$1=="pid"{print $2}' $T/snap.srv)
@@ -212,7 +229,7 @@ snapshot() { # backend: connections held open before nettrace starts come first,
 # here; run-matrix.sh and the vm_matrix test need no change.
 ipv4() { pair "$1" ipv4 127.0.0.1:7000 127.0.0.1:7000 --count 3; }
 ipv6() { pair "$1" ipv6 "[::1]:7001" "[::1]:7001" --count 3; }
-SCENARIOS="ipv4 ipv6 threads refused failed_port selfconn families portlist snapshot"
+SCENARIOS="ipv4 ipv6 threads closes refused failed_port selfconn families portlist snapshot"
 
 # (Shell functions share their variables: the scenarios set b, s, n...,
 # so this loop keeps to names of its own.)
