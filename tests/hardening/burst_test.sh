@@ -28,9 +28,16 @@ written=$(grep -c '"type":"\(connect\|accept\|close\|open\)"' "$T/burst.json" ||
 lost=$(grep -o '"type":"lost"[^}]*"count":[0-9]*' "$T/burst.json" | grep -o '[0-9]*$' | awk '{ s += $1 } END { print s + 0 }')
 echo "made $made, written $written, lost $lost"
 [[ $lost -gt 0 ]] || fail "a ${conns}-connection burst into a 4 KiB ring lost nothing: the test cannot tell accounting apart"
-[[ $((written + lost)) -eq $made ]] || fail "written $written + lost $lost != made $made"
+# Runs of our hooks the kernel skipped (BPF recursion protection: a hook that
+# fired on a CPU where the same program was running, e.g. a softirq's state
+# change inside a process's) are events neither written nor counted as lost;
+# nettrace reports how many on stderr, and only those may be missing.
+missed=$(sed -n 's/^nettrace: the kernel skipped \([0-9]*\) runs.*/\1/p' "$T/nettrace.err")
+missed=${missed:-0}
+[[ $((written + lost)) -le $made && $((made - written - lost)) -le $missed ]] ||
+  fail "written $written + lost $lost != made $made (and the kernel reported $missed skipped hook runs)"
 grep -q 'lost' "$T/nettrace.err" || fail "no lost-event summary on stderr"
-pass "burst: written $written + lost $lost == made $made"
+pass "burst: written $written + lost $lost == made $made, less at most the $missed hook runs the kernel reported skipped ($((made - written - lost)))"
 
 # The same loss in arrow form makes netgraph say the graph is incomplete.
 "$BIN/netgraph" "$T/burst.json" >"$T/burst.dot" 2>"$T/netgraph.err" || fail "netgraph failed on the burst trace"
