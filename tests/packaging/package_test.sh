@@ -45,6 +45,13 @@ dpkg-deb -e "$DEB" "$T/control"
 extra=$(cd "$T/control" && ls | grep -vxE 'control|md5sums' || true)
 [[ -z $extra ]] || fail "maintainer scripts in the package: $extra"
 pass "no maintainer scripts"
+# `apt install ./nettrace_*.deb` (the README's step) resolves every Depends
+# from this system's archive: simulated, as installing would change the host.
+if command -v apt-get >/dev/null; then
+  sim=$(apt-get install -s "$DEB" 2>&1) || fail "apt-get install -s: $sim"
+  grep -q '^Inst nettrace ' <<<"$sim" || fail "apt would not install nettrace: $sim"
+  pass "apt-get install -s ./$(basename "$DEB") resolves"
+fi
 
 # The installed programs run from the tree with the system's libraries only.
 for prog in nettrace netgraph; do
