@@ -76,3 +76,40 @@ rc=0
 wait "$nt" || rc=$?
 [[ $rc -eq 0 ]] || { cat "$T/err" >&2; fail "nettrace exited $rc after SIGINT"; }
 pass "ends with status 0"
+
+# The unit's SystemCallFilter= deny list: no system call nettrace makes while
+# it attaches, takes the snapshot, drops to nobody and serves every route may
+# be in it, or systemd would kill the service (seccomp cannot be applied here
+# without systemd, so the calls are recorded with strace and compared with
+# the groups as this systemd defines them).
+command -v strace >/dev/null || skip "strace missing: run tools/install-deps.sh"
+command -v systemd-analyze >/dev/null || skip "systemd-analyze missing: run tools/install-deps.sh (systemd)"
+groups=$(sed -n 's/^SystemCallFilter=~//p' "$UNIT")
+[[ -n $groups ]] || fail "the unit has no SystemCallFilter=~ deny list"
+for g in $groups; do
+  systemd-analyze syscall-filter "$g" | awk '/^ +[a-z]/ {print $1}'
+done | sort -u >"$T/denied"
+[[ -s $T/denied ]] || fail "systemd-analyze syscall-filter listed nothing for: $groups"
+ready=$T/ready2
+setsid strace -f -qq -o "$T/strace.log" setpriv --no-new-privs --inh-caps=-all \
+  --bounding-set="$bounding" "${argv[@]}" --ready-file "$ready" >"$T/out2" 2>"$T/err2" &
+pg=$!
+NT_BG_PGIDS+=("$pg")
+for _ in $(seq 1 400); do
+  [[ -e $ready ]] && break
+  kill -0 "$pg" 2>/dev/null || { cat "$T/err2" >&2; fail "nettrace under strace exited"; }
+  sleep 0.05
+done
+[[ -e $ready ]] || fail "nettrace under strace did not become ready"
+for route in /healthz /metrics /api/events /api/connections '/api/graph?format=svg' '/api/graph?format=json' \
+  '/api/events?limit=x' /nope; do
+  curl -s -o /dev/null "127.0.0.1:$port$route" || fail "no answer on $route"
+done
+kill -INT -- "-$pg"
+wait "$pg" || true
+sed -E 's/^[0-9]+ +//; s/^<\.\.\. ([a-z0-9_]+) resumed.*/\1/; s/\(.*//' "$T/strace.log" |
+  grep -E '^[a-z0-9_]+$' | sort -u >"$T/used"
+grep -qx bpf "$T/used" || fail "strace saw no bpf() call: $(head -c 300 "$T/strace.log")"
+bad=$(comm -12 "$T/used" "$T/denied")
+[[ -z $bad ]] || fail "nettrace calls what SystemCallFilter= denies: $bad"
+pass "none of the $(wc -l <"$T/used") system calls nettrace made is in SystemCallFilter=~$groups"
