@@ -34,7 +34,6 @@ set(CPACK_DEBIAN_PACKAGE_DESCRIPTION
 service that serves the host's connection map for Prometheus; netgraph pairs\n\
 connection ends from traces and draws the process graph with Graphviz.")
 set(CPACK_DEBIAN_PACKAGE_SECTION net)
-set(CPACK_DEBIAN_PACKAGE_HOMEPAGE "https://localhost/nettrace")
 # Depends from the binaries' own shared libraries (libbpf1, libgvc6, libre2,
 # ...), as dpkg-shlibdeps finds them: never a hand-kept list that drifts.
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
