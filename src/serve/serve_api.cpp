@@ -105,8 +105,14 @@ HttpResponse graph(ServeState& state, std::string_view query, uint64_t now_ms) {
       return bad("format must be dot, json or svg, got '" + shown(v) + "'");
     format = v;
   }
+  // The map of the recent records (the ring /api/events serves): the
+  // connections made and their closes, with bytes, as netgraph draws a trace.
+  // Open connections alone would lose every short one the moment it closed.
   GraphBuilder b{GraphOptions{}};
-  for (const Record& rec : state.connections(now_ms))
+  EventQuery everything;
+  everything.limit = state.limits().ring;
+  (void)now_ms;
+  for (const Record& rec : state.events(everything))
     b.add(rec, std::string_view{});
   const Graph g = b.finish();
   HttpResponse r;

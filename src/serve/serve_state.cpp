@@ -76,8 +76,13 @@ void ServeState::count_edge(const Record& r, uint64_t now_ms) {
 }
 
 void ServeState::remember_connection(const Record& r, uint64_t now_ms) {
-  // Connection ends only (connect, accept, existing). PLUG-IN (issue 18): a
-  // close record erases its connection here (conns_.erase).
+  // Connection ends (connect, accept, existing) are remembered until their
+  // close: /api/connections is what is open now. (Entries of conn_order_ for
+  // an erased key no longer find it and are skipped.)
+  if (r.type == RecordType::Close) {
+    conns_.erase(ConnKey{r.local, r.remote, r.netns});
+    return;
+  }
   if (!kind_info(r.type).pairs || limits_.max_connections == 0)
     return;
   ConnKey key{r.local, r.remote, r.netns};

@@ -149,8 +149,9 @@ std::optional<int> parse_cli(int argc, const char* const* argv, NettraceConfig& 
                : no_snapshot ? SnapshotMode::Off
                              : SnapshotMode::AtStart;
   c.format = format == "json" ? OutputFormat::Json : OutputFormat::Arrow;
-  // The kernel sends close records only when they are shown.
-  c.tracer.closes = c.show_close || c.format == OutputFormat::Json;
+  // Close records when something shows them: JSON, --close, or the served
+  // map (its open connections and closed counters).
+  c.tracer.closes = c.show_close || c.format == OutputFormat::Json || c.serve.enabled;
   if (c.timestamp && c.format == OutputFormat::Json) {
     err << "nettrace: -t/--timestamp is for arrow lines; JSON lines carry ts_ns already (drop -t "
            "or --format json)\n";

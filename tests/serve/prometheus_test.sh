@@ -99,17 +99,26 @@ query 'nettrace_lost_events_total' | awk '{print $1, $NF}' >"$T/lost.prom"
 [[ "$(cat "$T/lost.prom")" == $'a 0\nb 0' ]] || fail "lost events: $(cat "$T/lost.prom")"
 pass "both targets up, 0 events lost"
 
-# The API endpoints return the test's own connections.
+# The API endpoints return the test's own connections: every accept, then
+# its close (the workload closes each at once), and so none of them is among
+# the connections open now.
 workload_tuples "$T/srv" "$srv_pid" nt-psrv >"$T/want.a"
-curl -fsS "http://127.0.0.1:$pa/api/connections" | tuples >"$T/got.a"
-same_lines "/api/connections (a)" "$T/want.a" "$T/got.a"
+curl -fsS "http://127.0.0.1:$pa/api/events?pid=$srv_pid&type=accept" | tuples >"$T/got.a"
+same_lines "/api/events?pid=&type=accept (a)" "$T/want.a" "$T/got.a"
+sed 's/^accept /close /' "$T/want.a" >"$T/want.close"
+curl -fsS "http://127.0.0.1:$pa/api/events?pid=$srv_pid&type=close" | tuples >"$T/got.close"
+same_lines "/api/events?pid=&type=close (a)" "$T/want.close" "$T/got.close"
+curl -fsS "http://127.0.0.1:$pa/api/connections" | tuples | sed 's/^[a-z]* //' >"$T/open.a"
+if grep -qxF -f <(sed 's/^accept //' "$T/want.a") "$T/open.a"; then
+  fail "/api/connections (a) still lists closed connections: $(cat "$T/open.a")"
+fi
 workload_tuples "$T/cli" "$cli_pid" nt-pcli >"$T/want.b"
 curl -fsS "http://127.0.0.1:$pb/api/events?pid=$cli_pid&type=connect" | tuples >"$T/got.b"
 same_lines "/api/events?pid=&type=connect (b)" "$T/want.b" "$T/got.b"
 curl -fsS "http://127.0.0.1:$pb/api/events?comm=nt-pref" | jq -r '[.type, .error, .remote_port] | join(" ")' >"$T/got.ref"
 [[ "$(cat "$T/got.ref")" == $'failed ECONNREFUSED '$closed$'\nfailed ECONNREFUSED '$closed ]] ||
   fail "/api/events?comm=nt-pref: $(cat "$T/got.ref")"
-pass "/api/connections and /api/events return the exact connections the test made"
+pass "/api/events returns the exact connections the test made and their closes; /api/connections none of them"
 
 # The graph of host a: the server process, drawn by netgraph's library.
 curl -fsS "http://127.0.0.1:$pa/api/graph?format=json" >"$T/graph.json"

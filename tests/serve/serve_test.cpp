@@ -237,6 +237,22 @@ TEST(ServeApi, EventsAreTheSameTextAsFormatJson) {
   EXPECT_EQ(handle_request(s, HttpRequest{"GET", "/api/connections", ""}, 1).body, want);
 }
 
+TEST(ServeApi, ConnectionsAreTheOnesOpenNow) {
+  // A close takes its connection (both ends: same 4-tuple and netns seen
+  // from each side) off /api/connections; the other stays.
+  ServeState s(ServeLimits{});
+  Record gone = rec(RecordType::Connect, kA, 40000, kB, 80, 7, "a", 10);
+  Record stays = rec(RecordType::Connect, kA, 40001, kB, 80, 7, "a", 11);
+  Record close = gone;
+  close.type = RecordType::Close;
+  close.side = Side::Out;
+  std::vector<Record> batch = {gone, stays, close};
+  s.apply(batch, 1);
+  std::string want;
+  append_json(want, stays);
+  EXPECT_EQ(handle_request(s, HttpRequest{"GET", "/api/connections", ""}, 1).body, want);
+}
+
 TEST(Exposition, EdgeCountersCoverEveryConnectionKind) {
   // A kind that carries a connection end must count on some per-edge counter
   // (or be listed here on purpose): a new kind in kinds.cpp fails this until
