@@ -110,4 +110,7 @@ for p in $pa $pb; do
   curl -fsS "http://127.0.0.1:$p/metrics" >"$T/m.$p"
   echo "series on 127.0.0.1:$p: $(grep -vc '^#' "$T/m.$p") ($(grep -c '^nettrace_connections_total' "$T/m.$p") edge), $(grep -v '^#' "$T/m.$p" | wc -c) bytes"
 done
+# NT_FLEET_METRICS=DIR keeps both expositions (BENCHMARKS.md counts them).
+[[ -n "${NT_FLEET_METRICS:-}" ]] && cp "$T/m.$pa" "$NT_FLEET_METRICS/client-host.metrics" &&
+  cp "$T/m.$pb" "$NT_FLEET_METRICS/server-host.metrics"
 kill -TERM "$prom" 2>/dev/null; wait "$prom" 2>/dev/null || true
