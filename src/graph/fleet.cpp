@@ -3,6 +3,7 @@
 #include <curl/curl.h>
 #include <re2/re2.h>
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <memory>
