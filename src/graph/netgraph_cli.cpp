@@ -316,6 +316,15 @@ std::optional<int> prometheus_graph(const NetgraphConfig& c, Graph& g) {
   p.collapse_clients = false; // a node is already a process name on a host
   p.min_count = c.graph.min_count;
   present(g, GroupBy::Comm, p);
+  if (c.stats) {
+    const GraphStats& s = g.stats;
+    std::fprintf(stderr,
+                 "netgraph: series %zu, connections out %llu (paired %llu, to outside %llu), "
+                 "accepts from outside %llu, ambiguous %llu, hosts %zu, nodes %zu, edges %zu\n",
+                 series.size(), (unsigned long long)s.connects, (unsigned long long)s.matched,
+                 (unsigned long long)s.unmatched_connects, (unsigned long long)s.unmatched_accepts,
+                 (unsigned long long)s.ambiguous, g.hosts.size(), g.nodes.size(), g.edges.size());
+  }
   if (g.edges.empty())
     std::fprintf(stderr,
                  "netgraph: none of the %zu series is left after --no-loopback, "

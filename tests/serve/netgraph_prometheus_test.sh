@@ -84,6 +84,11 @@ done
 [[ $(grep -cE -- '^\s*"[^"]*"\s+->' "$T/fleet.dot") == 1 ]] || { cat "$T/fleet.dot" >&2; fail "-T dot: not exactly one edge"; }
 pass "netgraph --prometheus -T dot: both instances as clusters, the one edge :$port x$n_conn"
 
+"${NG[@]}" --stats -o /dev/null 2>"$T/stats" || fail "--stats: $(cat "$T/stats")"
+want="netgraph: series 2, connections out $n_conn (paired $n_conn, to outside 0), accepts from outside 0, ambiguous 0, hosts 2, nodes 2, edges 1"
+[[ "$(cat "$T/stats")" == "$want" ]] || fail "--stats: $(cat "$T/stats")"
+pass "--stats: $want"
+
 # Errors: one line each, their exit codes.
 expect_error() { # CODE PATTERN netgraph-args...
   local code=$1 pattern=$2; shift 2
