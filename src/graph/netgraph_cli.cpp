@@ -107,6 +107,7 @@ std::optional<int> parse_netgraph_cli(int argc, const char* const* argv, Netgrap
                      : group == "address" ? GroupBy::Address
                                           : GroupBy::Pid;
   c.present.collapse_clients = group_by->count() == 0;
+  c.present.min_count = c.graph.min_count; // present() applies it, after collapsing
   if (c.inputs.empty())
     c.inputs.push_back("-");
   if (c.output == "-")
@@ -314,7 +315,6 @@ std::optional<int> prometheus_graph(const NetgraphConfig& c, Graph& g) {
   }
   PresentOptions p = c.present;
   p.collapse_clients = false; // a node is already a process name on a host
-  p.min_count = c.graph.min_count;
   present(g, GroupBy::Comm, p);
   if (c.stats) {
     const GraphStats& s = g.stats;

@@ -4,7 +4,12 @@
 // and the exit codes and lines of the CLI against answers it cannot use.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <iterator>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -208,6 +213,35 @@ TEST(FleetCli, UnreachableServerIsExit5) {
   const std::string err = testing::internal::GetCapturedStderr();
   EXPECT_EQ(err.rfind("netgraph: cannot reach Prometheus at http://127.0.0.1:1: ", 0), 0u) << err;
   EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
+}
+
+// Not --prometheus, found on the way: --min-count reached neither the builder
+// (which runs with 1) nor present(), so traces drew every edge whatever N was.
+TEST(NetgraphCli, MinCountDropsEdgesOfTraces) {
+  char path[] = "/tmp/nt-mincount-XXXXXX";
+  const int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  const std::string trace = "10.0.0.1:80<-10.0.0.2:40001|PID=1 CMD=cli\n"
+                            "10.0.0.2:40001->10.0.0.1:80|PID=2 CMD=srv\n";
+  ASSERT_EQ(write(fd, trace.data(), trace.size()), ssize_t(trace.size()));
+  close(fd);
+  auto edges_with = [&](const char* min) {
+    const char* argv[] = {"netgraph", path, "-T", "json", "--min-count", min, "-o", path};
+    NetgraphConfig c;
+    std::ostringstream o, e;
+    EXPECT_EQ(parse_netgraph_cli(8, argv, c, o, e), std::nullopt) << e.str();
+    c.output = std::string(path) + ".json";
+    testing::internal::CaptureStderr();
+    EXPECT_EQ(run_netgraph(c), kNgOk);
+    testing::internal::GetCapturedStderr();
+    std::ifstream in(c.output);
+    const std::string j((std::istreambuf_iterator<char>(in)), {});
+    std::remove(c.output.c_str());
+    return j.find("\"count\": 1") != std::string::npos;
+  };
+  EXPECT_TRUE(edges_with("1"));
+  EXPECT_FALSE(edges_with("2"));
+  std::remove(path);
 }
 
 } // namespace
