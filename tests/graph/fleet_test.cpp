@@ -203,6 +203,12 @@ TEST(FleetCli, PrometheusGoesWithoutTraceOptions) {
   EXPECT_EQ(parse({"--range", "1h"}, err), kNgUsage);
   EXPECT_EQ(parse({"--prometheus", "http://127.0.0.1:1", "--range", "1x"}, err), kNgUsage);
   EXPECT_EQ(parse({"--prometheus", "http://127.0.0.1:1", "--range", "2h"}, err), std::nullopt);
+  NetgraphConfig c;
+  std::ostringstream o, e;
+  const char* braces[] = {"netgraph", "--prometheus", "http://p:9090", "--query-filter",
+                          "{job=\"nettrace\"}"};
+  EXPECT_EQ(parse_netgraph_cli(5, braces, c, o, e), std::nullopt);
+  EXPECT_EQ(c.query_filter, "job=\"nettrace\""); // the braces fleet_query() adds itself
 }
 
 TEST(FleetCli, UnreachableServerIsExit5) {

@@ -82,7 +82,11 @@ for want in "label=\"$ia\"" "label=\"$ib\"" ":$port x$n_conn"; do
   grep -qF -- "$want" "$T/fleet.dot" || { cat "$T/fleet.dot" >&2; fail "-T dot has no $want"; }
 done
 [[ $(grep -cE -- '^\s*"[^"]*"\s+->' "$T/fleet.dot") == 1 ]] || { cat "$T/fleet.dot" >&2; fail "-T dot: not exactly one edge"; }
-pass "netgraph --prometheus -T dot: both instances as clusters, the one edge :$port x$n_conn"
+"${NG[@]}" -T svg -o "$T/fleet.svg" 2>"$T/ng.err" || fail "-T svg: $(cat "$T/ng.err")"
+sed 's/&#45;/-/g; s/&gt;/>/g' "$T/fleet.svg" |
+  grep -qF "xlink:title=\"nt-pgcli on $ia -> nt-pgsrv on $ib :$port, $n_conn connections\"" ||
+  fail "-T svg has no tooltip for the edge"
+pass "netgraph --prometheus -T dot: both instances as clusters, the one edge :$port x$n_conn; -T svg too"
 
 "${NG[@]}" --stats -o /dev/null 2>"$T/stats" || fail "--stats: $(cat "$T/stats")"
 want="netgraph: series 2, connections out $n_conn (paired $n_conn, to outside 0), accepts from outside 0, ambiguous 0, hosts 2, nodes 2, edges 1"
