@@ -20,6 +20,7 @@ packages=(
   libbpf-dev bpftool libelf-dev zlib1g-dev
   libcli11-dev libfmt-dev libgraphviz-dev graphviz
   libgtest-dev libgmock-dev libre2-dev libcap-dev libsimdjson-dev nlohmann-json3-dev libabsl-dev
+  libcurl4-openssl-dev
   iproute2 procps util-linux kmod strace
   help2man man-db groff-base
   prometheus curl jq

@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <optional>
 
+#include "graph/fleet.h"
 #include "graph/reader.h"
 #include "graph/render.h"
 #include "trace/parse.h"
@@ -27,12 +28,16 @@ std::optional<int> parse_netgraph_cli(int argc, const char* const* argv, Netgrap
       "Reads arrow lines, JSON lines and '#' markers from FILEs or stdin ('-').",
       "netgraph"};
   app.footer("Exit codes: 0 ok; 1 bad option; 2 unreadable input, or a bad line with --strict; 3 "
-             "cannot write or render; 4 internal error (out of memory, say).\n"
+             "cannot write or render; 4 internal error (out of memory, say); 5 --prometheus: no "
+             "answer, an "
+             "HTTP error, or Prometheus reports an error; 6 --prometheus: no nettrace edge series "
+             "in the answer.\n"
              "SIGINT or SIGTERM while reading a pipe means: draw what was read, exit 0.\n"
              "Examples:\n"
              "  sudo nettrace | netgraph -T png -o graph.png     (end with Ctrl-C)\n"
              "  netgraph host.trace -T svg -o graph.svg\n"
-             "  netgraph web1.trace db1.trace --group-by comm > fleet.dot");
+             "  netgraph web1.trace db1.trace --group-by comm > fleet.dot\n"
+             "  netgraph --prometheus http://prometheus:9090 --range 6h -T svg -o fleet.svg");
   app.set_version_flag("--version", version_line("netgraph"), "Print the version and exit");
   std::string group = "pid";
   app.add_option("files", c.inputs,
@@ -61,6 +66,19 @@ std::optional<int> parse_netgraph_cli(int argc, const char* const* argv, Netgrap
       ->check(CLI::PositiveNumber);
   app.add_option("--host", c.host,
                  "Host name for stdin input (files are named after their file name)");
+  auto* prom = app.add_option("--prometheus", c.prometheus,
+                              "Draw the fleet from the nettrace --serve counters a Prometheus "
+                              "server at URL holds (one cluster per instance) instead of traces");
+  app.add_option("--range", c.range,
+                 "With --prometheus: the connections of this last span (Prometheus duration: "
+                 "30m, 1h, 7d; default 1h)")
+      ->check([](const std::string& v) {
+        return valid_prom_duration(v) ? std::string()
+                                      : "not a Prometheus duration (30s, 15m, 1h, 1h30m, 7d)";
+      });
+  app.add_option("--query-filter", c.query_filter,
+                 "With --prometheus: label matchers for the series, as inside PromQL braces "
+                 "(job=\"nettrace\",instance=~\"web.*\")");
   app.add_flag("--strict", c.strict, "Fail on the first line that is not a trace line");
   app.add_flag("--stats", c.stats, "Print counts on stderr");
   try {
@@ -75,11 +93,25 @@ std::optional<int> parse_netgraph_cli(int argc, const char* const* argv, Netgrap
     err << "netgraph: " << e.what() << " (see netgraph --help)\n";
     return kNgUsage;
   }
+  if (prom->count() == 0 && (app.count("--range") || app.count("--query-filter"))) {
+    err << "netgraph: --range and --query-filter go with --prometheus URL (see netgraph --help)\n";
+    return kNgUsage;
+  }
+  if (prom->count() &&
+      (!c.inputs.empty() || group_by->count() || c.graph.per_connection || !c.host.empty())) {
+    err << "netgraph: --prometheus draws Prometheus' counters: no FILE, --group-by, "
+           "--per-connection or --host with it (see netgraph --help)\n";
+    return kNgUsage;
+  }
+  if (prom->count() && c.query_filter.size() >= 2 && c.query_filter.front() == '{' &&
+      c.query_filter.back() == '}')
+    c.query_filter = c.query_filter.substr(1, c.query_filter.size() - 2);
   c.graph.group_by = group == "comm"      ? GroupBy::Comm
                      : group == "host"    ? GroupBy::Host
                      : group == "address" ? GroupBy::Address
                                           : GroupBy::Pid;
   c.present.collapse_clients = group_by->count() == 0;
+  c.present.min_count = c.graph.min_count; // present() applies it, after collapsing
   if (c.inputs.empty())
     c.inputs.push_back("-");
   if (c.output == "-")
@@ -243,9 +275,79 @@ std::string host_of(const std::string& path, const std::string& stdin_host) {
   return std::filesystem::path(path).stem().string();
 }
 
+// --prometheus: the graph from Prometheus' answer. A code when it cannot be had.
+std::optional<int> prometheus_graph(const NetgraphConfig& c, Graph& g) {
+  const std::string query = fleet_query(c.range, c.query_filter);
+  std::string body, error;
+  const long status = query_prometheus(c.prometheus, query, body, error);
+  if (status == 0) {
+    std::fprintf(stderr,
+                 "netgraph: cannot reach Prometheus at %s: %s (check the URL, and that "
+                 "Prometheus runs)\n",
+                 c.prometheus.c_str(), error.c_str());
+    return kNgPrometheus;
+  }
+  std::vector<FleetSeries> series;
+  const bool parsed = parse_prometheus_answer(body, series, error);
+  if (status != 200) {
+    // Prometheus answers a bad query with 400 and its reason in JSON.
+    std::fprintf(stderr, "netgraph: Prometheus at %s answered HTTP %ld: %s\n", c.prometheus.c_str(),
+                 status,
+                 !parsed && error.rfind("Prometheus says", 0) == 0
+                     ? error.c_str()
+                     : "not a query answer (is the URL Prometheus' own, without a path?)");
+    return kNgPrometheus;
+  }
+  if (!parsed) {
+    std::fprintf(stderr, "netgraph: Prometheus at %s: %s\n", c.prometheus.c_str(), error.c_str());
+    return kNgPrometheus;
+  }
+  if (series.empty()) {
+    std::fprintf(stderr,
+                 "netgraph: Prometheus at %s holds no nettrace_connections_total series with "
+                 "connections in the last %s%s%s (does it scrape nettrace --serve? widen "
+                 "--range)\n",
+                 c.prometheus.c_str(), c.range.c_str(), c.query_filter.empty() ? "" : " matching ",
+                 c.query_filter.c_str());
+    return kNgNoSeries;
+  }
+  try {
+    g = fleet_graph(series, c.graph);
+  } catch (const std::invalid_argument& e) {
+    std::fprintf(stderr, "netgraph: bad regular expression: %s\n", e.what());
+    return kNgUsage;
+  }
+  PresentOptions p = c.present;
+  p.collapse_clients = false; // a node is already a process name on a host
+  present(g, GroupBy::Comm, p);
+  if (c.stats) {
+    const GraphStats& s = g.stats;
+    std::fprintf(stderr,
+                 "netgraph: series %zu, connections out %llu (paired %llu, to outside %llu), "
+                 "accepts from outside %llu, ambiguous %llu, hosts %zu, nodes %zu, edges %zu\n",
+                 series.size(), (unsigned long long)s.connects, (unsigned long long)s.matched,
+                 (unsigned long long)s.unmatched_connects, (unsigned long long)s.unmatched_accepts,
+                 (unsigned long long)s.ambiguous, g.hosts.size(), g.nodes.size(), g.edges.size());
+  }
+  if (g.edges.empty())
+    std::fprintf(stderr,
+                 "netgraph: none of the %zu series is left after --no-loopback, "
+                 "--include, --exclude and --min-count\n",
+                 series.size());
+  return std::nullopt;
+}
+
+int write_output(const NetgraphConfig& c, const Graph& g);
+
 } // namespace
 
 int run_netgraph(const NetgraphConfig& c) {
+  if (!c.prometheus.empty()) {
+    Graph g;
+    if (auto code = prometheus_graph(c, g))
+      return *code;
+    return write_output(c, g);
+  }
   std::unique_ptr<GraphBuilder> builder;
   GraphOptions build = c.graph;
   build.min_count = 1; // applied by present(), after collapsing
@@ -335,7 +437,12 @@ int run_netgraph(const NetgraphConfig& c) {
         (unsigned long long)skipped, (unsigned long long)bad, g.nodes.size(), g.edges.size(),
         (unsigned long long)s.ambiguous);
   }
+  return write_output(c, g);
+}
 
+namespace {
+
+int write_output(const NetgraphConfig& c, const Graph& g) {
   // Output: to stdout, or into a temporary beside the target renamed into
   // place, so a failure never leaves half a file behind. netgraph opens the
   // file itself (Graphviz would name the temporary in its own error).
@@ -394,5 +501,7 @@ int run_netgraph(const NetgraphConfig& c) {
     return fail_out(std::strerror(errno));
   return kNgOk;
 }
+
+} // namespace
 
 } // namespace nt

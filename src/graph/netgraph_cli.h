@@ -14,10 +14,12 @@ namespace nt {
 
 enum NetgraphExit : int {
   kNgOk = 0,
-  kNgUsage = 1,    // bad option or value
-  kNgInput = 2,    // cannot read an input, or a bad line under --strict
-  kNgOutput = 3,   // cannot write or render the output
-  kNgInternal = 4, // anything else that escaped (out of memory, a library's exception)
+  kNgUsage = 1,      // bad option or value
+  kNgInput = 2,      // cannot read an input, or a bad line under --strict
+  kNgOutput = 3,     // cannot write or render the output
+  kNgInternal = 4,   // anything else that escaped (out of memory, a library's exception)
+  kNgPrometheus = 5, // --prometheus: no answer, an HTTP error, an error or unreadable answer
+  kNgNoSeries = 6,   // --prometheus: the answer holds no nettrace edge series
 };
 
 struct NetgraphConfig {
@@ -25,6 +27,10 @@ struct NetgraphConfig {
   std::string format = "dot";      // dot, png, svg, pdf, json
   std::string output;              // empty or "-" = stdout (every format)
   std::string host;                // host name for stdin
+  // --prometheus URL: draw the fleet from a Prometheus server instead of traces.
+  std::string prometheus;
+  std::string range = "1h";
+  std::string query_filter; // PromQL label matchers, e.g. job="nettrace"
   bool strict = false;
   bool stats = false;
   std::string weight; // --weight: "", "count" or "bytes"

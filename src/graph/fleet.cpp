@@ -1,0 +1,291 @@
+#include "graph/fleet.h"
+
+#include <curl/curl.h>
+#include <re2/re2.h>
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+#include <tuple>
+
+#include "trace/parse.h"
+
+namespace nt {
+
+std::string fleet_query(std::string_view range, std::string_view filter) {
+  std::string sel = "nettrace_connections_total{";
+  sel.append(filter);
+  sel.append("}");
+  const std::string r(range);
+  const std::string by = "(instance, comm, direction, server_addr, server_port)";
+  // Per series: last value in the range minus the value `range` ago; a series
+  // with no value then (born inside the range) counts whole. clamp_min: a
+  // counter reset inside the range (nettrace restarted, an idle edge expired)
+  // would make the difference negative.
+  return "sum by " + by + " (clamp_min(last_over_time(" + sel + "[" + r + "]) - (" + sel +
+         " offset " + r + "), 0) or on(instance, job, comm, direction, server_addr, server_port) " +
+         "last_over_time(" + sel + "[" + r + "]))";
+}
+
+bool valid_prom_duration(std::string_view d) {
+  static const re2::RE2 re("(?:[0-9]+(?:ms|s|m|h|d|w|y))+");
+  return !d.empty() && re2::RE2::FullMatch(re2::StringPiece(d.data(), d.size()), re);
+}
+
+bool parse_prometheus_answer(std::string_view body, std::vector<FleetSeries>& out,
+                             std::string& error) {
+  const auto j = nlohmann::json::parse(body, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) {
+    error = "the answer is not JSON (is the URL a Prometheus server?)";
+    return false;
+  }
+  const auto status = j.find("status");
+  if (status == j.end() || !status->is_string()) {
+    error = "the answer has no \"status\" (is the URL a Prometheus server?)";
+    return false;
+  }
+  if (*status != "success") {
+    const auto et = j.value("errorType", std::string("?"));
+    const auto e = j.value("error", std::string("no reason given"));
+    error = "Prometheus says " + et + ": " + e;
+    return false;
+  }
+  const auto data = j.find("data");
+  if (data == j.end() || !data->is_object() || data->value("resultType", "") != "vector" ||
+      !data->contains("result") || !(*data)["result"].is_array()) {
+    error = "the answer holds no vector result";
+    return false;
+  }
+  for (const auto& s : (*data)["result"]) {
+    const auto m = s.find("metric");
+    const auto v = s.find("value");
+    if (m == s.end() || !m->is_object() || v == s.end() || !v->is_array() || v->size() != 2 ||
+        !(*v)[1].is_string()) {
+      error = "a series of the answer has no metric labels or value";
+      return false;
+    }
+    FleetSeries f;
+    f.instance = m->value("instance", "");
+    f.comm = m->value("comm", "");
+    const std::string dir = m->value("direction", "");
+    f.server_addr = m->value("server_addr", "");
+    const std::string port = m->value("server_port", "");
+    if (dir != "in" && dir != "out") {
+      error = "a series has no direction label \"in\" or \"out\" (not nettrace's edge counter)";
+      return false;
+    }
+    f.out = dir == "out";
+    IpAddr ip;
+    unsigned long p = 0;
+    try {
+      size_t used = 0;
+      p = std::stoul(port, &used);
+      if (used != port.size())
+        p = 0;
+    } catch (const std::exception&) {
+      p = 0;
+    }
+    if (!parse_ip(f.server_addr, ip) || p == 0 || p > 65535) {
+      error = "a series has no valid server_addr and server_port labels (\"" + f.server_addr +
+              "\", \"" + port + "\")";
+      return false;
+    }
+    f.server_port = uint16_t(p);
+    const std::string value = (*v)[1].get<std::string>();
+    double d = 0;
+    try {
+      d = std::stod(value);
+    } catch (const std::exception&) {
+      error = "a series' value is not a number: " + value;
+      return false;
+    }
+    if (!(d >= 0.5)) // NaN, 0, a rounding of 0
+      continue;
+    f.count = uint64_t(std::llround(d));
+    out.push_back(std::move(f));
+  }
+  return true;
+}
+
+Graph fleet_graph(const std::vector<FleetSeries>& series, const GraphOptions& o) {
+  std::unique_ptr<re2::RE2> include, exclude;
+  if (!o.include.empty()) {
+    include = std::make_unique<re2::RE2>(o.include, re2::RE2::Quiet);
+    if (!include->ok())
+      throw std::invalid_argument(o.include + ": " + include->error());
+  }
+  if (!o.exclude.empty()) {
+    exclude = std::make_unique<re2::RE2>(o.exclude, re2::RE2::Quiet);
+    if (!exclude->ok())
+      throw std::invalid_argument(o.exclude + ": " + exclude->error());
+  }
+  Graph g;
+  std::map<std::string, size_t> hosts;
+  std::map<std::pair<std::string, std::string>, size_t> procs; // (instance, comm) -> node
+  std::map<std::string, size_t> outside;                       // name -> node
+  auto host_of = [&](const std::string& h) {
+    if (hosts.try_emplace(h, g.hosts.size()).second)
+      g.hosts.push_back(h);
+  };
+  auto proc = [&](const FleetSeries& s) {
+    host_of(s.instance);
+    auto [it, inserted] = procs.try_emplace({s.instance, s.comm}, g.nodes.size());
+    if (inserted) {
+      Node n;
+      n.key = s.instance + '\0' + s.comm;
+      n.host = s.instance;
+      n.name = s.comm;
+      append_dot_text(n.label, s.comm);
+      g.nodes.push_back(std::move(n));
+    }
+    Node& n = g.nodes[it->second];
+    // A server's node lists the addresses it accepts on, as a trace's does.
+    if (!s.out && n.addresses.size() < 4 &&
+        std::find(n.addresses.begin(), n.addresses.end(), s.server_addr) == n.addresses.end()) {
+      n.addresses.push_back(s.server_addr);
+      n.label += "\\n" + s.server_addr;
+    }
+    return it->second;
+  };
+  auto external = [&](const std::string& name) {
+    auto [it, inserted] = outside.try_emplace(name, g.nodes.size());
+    if (inserted) {
+      Node n;
+      n.key = "\x01" + name;
+      n.name = name;
+      append_dot_text(n.label, name);
+      n.external = true;
+      g.nodes.push_back(std::move(n));
+    }
+    return it->second;
+  };
+  auto loopback = [](const std::string& addr) {
+    IpAddr ip;
+    return parse_ip(addr, ip) && is_loopback(ip);
+  };
+  auto kept = [&](const FleetSeries& s) {
+    if (o.no_loopback && loopback(s.server_addr))
+      return false;
+    if (exclude && re2::RE2::PartialMatch(s.comm, *exclude))
+      return false;
+    return true;
+  };
+  // The accepting ends by server address and port (and instance, for loopback).
+  using Where = std::tuple<std::string, std::string, uint16_t>;
+  auto where = [&](const FleetSeries& s) {
+    return Where{loopback(s.server_addr) ? s.instance : std::string(), s.server_addr,
+                 s.server_port};
+  };
+  std::map<Where, std::vector<size_t>> servers; // -> indices into series
+  std::vector<uint64_t> left(series.size(), 0); // accepts no paired client counted yet
+  for (size_t i = 0; i < series.size(); ++i)
+    if (!series[i].out && kept(series[i])) {
+      servers[where(series[i])].push_back(i);
+      left[i] = series[i].count;
+    }
+  auto add_edge = [&](size_t from, size_t to, uint16_t port, uint64_t n, bool matched,
+                      bool ambiguous) {
+    if (include && !re2::RE2::PartialMatch(g.nodes[from].name, *include) &&
+        !re2::RE2::PartialMatch(g.nodes[to].name, *include))
+      return;
+    Edge e;
+    e.from = from;
+    e.to = to;
+    e.port = port;
+    e.count = n;
+    e.matched = matched;
+    e.ambiguous = ambiguous;
+    g.edges.push_back(e);
+  };
+  for (size_t i = 0; i < series.size(); ++i) {
+    const FleetSeries& s = series[i];
+    if (!kept(s))
+      continue;
+    g.stats.events += s.count;
+    (s.out ? g.stats.connects : g.stats.accepts) += s.count;
+    if (!s.out) {
+      proc(s);
+      continue;
+    }
+    const size_t client = proc(s);
+    auto it = servers.find(where(s));
+    if (it == servers.end()) {
+      add_edge(client, external(s.server_addr), s.server_port, s.count, false, false);
+      g.stats.unmatched_connects += s.count;
+      continue;
+    }
+    // Two processes accepting on one address and port (SO_REUSEPORT, or two
+    // instances claiming one address): which got these connections cannot
+    // be told from counters; the first is drawn, dotted with a "?".
+    const size_t srv = it->second.front();
+    const bool ambiguous = it->second.size() > 1;
+    add_edge(client, proc(series[srv]), s.server_port, s.count, true, ambiguous);
+    g.stats.matched += s.count;
+    if (ambiguous)
+      g.stats.ambiguous += s.count;
+    left[srv] -= std::min(left[srv], s.count);
+  }
+  for (size_t i = 0; i < series.size(); ++i)
+    if (left[i] > 0) {
+      add_edge(external("other clients"), proc(series[i]), series[i].server_port, left[i], false,
+               false);
+      g.stats.unmatched_accepts += left[i];
+    }
+  return g;
+}
+
+namespace {
+
+size_t append_body(char* p, size_t size, size_t n, void* user) {
+  auto* body = static_cast<std::string*>(user);
+  // An edge answer is a few hundred bytes a series: 256 MiB is far past any fleet.
+  if (body->size() + size * n > (256u << 20))
+    return 0;
+  body->append(p, size * n);
+  return size * n;
+}
+
+struct CurlDeleter {
+  void operator()(CURL* c) const { curl_easy_cleanup(c); }
+};
+
+} // namespace
+
+long query_prometheus(const std::string& url, const std::string& query, std::string& body,
+                      std::string& error) {
+  static const bool init = curl_global_init(CURL_GLOBAL_DEFAULT) == 0;
+  std::unique_ptr<CURL, CurlDeleter> c(init ? curl_easy_init() : nullptr);
+  if (!c) {
+    error = "libcurl cannot start";
+    return 0;
+  }
+  std::unique_ptr<char, decltype(&curl_free)> q(
+      curl_easy_escape(c.get(), query.data(), int(query.size())), &curl_free);
+  std::string base = url;
+  while (!base.empty() && base.back() == '/')
+    base.pop_back();
+  const std::string full = base + "/api/v1/query?query=" + (q ? q.get() : "");
+  char why[CURL_ERROR_SIZE] = "";
+  curl_easy_setopt(c.get(), CURLOPT_URL, full.c_str());
+  curl_easy_setopt(c.get(), CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(c.get(), CURLOPT_ERRORBUFFER, why);
+  curl_easy_setopt(c.get(), CURLOPT_CONNECTTIMEOUT, 5L);
+  curl_easy_setopt(c.get(), CURLOPT_TIMEOUT, 60L);
+  curl_easy_setopt(c.get(), CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(c.get(), CURLOPT_WRITEFUNCTION, append_body);
+  curl_easy_setopt(c.get(), CURLOPT_WRITEDATA, &body);
+  curl_easy_setopt(c.get(), CURLOPT_USERAGENT, "netgraph");
+  const CURLcode rc = curl_easy_perform(c.get());
+  if (rc != CURLE_OK) {
+    error = why[0] ? why : curl_easy_strerror(rc);
+    return 0;
+  }
+  long status = 0;
+  curl_easy_getinfo(c.get(), CURLINFO_RESPONSE_CODE, &status);
+  return status;
+}
+
+} // namespace nt
