@@ -17,8 +17,8 @@ constexpr std::array kClosedKinds = {RecordType::Close};
 // Connections made (connect, accept) and connections that were already open
 // when nettrace started (the snapshot's `existing`) are counted apart: the
 // first is what rate() is taken of, the second is a one-time count at start.
-// PLUG-IN (issue 18): closes are counted per edge; bytes, an open-connections
-// gauge and a duration histogram are the next step.
+// Closes are counted per edge here; their bytes, the open gauge and the
+// duration histogram are written after the counters (exposition()).
 constexpr std::array kEdgeCounters = {
     EdgeCounter{"nettrace_connections_total",
                 "Connections per edge: connects out (direction=out) and accepts in (direction=in).",
@@ -106,6 +106,59 @@ std::string exposition(const MetricsSnapshot& s) {
       append_uint(out, n);
       out.append("\n");
     }
+  }
+  // What close records add: bytes each way, the open gauge, the durations.
+  head(out, "nettrace_bytes_total", "counter",
+       "Payload bytes of the connections that closed, per edge: way=sent is what this host's "
+       "process sent, way=received what it received.");
+  for (const auto& [key, stats] : s.edges) {
+    for (const auto& [way, n] : {std::pair<const char*, uint64_t>{"received", stats.bytes_received},
+                                 {"sent", stats.bytes_sent}}) {
+      out.append("nettrace_bytes_total");
+      edge_labels(out, key);
+      out.pop_back(); // the label set's '}'
+      out.append(",way=\"").append(way).append("\"} ");
+      append_uint(out, n);
+      out.append("\n");
+    }
+  }
+  head(out, "nettrace_open_connections", "gauge",
+       "Connections open now per edge: made or existing, not yet closed.");
+  for (const auto& [key, stats] : s.edges) {
+    out.append("nettrace_open_connections");
+    edge_labels(out, key);
+    out.append(" ");
+    append_uint(out, stats.open);
+    out.append("\n");
+  }
+  head(out, "nettrace_connection_duration_seconds", "histogram",
+       "How long the connections that closed lived, per edge (ESTABLISHED to CLOSE).");
+  for (const auto& [key, stats] : s.edges) {
+    uint64_t cumulative = 0;
+    for (size_t b = 0; b <= kDurationBucketsS.size(); ++b) {
+      cumulative += stats.duration_buckets[b];
+      out.append("nettrace_connection_duration_seconds_bucket");
+      edge_labels(out, key);
+      out.pop_back();
+      char le[32];
+      if (b < kDurationBucketsS.size())
+        std::snprintf(le, sizeof le, "%g", kDurationBucketsS[b]);
+      else
+        std::snprintf(le, sizeof le, "+Inf");
+      out.append(",le=\"").append(le).append("\"} ");
+      append_uint(out, cumulative);
+      out.append("\n");
+    }
+    char sum[40];
+    std::snprintf(sum, sizeof sum, "%.9g", stats.duration_sum_s);
+    out.append("nettrace_connection_duration_seconds_sum");
+    edge_labels(out, key);
+    out.append(" ").append(sum).append("\n");
+    out.append("nettrace_connection_duration_seconds_count");
+    edge_labels(out, key);
+    out.append(" ");
+    append_uint(out, stats.duration_count);
+    out.append("\n");
   }
   const ServeHealth& h = s.health;
   head(out, "nettrace_edge_overflow_total", "counter",

@@ -69,10 +69,25 @@ void ServeState::count_edge(const Record& r, uint64_t now_ms) {
     it = edges_.emplace(std::move(key), EdgeStats{}).first;
     it->second.by_kind.assign(kinds().size(), 0);
   }
-  ++it->second.by_kind[size_t(r.type)];
-  it->second.last_ms = now_ms;
-  // PLUG-IN (issue 13): a close record adds its bytes and duration here, and
-  // open/close move the open gauge.
+  EdgeStats& e = it->second;
+  ++e.by_kind[size_t(r.type)];
+  e.last_ms = now_ms;
+  if (kind_info(r.type).pairs) {
+    ++e.open;
+  } else if (r.type == RecordType::Close) {
+    // A close of a connection that began before the map saw it (an expired
+    // edge, say) cannot take the gauge below zero.
+    e.open -= e.open > 0 ? 1 : 0;
+    e.bytes_sent += r.bytes_sent;
+    e.bytes_received += r.bytes_received;
+    const double s = double(r.duration_ns) / 1e9;
+    size_t b = 0;
+    while (b < kDurationBucketsS.size() && s > kDurationBucketsS[b])
+      ++b;
+    ++e.duration_buckets[b];
+    ++e.duration_count;
+    e.duration_sum_s += s;
+  }
 }
 
 void ServeState::remember_connection(const Record& r, uint64_t now_ms) {

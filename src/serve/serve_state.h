@@ -11,6 +11,7 @@
 // caps, never by a client.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <deque>
 #include <mutex>
@@ -47,16 +48,26 @@ struct EdgeKeyHash {
   size_t operator()(const EdgeKey& k) const;
 };
 
+// Upper bounds (seconds) of the connection-duration histogram's buckets;
+// +Inf follows them.
+inline constexpr std::array<double, 9> kDurationBucketsS = {0.001, 0.01, 0.1,  1,    10,
+                                                            60,    600,  3600, 86400};
+
 struct EdgeStats {
   std::vector<uint64_t> by_kind; // records per kind, indexed by RecordType (the kind table)
   uint64_t last_ms = 0;          // monotonic time of the last record
-  // PLUG-IN (issue 13, close/open records): the place for
-  //   uint64_t bytes_sent = 0, bytes_received = 0;  // a close record's byte counts
-  //   int64_t open = 0;  // gauge: +1 at connect/accept/existing, -1 at close
-  //   std::array<uint64_t, N> duration_buckets{}; double duration_sum_s = 0;
-  // filled in ServeState::count_edge() from the record, and written by
-  // exposition.cpp as nettrace_bytes_total{way=...}, nettrace_open_connections
-  // and nettrace_connection_duration_seconds (a histogram).
+  // From close records (this end's view): payload bytes each way, and how
+  // long the connections lived.
+  uint64_t bytes_sent = 0, bytes_received = 0;
+  std::array<uint64_t, kDurationBucketsS.size() + 1>
+      duration_buckets{}; // not cumulative; +Inf last
+  uint64_t duration_count = 0;
+  double duration_sum_s = 0;
+  // Open now: +1 at a connect, accept or existing record, -1 at a close.
+  // Like every series, it goes when its edge has been idle --serve-expire
+  // (a connection open that long without a record on its edge is no longer
+  // counted: the bound on series wins over the gauge).
+  uint64_t open = 0;
 };
 
 // nettrace's own health, as /metrics reports it.

@@ -276,8 +276,37 @@ MetricsSnapshot small_snapshot() {
       rec(RecordType::Accept, kB, 8080, kA, 40001, 200, "server"),
       rec(RecordType::Failed, kA, 40003, kB, 9, 100, "cu\"r\\l"),
   };
+  Record close = batch[0]; // the connect ends: promtool sees every close series filled
+  close.type = RecordType::Close;
+  close.side = Side::Out;
+  close.bytes_sent = 1048576;
+  close.bytes_received = 10240;
+  close.duration_ns = 2500000; // 2.5 ms
+  batch.push_back(close);
   s.apply(batch, 1);
   return s.metrics(1);
+}
+
+TEST(Exposition, ClosesGiveBytesTheOpenGaugeAndDurations) {
+  const std::string text = exposition(small_snapshot());
+  const std::string client =
+      "{comm=\"cu\\\"r\\\\\\\\l\",direction=\"out\",server_addr=\"10.0.0.2\","
+      "server_port=\"8080\"";
+  for (const std::string& line :
+       {"nettrace_bytes_total" + client + ",way=\"received\"} 10240\n",
+        "nettrace_bytes_total" + client + ",way=\"sent\"} 1048576\n",
+        "nettrace_open_connections" + client + "} 0\n",
+        // the accept's edge: its close has not come
+        std::string(
+            "nettrace_open_connections{comm=\"server\",direction=\"in\",server_addr=\"10.0.0."
+            "2\",server_port=\"8080\"} 1\n"),
+        "nettrace_connection_duration_seconds_bucket" + client + ",le=\"0.001\"} 0\n",
+        "nettrace_connection_duration_seconds_bucket" + client + ",le=\"0.01\"} 1\n",
+        "nettrace_connection_duration_seconds_bucket" + client + ",le=\"+Inf\"} 1\n",
+        "nettrace_connection_duration_seconds_sum" + client + "} 0.0025\n",
+        "nettrace_connection_duration_seconds_count" + client + "} 1\n",
+        "nettrace_closed_connections_total" + client + "} 1\n"})
+    EXPECT_NE(text.find(line), std::string::npos) << line << "\nin:\n" << text;
 }
 
 TEST(Exposition, ExactText) {
