@@ -15,16 +15,6 @@ namespace {
 
 constexpr std::string_view kJsonLines = "application/x-ndjson; charset=utf-8";
 
-int hex(char c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-
 bool decode(std::string_view s, std::string& out) {
   out.clear();
   for (size_t i = 0; i < s.size(); ++i) {
@@ -33,7 +23,7 @@ bool decode(std::string_view s, std::string& out) {
     } else if (s[i] == '%') {
       if (i + 2 >= s.size())
         return false;
-      const int hi = hex(s[i + 1]), lo = hex(s[i + 2]);
+      const int hi = hex_digit_value(s[i + 1]), lo = hex_digit_value(s[i + 2]);
       if (hi < 0 || lo < 0)
         return false;
       out.push_back(char(hi * 16 + lo));

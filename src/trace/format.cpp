@@ -53,15 +53,6 @@ void append_escaped_comm(std::string& out, std::string_view raw) {
 
 bool unescape_comm(std::string_view s, std::string& out) {
   out.clear();
-  auto hexval = [](char c) -> int {
-    if (c >= '0' && c <= '9')
-      return c - '0';
-    if (c >= 'a' && c <= 'f')
-      return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-      return c - 'A' + 10;
-    return -1;
-  };
   for (size_t i = 0; i < s.size(); ++i) {
     char c = s[i];
     if (c != '\\') {
@@ -74,7 +65,7 @@ bool unescape_comm(std::string_view s, std::string& out) {
       out.push_back('\\');
       ++i;
     } else if (s[i + 1] == 'x' && i + 3 < s.size()) {
-      int hi = hexval(s[i + 2]), lo = hexval(s[i + 3]);
+      int hi = hex_digit_value(s[i + 2]), lo = hex_digit_value(s[i + 3]);
       if (hi < 0 || lo < 0)
         return false;
       out.push_back(static_cast<char>(hi * 16 + lo));

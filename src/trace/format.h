@@ -15,6 +15,18 @@ namespace nt {
 // backslash (written "\\"); every other byte is written "\xHH". The result is
 // ASCII, a single line, and reversible by unescape_comm.
 void append_escaped_comm(std::string& out, std::string_view raw);
+// The value of a hex digit (either case), or -1: for the readers of "\xHH"
+// and "%HH" escapes.
+inline int hex_digit_value(char c) {
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
+  return -1;
+}
+
 // Reverses append_escaped_comm. Returns false on a malformed escape.
 bool unescape_comm(std::string_view escaped, std::string& out);
 
