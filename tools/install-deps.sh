@@ -13,7 +13,8 @@ set -euo pipefail
 # man-db and groff-base render them in the tests; prometheus (the server and
 # promtool) scrapes nettrace --serve in the tests and checks its exposition
 # text; curl and jq ask it and nettrace's API there. dpkg-dev (dpkg-shlibdeps, for the
-# .deb's Depends), systemd (systemd-analyze verify) and python3-yaml (the DaemonSet
+# .deb's Depends), systemd (systemd-analyze verify), systemd-container (nspawn
+# boots a systemd that starts the installed unit) and python3-yaml (the DaemonSet
 # manifest's check) serve tests/packaging. Each name is a Debian 12 package.
 packages=(
   build-essential cmake pkg-config clang llvm libclang-rt-14-dev
@@ -24,7 +25,7 @@ packages=(
   iproute2 procps util-linux kmod strace
   help2man man-db groff-base
   prometheus curl jq
-  dpkg-dev systemd python3-yaml
+  dpkg-dev systemd systemd-container python3-yaml
   qemu-system-x86 busybox-static cpio xz-utils
 )
 if [[ "${1:-}" == "--bench" ]]; then
