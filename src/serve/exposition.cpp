@@ -185,6 +185,16 @@ std::string exposition(const MetricsSnapshot& s) {
   }
   head(out, "nettrace_ringbuf_size_bytes", "gauge", "Size of the BPF ring buffer.");
   sample(out, "nettrace_ringbuf_size_bytes", h.ringbuf_bytes);
+  if (h.ring_use_known) {
+    // Now (at the scrape, between drains) and the fullest seen at a drain
+    // since start: the peak against the size is how close it came to losing.
+    head(out, "nettrace_ringbuf_used_bytes", "gauge",
+         "Bytes waiting in the BPF ring buffer at this scrape.");
+    sample(out, "nettrace_ringbuf_used_bytes", h.ring_used);
+    head(out, "nettrace_ringbuf_peak_used_bytes", "gauge",
+         "The most bytes seen waiting in the BPF ring buffer at a drain since start.");
+    sample(out, "nettrace_ringbuf_peak_used_bytes", h.ring_peak);
+  }
   head(out, "nettrace_edges", "gauge", "Edges with series now.");
   sample(out, "nettrace_edges", s.edges.size());
   head(out, "nettrace_remembered_connections", "gauge",

@@ -170,14 +170,16 @@ void ServeState::apply(std::span<const Record> batch, uint64_t now_ms) {
   expire(now_ms);
 }
 
-void ServeState::set_tracer_health(uint64_t lost, bool missed_known, uint64_t missed,
-                                   uint64_t ringbuf_bytes) {
+void ServeState::set_tracer_health(const TracerHealth& t) {
   std::lock_guard lock(mu_);
   // The tracer's own count wins: it also holds losses not yet drained as records.
-  health_.lost_events = std::max(health_.lost_events, lost);
-  health_.missed_known = missed_known;
-  health_.missed = missed;
-  health_.ringbuf_bytes = ringbuf_bytes;
+  health_.lost_events = std::max(health_.lost_events, t.lost);
+  health_.missed_known = t.missed_known;
+  health_.missed = t.missed;
+  health_.ringbuf_bytes = t.ringbuf_bytes;
+  health_.ring_use_known = t.ring_use_known;
+  health_.ring_used = t.ring_used;
+  health_.ring_peak = t.ring_peak;
 }
 
 void ServeState::count_http(uint64_t refused, uint64_t timeouts, uint64_t bad) {

@@ -70,13 +70,26 @@ struct EdgeStats {
   uint64_t open = 0;
 };
 
+// The tracer's side of its health, handed over at each scrape.
+struct TracerHealth {
+  uint64_t lost = 0;
+  bool missed_known = false; // whether the kernel said how many hook runs it skipped
+  uint64_t missed = 0;
+  uint64_t ringbuf_bytes = 0;
+  bool ring_use_known = false;
+  uint64_t ring_used = 0, ring_peak = 0;
+};
+
 // nettrace's own health, as /metrics reports it.
 struct ServeHealth {
   std::vector<uint64_t> events; // records per kind, indexed by RecordType
   uint64_t lost_events = 0;     // the counts of every lost record
   bool missed_known = false;    // whether the kernel said how many hook runs it skipped
   uint64_t missed = 0;
-  uint64_t ringbuf_bytes = 0;       // the BPF ring buffer's size (its use: not in libbpf 1.1)
+  uint64_t ringbuf_bytes = 0;       // the BPF ring buffer's size
+  bool ring_use_known = false;      // whether the ring's positions could be mapped
+  uint64_t ring_used = 0;           // bytes waiting in it at the scrape
+  uint64_t ring_peak = 0;           // the most seen waiting at a drain since start
   uint64_t edges_expired = 0;       // idle edges forgotten
   uint64_t connections_evicted = 0; // connections forgotten for room (not by expiry)
   uint64_t connections_expired = 0;
@@ -111,7 +124,8 @@ public:
   // One tick's records, at monotonic time now_ms (the trace loop).
   void apply(std::span<const Record> batch, uint64_t now_ms);
   // Health figures the loop reads from the tracer.
-  void set_tracer_health(uint64_t lost, bool missed_known, uint64_t missed, uint64_t ringbuf_bytes);
+  // What the tracer knows of itself, read at each scrape (see TracerHealth).
+  void set_tracer_health(const TracerHealth& t);
   void count_http(uint64_t refused, uint64_t timeouts, uint64_t bad);
 
   // Copies for the HTTP thread; each expires what is idle at now_ms first.

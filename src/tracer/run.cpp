@@ -147,10 +147,18 @@ int run_nettrace(const NettraceConfig& config) {
   const Tracer* traced = nullptr;
   if (config.serve.enabled)
     server = std::make_unique<Server>(config.serve, [&traced, &config](ServeState& state) {
-      uint64_t missed = 0;
-      const bool known = traced && traced->missed(missed);
-      state.set_tracer_health(traced ? traced->lost() : 0, known, missed,
-                              config.tracer.ringbuf_size);
+      TracerHealth h;
+      h.ringbuf_bytes = config.tracer.ringbuf_size;
+      if (traced) {
+        h.lost = traced->lost();
+        h.missed_known = traced->missed(h.missed);
+        if (const RingUse* use = traced->ring_use()) {
+          h.ring_use_known = true;
+          h.ring_used = use->used();
+          h.ring_peak = std::max(use->peak(), h.ring_used);
+        }
+      }
+      state.set_tracer_health(h);
     });
   // Sources: the live events, after the connections that already exist.
   auto tracer = Tracer::open(config.tracer, [&](std::string_view s) { say(std::string(s)); });

@@ -182,6 +182,7 @@ std::unique_ptr<Tracer> Tracer::open(const TracerOptions& options, const LogCall
   if (!rb)
     throw TracerError(kExitRuntime, "cannot open the ring buffer: " + errno_text(errno));
   t->ring_.reset(rb);
+  t->ring_use_ = RingUse::open(t->backend_->ringbuf_fd());
   t->clock_ = ClockOffset::now();
   t->lost_reported_ = t->backend_->dropped();
   t->evicted_reported_ = t->backend_->evicted();
@@ -209,6 +210,8 @@ int Tracer::on_sample(void* ctx, void* data, size_t size) {
 int Tracer::poll(int timeout_ms, const RecordCallback& cb) {
   current_cb_ = &cb;
   delivered_ = 0;
+  if (ring_use_)
+    ring_use_->sample(); // before the drain: the ring at its fullest
   // The BPF side submits without wakeups until the ring fills up, so the wait
   // usually times out; the consume after it is what drains the ring.
   int err = ring_buffer__poll(ring_.get(), timeout_ms);

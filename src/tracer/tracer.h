@@ -18,6 +18,7 @@
 #include "tracer/event_decode.h"
 #include "tracer/options.h"
 #include "tracer/pipeline.h"
+#include "tracer/ring_use.h"
 
 struct ring_buffer;
 
@@ -68,6 +69,8 @@ public:
   uint64_t open_bytes_unknown() const { return open_bytes_unknown_; }
   // Hook runs the kernel skipped (see AttachedBackend::missed); false if unknown.
   bool missed(uint64_t& total) const;
+  // How full the ring buffer is (sampled at each drain); nullptr if unknown.
+  const RingUse* ring_use() const { return ring_use_.get(); }
 
 private:
   Tracer() = default;
@@ -78,6 +81,7 @@ private:
     void operator()(ring_buffer* rb) const noexcept;
   };
   std::unique_ptr<ring_buffer, RingDeleter> ring_;
+  std::unique_ptr<RingUse> ring_use_;
   std::string backend_name_;
   ClockOffset clock_;
   Record scratch_;

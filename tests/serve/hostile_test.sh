@@ -92,6 +92,15 @@ echo "storm: the client made $conns connections, the server accepted $accepted (
 rejected=$(curl -fsS "$url/metrics" | awk '$1 ~ /^nettrace_http_rejected_total/ { s += $2 } END { print s + 0 }')
 [[ $rejected -ge 12 ]] || fail "only $rejected HTTP clients counted as rejected"
 pass "storm: $conns connects and $accepted accepts counted, 0 lost; $rejected hostile clients counted"
+# The ring buffer's use: the storm filled some of it between drains, never
+# more than its size, and it is drained between scrapes.
+size=$(metric nettrace_ringbuf_size_bytes)
+used=$(metric nettrace_ringbuf_used_bytes)
+peak=$(metric nettrace_ringbuf_peak_used_bytes)
+[[ -n $size && -n $used && -n $peak ]] || fail "/metrics lacks the ring buffer's size ($size), use ($used) or peak ($peak)"
+[[ $peak -gt 0 && $peak -le $size && $used -le $peak ]] ||
+  fail "ring buffer: peak $peak, now $used, size $size: the storm must show a peak above 0, within the size"
+pass "ring buffer use: peak $peak of $size bytes during the storm, $used now"
 stop_serve "$SERVE_PID" h
 kill "$srv" 2>/dev/null || true
 

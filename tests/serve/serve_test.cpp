@@ -27,6 +27,7 @@
 #include "trace/kinds.h"
 #include "tracer/cli.h"
 #include "tracer/errors.h"
+#include "tracer/ring_use.h"
 #include "util/unique_fd.h"
 
 namespace nt {
@@ -335,6 +336,26 @@ TEST(Exposition, ExactText) {
   EXPECT_NE(text.find("\nnettrace_lost_events_total 0\n"), std::string::npos);
   // Unknown (after --user): no series rather than a made-up 0.
   EXPECT_EQ(text.find("nettrace_skipped_hook_runs_total"), std::string::npos);
+  EXPECT_EQ(text.find("nettrace_ringbuf_used_bytes"), std::string::npos);
+}
+
+TEST(Exposition, RingBufferUseWhenKnown) {
+  ServeState s(ServeLimits{});
+  TracerHealth t;
+  t.ringbuf_bytes = 65536;
+  t.ring_use_known = true;
+  t.ring_used = 48;
+  t.ring_peak = 4096;
+  s.set_tracer_health(t);
+  const std::string text = exposition(s.metrics(1));
+  EXPECT_NE(text.find("\nnettrace_ringbuf_size_bytes 65536\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("\nnettrace_ringbuf_used_bytes 48\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("\nnettrace_ringbuf_peak_used_bytes 4096\n"), std::string::npos) << text;
+  // A producer position read behind the consumer's (a torn read) is empty,
+  // not a wrapped-around 2^64 - n.
+  EXPECT_EQ(RingUse::waiting(4096, 4096), 0u);
+  EXPECT_EQ(RingUse::waiting(8192, 4096), 4096u);
+  EXPECT_EQ(RingUse::waiting(100, 200), 0u);
 }
 
 TEST(Exposition, ExistingConnectionsCountApartOnTheirOwnDirection) {
