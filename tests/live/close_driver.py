@@ -60,6 +60,20 @@ def recv_eof(s):
         pass
 
 
+def reading_client(comm, addr, port, nbytes):
+    """A client that connects, reads exactly nbytes and the server's FIN, then
+    closes second; it reports its pid and local port."""
+    def client():
+        name(comm)
+        c = socket.create_connection((addr, port))
+        lp = c.getsockname()[1]
+        recv_exactly(c, nbytes)
+        recv_eof(c)
+        c.close()
+        return {"pid": os.getpid(), "local_port": lp}
+    return client
+
+
 def expect(**rec):
     EXPECT.write(json.dumps(rec) + "\n")
     EXPECT.flush()
@@ -208,16 +222,7 @@ def peer_close(port):
     spid, sr = child(server)
     lsn.close()
 
-    def client():
-        name("ntc-pc")
-        c = socket.create_connection(("::1", port))
-        lp = c.getsockname()[1]
-        recv_exactly(c, 5)
-        recv_eof(c)
-        c.close()
-        return {"pid": os.getpid(), "local_port": lp}
-
-    cpid, cr = child(client)
+    cpid, cr = child(reading_client("ntc-pc", "::1", port, 5))
     cli = join(cpid, cr)
     srv = join(spid, sr)
     expect(type="close", direction="out", pid=cli["pid"], comm="ntc-pc",
@@ -350,16 +355,7 @@ def forking(port):
     spid, sr = child(server)
     lsn.close()
 
-    def client():
-        name("ntc-fc")
-        c = socket.create_connection(("127.0.0.1", port))
-        lp = c.getsockname()[1]
-        recv_exactly(c, 4321)
-        recv_eof(c)
-        c.close()
-        return {"pid": os.getpid(), "local_port": lp}
-
-    cpid, cr = child(client)
+    cpid, cr = child(reading_client("ntc-fc", "127.0.0.1", port, 4321))
     cli = join(cpid, cr)
     srv = join(spid, sr)
     expect(type="close", direction="in", pid=srv["pid"], comm="ntc-lsn", local_port=port,
@@ -401,16 +397,7 @@ def scm_rights(port):
     ua.close()
     ub.close()
 
-    def client():
-        name("ntc-sc")
-        c = socket.create_connection(("127.0.0.1", port))
-        lp = c.getsockname()[1]
-        recv_exactly(c, 999)
-        recv_eof(c)
-        c.close()
-        return {"pid": os.getpid(), "local_port": lp}
-
-    cpid, cr = child(client)
+    cpid, cr = child(reading_client("ntc-sc", "127.0.0.1", port, 999))
     cli = join(cpid, cr)
     acc = join(apid, ar)
     rcv = join(rpid, rr)

@@ -98,6 +98,32 @@ struct Pipe {
 
 volatile std::sig_atomic_t g_never = 0;
 
+// What a run of sources into a LineSink on a pipe gave: the text written, the
+// sink's summary and how the run ended.
+struct LineRun {
+  std::string out, summary;
+  LoopEnd end;
+};
+
+// Ticks of 1 ms; by default the run ends when the sources are done.
+LineRun run_lines(const std::vector<Source*>& sources, const LineSinkOptions& lo = {},
+                  bool until_sources_finish = true) {
+  Pipe p;
+  LineSink sink(p.w, lo);
+  RunLoop loop;
+  for (Source* s : sources)
+    loop.add(*s);
+  loop.add(sink);
+  LoopOptions o;
+  o.tick_ms = 1;
+  o.stop_when_sources_finish = until_sources_finish;
+  LineRun r;
+  r.end = loop.run(g_never, o);
+  r.out = p.read_all();
+  r.summary = sink.summary();
+  return r;
+}
+
 TEST(RunLoop, DrainsQuietSourcesEveryTick) {
   // No descriptor ever wakes the loop: only the tick drains the source.
   BatchSource src({{conn(RecordType::Connect, 40000, 7, "curl")},
@@ -150,37 +176,22 @@ TEST(RunLoop, ASourceDescriptorWakesTheLoop) {
 
 TEST(RunLoop, LostEventsBecomeAMarkerAndCountInNoConnection) {
   BatchSource src({{conn(RecordType::Connect, 40000, 7, "curl"), lost(5)}});
-  Pipe p;
-  LineSink sink(p.w, {});
-  RunLoop loop;
-  loop.add(src);
-  loop.add(sink);
-  LoopOptions o;
-  o.tick_ms = 1;
-  o.stop_when_sources_finish = true;
-  EXPECT_EQ(loop.run(g_never, o), LoopEnd::SourcesDone);
-  EXPECT_EQ(p.read_all(), "127.0.0.1:8080<-127.0.0.1:40000|PID=7 CMD=curl\n"
-                          "# lost 5 events: ring buffer full (raise --ringbuf-size)\n");
-  EXPECT_EQ(sink.summary(), "1 connection written");
+  const LineRun r = run_lines({&src});
+  EXPECT_EQ(r.end, LoopEnd::SourcesDone);
+  EXPECT_EQ(r.out, "127.0.0.1:8080<-127.0.0.1:40000|PID=7 CMD=curl\n"
+                   "# lost 5 events: ring buffer full (raise --ringbuf-size)\n");
+  EXPECT_EQ(r.summary, "1 connection written");
 }
 
 TEST(RunLoop, JsonSinkWritesLostRecords) {
   Record l = lost(3);
   l.time_ns = 42;
   BatchSource src({{l}});
-  Pipe p;
   LineSinkOptions lo;
   lo.json = true;
-  LineSink sink(p.w, lo);
-  RunLoop loop;
-  loop.add(src);
-  loop.add(sink);
-  LoopOptions o;
-  o.tick_ms = 1;
-  o.stop_when_sources_finish = true;
-  loop.run(g_never, o);
-  EXPECT_EQ(p.read_all(), "{\"type\":\"lost\",\"ts_ns\":42,\"count\":3}\n");
-  EXPECT_EQ(sink.summary(), "0 connections written");
+  const LineRun r = run_lines({&src}, lo);
+  EXPECT_EQ(r.out, "{\"type\":\"lost\",\"ts_ns\":42,\"count\":3}\n");
+  EXPECT_EQ(r.summary, "0 connections written");
 }
 
 TEST(RunLoop, AClosedReaderEndsAQuietRun) {
@@ -214,20 +225,14 @@ TEST(RunLoop, CountStopsTheRunAndTheRestIsCounted) {
   BatchSource src(
       {{conn(RecordType::Connect, 40000, 1, "a"), conn(RecordType::Accept, 8080, 2, "b")},
        {conn(RecordType::Connect, 40002, 3, "c")}});
-  Pipe p;
   LineSinkOptions lo;
   lo.count = 2;
-  LineSink sink(p.w, lo);
-  RunLoop loop;
-  loop.add(src);
-  loop.add(sink);
-  LoopOptions o;
-  o.tick_ms = 1;
-  EXPECT_EQ(loop.run(g_never, o), LoopEnd::SinkDone);
+  const LineRun r = run_lines({&src}, lo, false);
+  EXPECT_EQ(r.end, LoopEnd::SinkDone);
   // The last drain at the end still reads the source: its record is counted.
-  EXPECT_EQ(sink.summary(), "2 connections written, 1 more after --count 2 not written");
-  EXPECT_EQ(p.read_all(), "127.0.0.1:8080<-127.0.0.1:40000|PID=1 CMD=a\n"
-                          "127.0.0.1:8080->127.0.0.1:8080|PID=2 CMD=b\n");
+  EXPECT_EQ(r.summary, "2 connections written, 1 more after --count 2 not written");
+  EXPECT_EQ(r.out, "127.0.0.1:8080<-127.0.0.1:40000|PID=1 CMD=a\n"
+                   "127.0.0.1:8080->127.0.0.1:8080|PID=2 CMD=b\n");
 }
 
 TEST(RunLoop, FailedConnectsNeedTheirFlagInArrowOutput) {
@@ -235,25 +240,17 @@ TEST(RunLoop, FailedConnectsNeedTheirFlagInArrowOutput) {
   f.error = 111;
   for (bool show : {false, true}) {
     BatchSource src({{conn(RecordType::Connect, 40000, 1, "a"), f}});
-    Pipe p;
     LineSinkOptions lo;
     lo.show_all = show;
-    LineSink sink(p.w, lo);
-    RunLoop loop;
-    loop.add(src);
-    loop.add(sink);
-    LoopOptions o;
-    o.tick_ms = 1;
-    o.stop_when_sources_finish = true;
-    loop.run(g_never, o);
+    const LineRun r = run_lines({&src}, lo);
     const std::string first = "127.0.0.1:8080<-127.0.0.1:40000|PID=1 CMD=a\n";
     if (show) {
-      EXPECT_EQ(p.read_all(),
+      EXPECT_EQ(r.out,
                 first + "# failed ECONNREFUSED 127.0.0.1:8080<-127.0.0.1:40003|PID=4 CMD=nc\n");
-      EXPECT_EQ(sink.summary(), "1 connection and 1 failed connect written");
+      EXPECT_EQ(r.summary, "1 connection and 1 failed connect written");
     } else {
-      EXPECT_EQ(p.read_all(), first);
-      EXPECT_EQ(sink.summary(), "1 connection written, 1 failed connect not shown (add --failed)");
+      EXPECT_EQ(r.out, first);
+      EXPECT_EQ(r.summary, "1 connection written, 1 failed connect not shown (add --failed)");
     }
   }
 }
@@ -288,33 +285,23 @@ TEST(RunLoop, ClosesNeedCloseInArrowOutputAndOpenOnesComeAtTheEnd) {
   for (const char* flag : {"--failed", "--close"}) {
     BatchSource src({{conn(RecordType::Connect, 40000, 1, "a"), c}});
     FinishingSource fin({o});
-    Pipe p;
     LineSinkOptions lo;
     lo.shown_with = {flag};
-    LineSink sink(p.w, lo);
-    RunLoop loop;
-    loop.add(src);
-    loop.add(fin);
-    loop.add(sink);
-    LoopOptions opts;
-    opts.tick_ms = 1;
-    opts.stop_when_sources_finish = true;
-    loop.run(g_never, opts);
+    const LineRun r = run_lines({&src, &fin}, lo);
     EXPECT_EQ(fin.finishes, 1);
     const std::string first = "127.0.0.1:8080<-127.0.0.1:40000|PID=1 CMD=a\n";
     if (std::string(flag) == "--close") {
-      EXPECT_EQ(p.read_all(), first +
-                                  "# close duration_ns=0 bytes_sent=5 bytes_received=0 "
-                                  "retransmits=0 srtt_us=0 closed_by=local last_pid=0 last_comm= "
-                                  "127.0.0.1:8080<-127.0.0.1:40000|PID=1 CMD=a\n"
-                                  "# open duration_ns=0 bytes_sent=0 bytes_received=0 "
-                                  "retransmits=0 srtt_us=0 closed_by=unknown last_pid=0 "
-                                  "last_comm= 127.0.0.1:8080->127.0.0.1:40001|PID=2 CMD=b\n");
-      EXPECT_EQ(sink.summary(), "1 connection, 1 close and 1 connection open at exit written");
+      EXPECT_EQ(r.out, first + "# close duration_ns=0 bytes_sent=5 bytes_received=0 "
+                               "retransmits=0 srtt_us=0 closed_by=local last_pid=0 last_comm= "
+                               "127.0.0.1:8080<-127.0.0.1:40000|PID=1 CMD=a\n"
+                               "# open duration_ns=0 bytes_sent=0 bytes_received=0 "
+                               "retransmits=0 srtt_us=0 closed_by=unknown last_pid=0 "
+                               "last_comm= 127.0.0.1:8080->127.0.0.1:40001|PID=2 CMD=b\n");
+      EXPECT_EQ(r.summary, "1 connection, 1 close and 1 connection open at exit written");
     } else {
-      EXPECT_EQ(p.read_all(), first);
-      EXPECT_EQ(sink.summary(), "1 connection written, 1 close not shown (add --close), 1 "
-                                "connection open at exit not shown (add --close)");
+      EXPECT_EQ(r.out, first);
+      EXPECT_EQ(r.summary, "1 connection written, 1 close not shown (add --close), 1 "
+                           "connection open at exit not shown (add --close)");
     }
   }
 }
