@@ -84,6 +84,25 @@ __s64 nt_owner_live;
  * by closes that find no owner once an owner was evicted. */
 __s64 nt_evicted_unreported;
 
+/*
+ * Who the current process is beyond its pid: its start time and its parent.
+ * Both are read from the thread group leader, so every thread of a process
+ * gives the same pair. start_boottime (CLOCK_BOOTTIME ns, Linux 5.5+; named
+ * real_start_time before) is what /proc/PID/stat's starttime is made from,
+ * so user space can check that /proc/PID is still the process the kernel
+ * saw; start_time would be CLOCK_MONOTONIC, which stops during suspend.
+ * real_parent, not parent: a ptracer is not the parent. Read through
+ * bpf_get_current_task() and CO-RE reads, which every backend and 5.10 allow.
+ */
+static __always_inline void nt_fill_process(__u64 *start_ns, __u32 *ppid)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct task_struct *leader = BPF_CORE_READ(task, group_leader);
+
+	*start_ns = BPF_CORE_READ(leader, start_boottime);
+	*ppid = BPF_CORE_READ(leader, real_parent, tgid);
+}
+
 static __always_inline void nt_current_identity(struct nt_identity *id)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
@@ -93,6 +112,7 @@ static __always_inline void nt_current_identity(struct nt_identity *id)
 	id->cgroup_id = bpf_get_current_cgroup_id();
 	bpf_get_current_comm(id->comm, sizeof(id->comm));
 	id->state = NT_TCP_SYN_SENT;
+	nt_fill_process(&id->start_ns, &id->ppid);
 }
 
 /*
@@ -377,6 +397,8 @@ static __always_inline void nt_emit(bool btf, struct sock *sk, const struct nt_i
 	e.uid = id->uid;
 	e.ts_ns = bpf_ktime_get_ns();
 	e.cgroup_id = id->cgroup_id;
+	e.ppid = id->ppid;
+	e.start_ns = id->start_ns;
 	__builtin_memcpy(e.comm, id->comm, NT_COMM_LEN);
 
 	__u64 flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= nt_cfg.wakeup_bytes ?
@@ -591,6 +613,8 @@ static __always_inline void nt_emit_close(bool btf, struct sock *sk, const struc
 		c->e.tid = o->id.tid;
 		c->e.uid = o->id.uid;
 		c->e.cgroup_id = o->id.cgroup_id;
+		c->e.ppid = o->id.ppid;
+		c->e.start_ns = o->id.start_ns;
 		__builtin_memcpy(c->e.comm, o->id.comm, NT_COMM_LEN);
 		c->side = o->side;
 		c->last_pid = o->last_pid;

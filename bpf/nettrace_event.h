@@ -104,12 +104,16 @@ struct nt_event {
 	__u32 tid;       /* thread id */
 	__u32 uid;
 	__u32 netns;     /* network namespace inode number */
-	__u32 pad0;
+	__u32 ppid;      /* the parent's tgid (real_parent: not a ptracer) */
 	__u64 ts_ns;     /* bpf_ktime_get_ns() (CLOCK_MONOTONIC) */
 	__u64 cgroup_id; /* cgroup v2 id of the task */
 	__u8 laddr[NT_ADDR_LEN]; /* IPv4 in the first 4 bytes, network order */
 	__u8 raddr[NT_ADDR_LEN];
 	char comm[NT_COMM_LEN];
+	/* The process's start (the thread group leader's start_boottime:
+	 * CLOCK_BOOTTIME ns, what /proc/PID/stat's starttime counts in ticks).
+	 * (pid, start_ns) names one process for the life of the host. */
+	__u64 start_ns;
 };
 
 /*
@@ -145,6 +149,8 @@ struct nt_identity {
 	/* connecting map only: the state the connect was last seen in,
 	 * NT_TCP_SYN_SENT or (simultaneous open) NT_TCP_SYN_RECV. */
 	__u32 state;
+	__u32 ppid;     /* as nt_event.ppid */
+	__u64 start_ns; /* as nt_event.start_ns */
 };
 
 /*

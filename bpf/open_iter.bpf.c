@@ -44,6 +44,8 @@ int dump_open(struct bpf_iter__bpf_map_elem *ctx)
 	c.e.tid = o->id.tid;
 	c.e.uid = o->id.uid;
 	c.e.cgroup_id = o->id.cgroup_id;
+	c.e.ppid = o->id.ppid;
+	c.e.start_ns = o->id.start_ns;
 	__builtin_memcpy(c.e.comm, o->id.comm, NT_COMM_LEN);
 	c.e.ts_ns = bpf_ktime_get_ns();
 	c.side = o->side;

@@ -86,6 +86,9 @@ int snapshot_task_file(struct bpf_iter__task_file *ctx)
 	r.uid = BPF_CORE_READ(task, cred, uid.val);
 	r.cgroup_id = BPF_CORE_READ(task, cgroups, dfl_cgrp, kn, id);
 	bpf_probe_read_kernel_str(r.comm, sizeof(r.comm), task->comm);
+	/* As nt_fill_process (common.bpf.h): the leader's, so threads agree. */
+	r.start_ns = BPF_CORE_READ(task, group_leader, start_boottime);
+	r.ppid = BPF_CORE_READ(task, group_leader, real_parent, tgid);
 	bpf_seq_write(seq, &r, sizeof(r));
 	return 0;
 }

@@ -27,6 +27,9 @@ struct nt_snap_rec {
 	__u8 state;	 /* TCP_ESTABLISHED or TCP_LISTEN */
 	__u8 pad;
 	char comm[NT_SNAP_COMM_LEN];
+	__u64 start_ns;	 /* the process's start, as nt_event.start_ns */
+	__u32 ppid;	 /* its parent's tgid, as nt_event.ppid */
+	__u32 pad2;
 };
 
 #endif

@@ -15,6 +15,7 @@
 #include <stdexcept>
 
 #include "trace/format.h"
+#include "trace/identity.h"
 
 namespace nt {
 
@@ -314,6 +315,10 @@ struct GraphBuilder::Index {
   };
   absl::flat_hash_map<PairKey, LifeEnd> lives;
   std::string comm; // reused: add_arrow's process name when it holds an escape
+  std::string key;  // reused: a process key with its start time
+  // GroupBy::Pid: the newest node of each (host, pid), for a close's last_pid,
+  // whose start time the record does not carry.
+  absl::flat_hash_map<uint64_t, size_t> by_pid;
   std::string text; // reused: external node names
 };
 
@@ -335,10 +340,63 @@ uint32_t GraphBuilder::host_index(std::string_view host) {
   return it->second;
 }
 
+namespace {
+
+// The identity field a --group-by groups on, or null.
+const std::string* grouped_field(GroupBy g, const Record& r) {
+  switch (g) {
+  case GroupBy::Exe:
+    return &r.exe;
+  case GroupBy::Container:
+    return &r.container;
+  case GroupBy::Pod:
+    return &r.pod;
+  case GroupBy::Unit:
+    return &r.unit;
+  case GroupBy::Cgroup:
+    return &r.cgroup;
+  default:
+    return nullptr;
+  }
+}
+
+std::string_view group_word(GroupBy g) {
+  switch (g) {
+  case GroupBy::Exe:
+    return "exe";
+  case GroupBy::Container:
+    return "container";
+  case GroupBy::Pod:
+    return "pod";
+  case GroupBy::Unit:
+    return "unit";
+  default:
+    return "cgroup";
+  }
+}
+
+// The name a person knows the process by: comm, or the exe's file name when
+// comm is the kernel's 15-byte cut of it ("kube-controller" for
+// kube-controller-manager).
+std::string_view best_name(std::string_view comm, std::string_view exe) {
+  if (comm.size() < 15 || exe.empty())
+    return comm;
+  const size_t slash = exe.rfind('/');
+  std::string_view base = slash == std::string_view::npos ? exe : exe.substr(slash + 1);
+  if (base.ends_with(" (deleted)")) // the kernel's mark on a replaced binary
+    base.remove_suffix(10);
+  return base.size() > comm.size() && base.starts_with(comm) ? base : comm;
+}
+
+} // namespace
+
 size_t GraphBuilder::process_node(uint32_t host, uint32_t pid, std::string_view comm,
-                                  const IpAddr& local_ip) {
+                                  const IpAddr& local_ip, const Record* r) {
   Index& x = *index_;
   const LabelAddr local = label_addr(local_ip);
+  // The process start, in /proc's ticks: what the kernel and the snapshot's
+  // /proc reading agree on (trace/identity.h).
+  const uint64_t start = r && options_.group_by == GroupBy::Pid ? start_ticks_of(r->start_ns) : 0;
   // What the node groups on besides the host: a number and some bytes.
   uint32_t num = 0;
   std::string_view bytes;
@@ -346,6 +404,21 @@ size_t GraphBuilder::process_node(uint32_t host, uint32_t pid, std::string_view 
   case GroupBy::Pid:
     num = pid;
     bytes = comm;
+    if (start) {
+      // Name, NUL, start: a reused pid is another process.
+      x.key.assign(comm);
+      x.key.push_back('\0');
+      x.key.append(reinterpret_cast<const char*>(&start), sizeof start);
+      bytes = x.key;
+    }
+    break;
+  case GroupBy::Exe:
+  case GroupBy::Container:
+  case GroupBy::Pod:
+  case GroupBy::Unit:
+  case GroupBy::Cgroup:
+    if (r)
+      bytes = *grouped_field(options_.group_by, *r);
     break;
   case GroupBy::Comm:
     bytes = comm;
@@ -379,6 +452,32 @@ size_t GraphBuilder::process_node(uint32_t host, uint32_t pid, std::string_view 
       n.key.push_back('\0');
       n.key += n.name;
       n.pid = pid;
+      if (start) {
+        n.key.push_back('\0');
+        n.key += std::to_string(start);
+        n.start_ns = r->start_ns;
+      }
+      if (r) {
+        n.name.clear();
+        append_escaped_comm(n.name, best_name(comm, r->exe));
+        append_escaped_comm(n.container, r->container.substr(0, 12));
+        append_escaped_comm(n.unit, r->unit);
+      }
+      x.by_pid[uint64_t(host) << 32 | pid] = graph_.nodes.size();
+      break;
+    case GroupBy::Exe:
+    case GroupBy::Container:
+    case GroupBy::Pod:
+    case GroupBy::Unit:
+    case GroupBy::Cgroup:
+      n.name.clear();
+      if (bytes.empty()) {
+        n.name = "no ";
+        n.name += group_word(options_.group_by);
+      } else {
+        append_escaped_comm(n.name, bytes);
+      }
+      n.key += n.name;
       break;
     case GroupBy::Comm:
       n.key += n.name;
@@ -490,7 +589,7 @@ void GraphBuilder::add(const Record& r, uint32_t input_host) {
     return;
   }
   if (k.pairs) {
-    add_event(record_side(k, r) == Side::Out, r.local, r.remote, r.netns, host, r.pid, r.comm);
+    add_event(record_side(k, r) == Side::Out, r.local, r.remote, r.netns, host, r.pid, r.comm, &r);
     return;
   }
   // Not a connection end: what the graph's notes count.
@@ -505,7 +604,7 @@ bool GraphBuilder::add_arrow(const ArrowView& v, uint32_t host) {
   // A process text seen before on this host: its node, without reading the
   // pid and name again. Not with --group-by address, where the node follows
   // the local address, not the text.
-  const bool by_text = options_.group_by != GroupBy::Address;
+  const bool by_text = options_.group_by <= GroupBy::Host || options_.group_by > GroupBy::Address;
   if (by_text) {
     auto it = x.by_text.find(NodeKeyView{host, v.tail});
     if (it != x.by_text.end()) {
@@ -550,12 +649,13 @@ bool GraphBuilder::add_arrow(const ArrowView& v, uint32_t host) {
 }
 
 void GraphBuilder::add_event(bool connect, const Endpoint& local, const Endpoint& remote,
-                             uint32_t netns, uint32_t host, uint32_t pid, std::string_view comm) {
+                             uint32_t netns, uint32_t host, uint32_t pid, std::string_view comm,
+                             const Record* r) {
   ++(connect ? graph_.stats.connects : graph_.stats.accepts);
   ++graph_.stats.events;
   if (options_.no_loopback && is_loopback(remote.ip))
     return;
-  add_end(connect, local, remote, netns, host, process_node(host, pid, comm, local.ip));
+  add_end(connect, local, remote, netns, host, process_node(host, pid, comm, local.ip, r));
 }
 
 void GraphBuilder::add_end(bool connect, const Endpoint& local, const Endpoint& remote,
@@ -705,12 +805,17 @@ void GraphBuilder::add_life(const Record& r, uint32_t host) {
     key.host = host;
     key.netns = r.netns;
   }
-  const size_t node = process_node(host, r.pid, r.comm, r.local.ip);
+  const size_t node = process_node(host, r.pid, r.comm, r.local.ip, &r);
   // Another process closed it (a forking server's worker, a receiver of
-  // SCM_RIGHTS): that one talked to the peer.
-  const size_t last_node = r.last_pid && r.last_pid != r.pid && !r.last_comm.empty()
-                               ? process_node(host, r.last_pid, r.last_comm, r.local.ip)
-                               : node;
+  // SCM_RIGHTS): that one talked to the peer. Its start time is not in the
+  // record: the newest node of that pid, if there is one.
+  size_t last_node = node;
+  if (r.last_pid && r.last_pid != r.pid && !r.last_comm.empty()) {
+    const auto seen = index_->by_pid.find(uint64_t(host) << 32 | r.last_pid);
+    last_node = options_.group_by == GroupBy::Pid && r.start_ns && seen != index_->by_pid.end()
+                    ? seen->second
+                    : process_node(host, r.last_pid, r.last_comm, r.local.ip);
+  }
   const Index::LifeEnd end{
       node,         last_node,    connect, r.type == RecordType::Open, r.bytes_received,
       r.bytes_sent, r.duration_ns};
@@ -820,6 +925,33 @@ Graph GraphBuilder::finish() {
     case GroupBy::Pid:
       append_dot_text(n.label, n.name);
       n.label += "\\npid " + std::to_string(n.pid);
+      // Where it runs, when the trace says: its container, else its unit.
+      if (!n.container.empty()) {
+        n.label += "\\ncontainer ";
+        append_dot_text(n.label, n.container);
+      } else if (!n.unit.empty()) {
+        n.label += "\\n";
+        append_dot_text(n.label, n.unit);
+      }
+      break;
+    case GroupBy::Container:
+      // The short id Docker shows; the node's key keeps the whole one.
+      if (n.name.starts_with("no ")) {
+        append_dot_text(n.label, n.name);
+      } else {
+        n.label += "container ";
+        append_dot_text(n.label, std::string_view(n.name).substr(0, 12));
+      }
+      break;
+    case GroupBy::Pod:
+      if (!n.name.starts_with("no "))
+        n.label += "pod ";
+      append_dot_text(n.label, n.name);
+      break;
+    case GroupBy::Exe:
+    case GroupBy::Unit:
+    case GroupBy::Cgroup:
+      append_dot_text(n.label, n.name);
       break;
     case GroupBy::Comm:
       append_dot_text(n.label, n.name);

@@ -18,7 +18,9 @@ class RE2;
 
 namespace nt {
 
-enum class GroupBy : uint8_t { Pid, Comm, Host, Address };
+// Exe, Container, Pod, Unit, Cgroup: the identity fields of JSON traces
+// (issue 13); processes without the field are one node per host ("no exe").
+enum class GroupBy : uint8_t { Pid, Comm, Host, Address, Exe, Container, Pod, Unit, Cgroup };
 
 struct GraphOptions {
   GroupBy group_by = GroupBy::Pid;
@@ -37,8 +39,14 @@ struct Node {
   std::string key;   // identity within the graph
   std::string label; // DOT label text (already DOT-escaped: "\\n" line breaks)
   std::string host;  // cluster; empty for nodes outside every host
-  std::string name;  // process name (escaped), or the address for external nodes
+  std::string name;  // process name (escaped), or the address for external nodes; the
+                     // exe's name where comm was cut at 15 bytes; with --group-by exe,
+                     // container, pod, unit or cgroup that field (escaped)
   uint32_t pid = 0;  // the process, with GroupBy::Pid (labels show it)
+  // GroupBy::Pid with a trace that carries the identity (JSON, issue 13): the
+  // process start (a reused pid is another node) and where it runs, escaped.
+  uint64_t start_ns = 0;
+  std::string container, unit;
   bool external = false;
   // Structured facts behind the label, for JSON and for present(): a process
   // node's local addresses (at most 4, first seen first; what the label
@@ -132,10 +140,12 @@ private:
   struct Index; // the lookup tables behind add(), in graph.cpp
   uint32_t host_index(std::string_view host);
   // The node of the process (or what --group-by groups on) that wrote an end.
-  size_t process_node(uint32_t host, uint32_t pid, std::string_view comm, const IpAddr& local);
+  // `r`: the record, for the identity its JSON carries (null for arrow lines).
+  size_t process_node(uint32_t host, uint32_t pid, std::string_view comm, const IpAddr& local,
+                      const Record* r = nullptr);
   // What add() and add_arrow() share, once the record's fields are known.
   void add_event(bool connect, const Endpoint& local, const Endpoint& remote, uint32_t netns,
-                 uint32_t host, uint32_t pid, std::string_view comm);
+                 uint32_t host, uint32_t pid, std::string_view comm, const Record* r = nullptr);
   // Pairs one connection end of process `node` (or keeps it waiting).
   void add_end(bool connect, const Endpoint& local, const Endpoint& remote, uint32_t netns,
                uint32_t host, size_t node);

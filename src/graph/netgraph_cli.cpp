@@ -48,9 +48,11 @@ std::optional<int> parse_netgraph_cli(int argc, const char* const* argv, Netgrap
                  "Write to FILE (written whole, then renamed into place); none or '-': stdout");
   auto* group_by =
       app.add_option("--group-by", group,
-                     "Nodes are: pid (one per process), comm, host or address. Default: one per "
-                     "process, with client-only processes of one name on one host drawn as one")
-          ->check(CLI::IsMember({"pid", "comm", "host", "address"}));
+                     "Nodes are: pid (one per process), comm, host, address, or from JSON traces "
+                     "exe, container, pod, unit or cgroup. Default: one per process, with "
+                     "client-only processes of one name on one host drawn as one")
+          ->check(CLI::IsMember(
+              {"pid", "comm", "host", "address", "exe", "container", "pod", "unit", "cgroup"}));
   app.add_flag("--per-connection", c.graph.per_connection, "One edge per connection (4-tuple)");
   app.add_option("--weight", c.weight,
                  "Pen width of the edges by count (connections) or bytes (payload, from "
@@ -106,10 +108,15 @@ std::optional<int> parse_netgraph_cli(int argc, const char* const* argv, Netgrap
   if (prom->count() && c.query_filter.size() >= 2 && c.query_filter.front() == '{' &&
       c.query_filter.back() == '}')
     c.query_filter = c.query_filter.substr(1, c.query_filter.size() - 2);
-  c.graph.group_by = group == "comm"      ? GroupBy::Comm
-                     : group == "host"    ? GroupBy::Host
-                     : group == "address" ? GroupBy::Address
-                                          : GroupBy::Pid;
+  c.graph.group_by = group == "comm"        ? GroupBy::Comm
+                     : group == "host"      ? GroupBy::Host
+                     : group == "address"   ? GroupBy::Address
+                     : group == "exe"       ? GroupBy::Exe
+                     : group == "container" ? GroupBy::Container
+                     : group == "pod"       ? GroupBy::Pod
+                     : group == "unit"      ? GroupBy::Unit
+                     : group == "cgroup"    ? GroupBy::Cgroup
+                                            : GroupBy::Pid;
   c.present.collapse_clients = group_by->count() == 0;
   c.present.min_count = c.graph.min_count; // present() applies it, after collapsing
   if (c.inputs.empty())

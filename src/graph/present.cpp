@@ -190,6 +190,8 @@ std::string display_name(const Graph& g, size_t node) {
     s = n.name;
   else if (g.group_by == GroupBy::Host)
     s = n.host.empty() ? "this host" : n.host;
+  else if (g.group_by > GroupBy::Address) // exe, container, pod, unit, cgroup
+    s = n.name;
   else
     s = n.addresses.empty() ? "?" : n.addresses[0];
   if (g.hosts.size() > 1 && g.group_by != GroupBy::Host)
@@ -269,6 +271,21 @@ std::vector<std::string> title_lines(const Graph& g) {
     break;
   case GroupBy::Address:
     who = plural(members, "address", "addresses");
+    break;
+  case GroupBy::Exe:
+    who = plural(members, "executable", "executables");
+    break;
+  case GroupBy::Container:
+    who = plural(members, "container", "containers");
+    break;
+  case GroupBy::Pod:
+    who = plural(members, "pod", "pods");
+    break;
+  case GroupBy::Unit:
+    who = plural(members, "unit", "units");
+    break;
+  case GroupBy::Cgroup:
+    who = plural(members, "cgroup", "cgroups");
     break;
   }
   std::string counts = who + ", " + plural(connections, "connection", "connections");

@@ -42,6 +42,7 @@
 #include <unordered_set>
 
 #include "snapshot/snapshot_internal.h"
+#include "trace/identity.h"
 #include "tracer/errors.h"
 #include "util/unique_fd.h"
 
@@ -256,6 +257,14 @@ ProcInfo read_process(int proc, uint32_t pid, CgroupIds& cgroups) {
   std::snprintf(path, sizeof path, "%u/status", pid);
   p.uid = snap::parse_status_uid(read_small(proc, path, buf, sizeof buf)).value_or(0);
   p.cgroup_id = cgroups.of_process(proc, pid);
+  // stat's starttime is in clock ticks: the kernel's start_boottime
+  // truncated, so ns here are a multiple of a tick (netgraph compares
+  // start times at that granularity; src/trace/identity.h).
+  std::snprintf(path, sizeof path, "%u/stat", pid);
+  if (const auto st = parse_proc_stat(read_small(proc, path, buf, sizeof buf))) {
+    p.ppid = st->ppid;
+    p.start_ns = st->start_ticks * kNsPerTick;
+  }
   return p;
 }
 
@@ -458,6 +467,8 @@ SnapshotSummary for_each_existing(const TracerOptions& options,
     c.record.uid = p.uid;
     c.record.netns = k.netns;
     c.record.cgroup_id = p.cgroup_id;
+    c.record.ppid = p.ppid;
+    c.record.start_ns = p.start_ns;
     c.inode = k.s.inode;
     c.cookie = k.s.cookie;
     c.owner_fd = k.holders.owner_fd;

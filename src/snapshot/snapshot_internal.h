@@ -25,6 +25,8 @@ struct ProcInfo {
   std::string comm;
   uint32_t uid = 0;
   uint64_t cgroup_id = 0;
+  uint64_t start_ns = 0; // process start, CLOCK_BOOTTIME ns (Record::start_ns)
+  uint32_t ppid = 0;
 };
 
 struct Collected {

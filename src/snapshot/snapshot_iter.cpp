@@ -113,7 +113,7 @@ bool collect_by_iterator(const SocketFilter& sockets, const ProcessFilter& proce
       const bool eligible = processes.wants(r.pid, r.uid, r.comm, r.cgroup_id);
       out.socks[it->second].holders.add(r.pid, r.fd, eligible);
       if (eligible && !out.owners.contains(r.pid))
-        out.owners.emplace(r.pid, ProcInfo{r.comm, r.uid, r.cgroup_id});
+        out.owners.emplace(r.pid, ProcInfo{r.comm, r.uid, r.cgroup_id, r.start_ns, r.ppid});
     }
   }
   stats.netns = uint32_t(namespaces.size());

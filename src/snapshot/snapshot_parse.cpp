@@ -208,7 +208,8 @@ ProcessFilter process_filter_of(const TracerOptions& o) {
   return f;
 }
 
-static_assert(sizeof(nt_snap_rec) == 96, "bpf/snapshot_iter.h changed: update the parser");
+static_assert(sizeof(nt_snap_rec) == 112, "bpf/snapshot_iter.h changed: update the parser");
+static_assert(offsetof(nt_snap_rec, start_ns) == 96 && offsetof(nt_snap_rec, ppid) == 104);
 static_assert(offsetof(nt_snap_rec, laddr) == 40);
 static_assert(offsetof(nt_snap_rec, lport) == 72);
 static_assert(offsetof(nt_snap_rec, comm) == 80);
@@ -240,6 +241,8 @@ size_t parse_iter_records(std::span<const uint8_t> bytes, std::vector<IterSocket
     it.netns = r.netns;
     it.cgroup_id = r.cgroup_id;
     it.comm.assign(r.comm, strnlen(r.comm, sizeof r.comm));
+    it.start_ns = r.start_ns;
+    it.ppid = r.ppid;
     out.push_back(std::move(it));
   }
   return off;

@@ -145,6 +145,8 @@ struct IterSocket {
   uint32_t netns = 0;
   uint64_t cgroup_id = 0;
   std::string comm;
+  uint64_t start_ns = 0; // the process's start (bpf/snapshot_iter.h)
+  uint32_t ppid = 0;
 };
 
 // Size of one iterator record.

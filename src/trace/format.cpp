@@ -201,6 +201,26 @@ void append_json(std::string& out, const Record& r) {
     append_uint(out, r.netns);
     out.append(",\"cgroup_id\":");
     append_uint(out, r.cgroup_id);
+    // Identity (issue 13): only what is known, so a trace without it keeps
+    // its lines as they were.
+    if (r.ppid) {
+      out.append(",\"ppid\":");
+      append_uint(out, r.ppid);
+    }
+    if (r.start_ns) {
+      out.append(",\"start_ns\":");
+      append_uint(out, r.start_ns);
+    }
+    for (const IdentityField& f : identity_fields()) {
+      const std::string& v = r.*f.member;
+      if (v.empty())
+        continue;
+      out.append(",\"");
+      out.append(f.key);
+      out.append("\":\"");
+      append_json_comm(out, v);
+      out.push_back('"');
+    }
   }
   if (k.append_json)
     k.append_json(out, r);

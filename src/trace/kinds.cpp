@@ -399,6 +399,24 @@ bool evicted_same(const Record& a, const Record& b) {
   return a.evicted == b.evicted;
 }
 
+// --- identity: every connection kind's process, beyond pid and comm ----------
+
+constexpr std::array kIdentityFields = {
+    IdentityField{"exe", &Record::exe},       IdentityField{"cmdline", &Record::cmdline},
+    IdentityField{"cgroup", &Record::cgroup}, IdentityField{"container", &Record::container},
+    IdentityField{"pod", &Record::pod},       IdentityField{"pod_qos", &Record::pod_qos},
+    IdentityField{"unit", &Record::unit},
+};
+
+bool same_identity(const Record& a, const Record& b) {
+  if (a.ppid != b.ppid || a.start_ns != b.start_ns)
+    return false;
+  for (const IdentityField& f : kIdentityFields)
+    if (a.*f.member != b.*f.member)
+      return false;
+  return true;
+}
+
 // The table. Rows in RecordType order (checked below).
 constexpr std::array kKinds = {
     KindInfo{RecordType::Connect, "connect", NT_EV_CONNECT, ArrowForm::Line, Side::Out, true, true,
@@ -435,6 +453,10 @@ constexpr bool rows_in_order() {
 static_assert(rows_in_order(), "kKinds rows must follow RecordType's order");
 
 } // namespace
+
+std::span<const IdentityField, kIdentityFieldCount> identity_fields() {
+  return kIdentityFields;
+}
 
 std::span<const KindInfo> kinds() {
   return kKinds;
@@ -490,8 +512,8 @@ bool same_all_fields(const Record& a, const Record& b) {
   const KindInfo& k = kind_info(a.type);
   if (k.same && !k.same(a, b))
     return false;
-  return !k.connection ||
-         (a.tid == b.tid && a.uid == b.uid && a.netns == b.netns && a.cgroup_id == b.cgroup_id);
+  return !k.connection || (a.tid == b.tid && a.uid == b.uid && a.netns == b.netns &&
+                           a.cgroup_id == b.cgroup_id && same_identity(a, b));
 }
 
 } // namespace nt

@@ -62,6 +62,18 @@ struct KindInfo {
   bool (*same)(const Record& a, const Record& b) = nullptr;
 };
 
+// The identity's text fields (issue 13), in the order JSON writes them after
+// the numbers ppid and start_ns: what every connection kind carries beside
+// pid and comm. Written escaped like comm and only when not empty; read back
+// the same way. One table, so the formatter, the parser and the round-trip
+// checks cannot disagree on the list.
+struct IdentityField {
+  std::string_view key; // JSON member
+  std::string Record::*member;
+};
+inline constexpr size_t kIdentityFieldCount = 7;
+std::span<const IdentityField, kIdentityFieldCount> identity_fields();
+
 // Every kind, in RecordType order.
 std::span<const KindInfo> kinds();
 const KindInfo& kind_info(RecordType t);

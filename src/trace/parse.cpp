@@ -106,10 +106,17 @@ void reset(Record& out) {
   comm.clear();
   host.clear();
   last_comm.clear();
+  std::array<std::string, kIdentityFieldCount> identity;
+  for (size_t i = 0; i < identity.size(); ++i) {
+    identity[i] = std::move(out.*identity_fields()[i].member);
+    identity[i].clear();
+  }
   out = Record{};
   out.comm = std::move(comm);
   out.host = std::move(host);
   out.last_comm = std::move(last_comm);
+  for (size_t i = 0; i < identity.size(); ++i)
+    out.*identity_fields()[i].member = std::move(identity[i]);
 }
 
 // "# <name> <args>[ <connection line>]" for the kinds whose row says so
@@ -476,6 +483,18 @@ ParseResult parse_json(simdjson::dom::parser& parser, std::string& padded, std::
     if (!get_uint(o, "tid", out.tid, false) || !get_uint(o, "uid", out.uid, false) ||
         !get_uint(o, "netns", out.netns, false) || !get_uint(o, "cgroup_id", out.cgroup_id, false))
       return error("bad tid, uid, netns or cgroup_id");
+    if (!get_uint(o, "ppid", out.ppid, false) || !get_uint(o, "start_ns", out.start_ns, false))
+      return error("bad 'ppid' or 'start_ns'");
+    for (const IdentityField& f : identity_fields()) {
+      std::string_view v;
+      const auto err = o[f.key].get_string().get(v);
+      if (err == simdjson::NO_SUCH_FIELD)
+        continue;
+      if (err)
+        return error("an identity field (exe, cmdline, cgroup, container, pod, pod_qos, unit) "
+                     "that is not a string");
+      take_comm(v, out.*f.member);
+    }
     if (!get_str(o, "comm", comm))
       return error("JSON line has no string 'comm'");
     take_comm(comm, out.comm);

@@ -102,6 +102,19 @@ struct Record {
   uint32_t last_pid = 0; // the process that closed it; 0 = not in process context
   std::string last_comm; // raw bytes, like comm
   uint64_t evicted = 0;  // Evicted: number of owners evicted
+  // Identity (issue 13): what makes the process unique and recognisable.
+  // Connection kinds only; JSON omits the empty ones (0, ""). ppid and
+  // start_ns come from the kernel with every event; the rest from /proc on
+  // the first sight of the process (src/tracer/identity.h).
+  uint32_t ppid = 0;     // the parent's pid
+  uint64_t start_ns = 0; // process start, CLOCK_BOOTTIME ns: (pid, start_ns) is unique
+  std::string exe;       // readlink /proc/PID/exe; raw bytes, escaped like comm
+  std::string cmdline;   // arguments joined by spaces, bounded; raw bytes
+  std::string cgroup;    // cgroup v2 path ("/system.slice/foo.service")
+  std::string container; // container id parsed from cgroup (docker, CRI, podman)
+  std::string pod;       // Kubernetes pod UID parsed from cgroup
+  std::string pod_qos;   // "guaranteed", "burstable" or "besteffort"
+  std::string unit;      // systemd unit parsed from cgroup ("foo.service")
 };
 
 } // namespace nt

@@ -287,6 +287,8 @@ int OpenDump::read_map(const ClockOffset& clock, const RecordCallback& cb) {
     c.e.netns = o.netns;
     c.e.ts_ns = now_ns;
     c.e.cgroup_id = o.id.cgroup_id;
+    c.e.ppid = o.id.ppid;
+    c.e.start_ns = o.id.start_ns;
     std::memcpy(c.e.laddr, o.laddr, sizeof c.e.laddr);
     std::memcpy(c.e.raddr, o.raddr, sizeof c.e.raddr);
     std::memcpy(c.e.comm, o.id.comm, sizeof c.e.comm);

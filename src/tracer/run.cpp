@@ -15,6 +15,7 @@
 #include "serve/serve.h"
 #include "tracer/backend.h"
 #include "tracer/cli.h"
+#include "tracer/identity_cache.h"
 #include "tracer/line_sink.h"
 #include "tracer/snapshot_source.h"
 #include "tracer/tracer.h"
@@ -110,6 +111,21 @@ LineSinkOptions line_options(const NettraceConfig& config) {
   return out;
 }
 
+// Whether records get exe, cmdline and the cgroup's names (identity_cache.h):
+// only where they are shown, JSON lines and the served map. Arrow lines
+// have no place for them, so they cost nothing there.
+bool wants_identity(const NettraceConfig& config, bool serving) {
+  return config.format == OutputFormat::Json || serving;
+}
+
+void say_identity_gone(const IdentityCache& identities,
+                       const std::function<void(const std::string&)>& say) {
+  if (identities.gone())
+    say("nettrace: " + std::to_string(identities.gone()) +
+        " processes had exited before their first record was read: their exe, cmdline and "
+        "cgroup fields are empty");
+}
+
 // nettrace --snapshot: the connections established now, then exit. No
 // program is attached; the snapshot itself needs root (it reads every
 // process's descriptors, in every network namespace).
@@ -121,13 +137,16 @@ int run_snapshot_only(const NettraceConfig& config,
                       "--snapshot)");
   LineSink lines(STDOUT_FILENO, line_options(config));
   SnapshotSource snapshot(nullptr, config.tracer, say);
+  IdentityCache identities;
+  IdentitySource identified(snapshot, identities);
   RunLoop loop;
-  loop.add(snapshot);
+  loop.add(wants_identity(config, false) ? static_cast<Source&>(identified) : snapshot);
   loop.add(lines);
   LoopOptions lo;
   lo.stop_when_sources_finish = true;
   loop.run(g_stop, lo);
   say("nettrace: " + lines.summary());
+  say_identity_gone(identities, say);
   return kExitOk;
 }
 
@@ -172,7 +191,10 @@ int run_nettrace(const NettraceConfig& config) {
                  config.serve.addr.family == 6 ? "[" : "", config.serve.addr.addr.c_str(),
                  config.serve.addr.family == 6 ? "]" : "", unsigned(server->port()));
   SnapshotSource snapshot(tracer.get(), config.tracer, say);
-  Source& source = config.snapshot == SnapshotMode::Off ? static_cast<Source&>(*tracer) : snapshot;
+  Source& events = config.snapshot == SnapshotMode::Off ? static_cast<Source&>(*tracer) : snapshot;
+  IdentityCache identities;
+  IdentitySource identified(events, identities);
+  Source& source = wants_identity(config, server != nullptr) ? identified : events;
 
   // Sinks: lines on stdout, unless serving (a service's stdout is its
   // journal; --serve-lines asks for them), and the served map.
@@ -208,6 +230,7 @@ int run_nettrace(const NettraceConfig& config) {
   const std::string said = write_lines ? lines.summary() : server->summary();
   std::fprintf(stderr, "nettrace: %s, %llu lost (%s backend)\n", said.c_str(),
                static_cast<unsigned long long>(tracer->lost()), tracer->backend_name().c_str());
+  say_identity_gone(identities, say);
   if (tracer->evicted())
     std::fprintf(stderr,
                  "nettrace: %llu connection owners were not kept: the owner map was full (raise "

@@ -43,6 +43,7 @@ SnapshotSource::Key SnapshotSource::key_of(const Record& r) {
 void SnapshotSource::take(const RecordCallback& cb) {
   taken_ = true;
   Record marker;
+  uint64_t shared = 0, other_holders = 0; // sockets several processes hold, and those others
   const SnapshotSummary summary = for_each_existing(
       options_,
       [&](const ExistingConnection& c) {
@@ -52,6 +53,8 @@ void SnapshotSource::take(const RecordCallback& cb) {
         if (live_)
           reported_.insert(key_of(r));
         ++reported_count_;
+        shared += c.other_holders > 0;
+        other_holders += c.other_holders;
         cb(r);
       },
       SnapshotMethod::Auto,
@@ -80,6 +83,13 @@ void SnapshotSource::take(const RecordCallback& cb) {
          (s.method == SnapshotMethod::Iterator ? "BPF iterator" : "/proc and sock_diag") + ", " +
          std::to_string(s.netns) + " network namespaces, " + std::to_string(s.processes) +
          " processes)");
+    // One owner each (the lowest pid that passes the filters, snapshot.h);
+    // the other holders are counted here.
+    if (shared)
+      say_("nettrace: snapshot: " + std::to_string(shared) +
+           " connections are also held by other processes (fork, SCM_RIGHTS; " +
+           std::to_string(other_holders) +
+           " holders more): each is reported once, owned by its holder with the lowest pid");
   }
 }
 

@@ -20,4 +20,7 @@ check() {
 }
 for t in *.trace; do check "${t%.trace}" "$t"; done
 check fleet fleet/*.trace
+# Identity (issue 13): a reused pid is two nodes, and the groupings the
+# identity fields give.
+for g in pid exe container pod unit cgroup; do check "identity-by-$g" identity.trace --group-by "$g"; done
 exit $status

@@ -353,6 +353,36 @@ TEST(Lives, AConnectionClosedByAnotherProcessIsDrawnToIt) {
     EXPECT_EQ(e.closed, 1u);
 }
 
+// Issue 13: with start_ns a process is (pid, start), so the pid of a closer,
+// whose start the close record does not carry, is the newest process of that
+// pid already drawn, not a node of its own.
+TEST(Lives, ACloserOfAKnownPidIsThatProcessWhenTheTraceHasStartTimes) {
+  auto end = [](const char* type, int lport, int rport, int pid, const char* comm, int start,
+                const char* extra) {
+    return std::string(R"({"type":")") + type + R"(","direction":")" +
+           (lport == 22 ? "in" : "out") + R"(","local_ip":"10.0.0.)" + (lport == 22 ? "1" : "2") +
+           R"(","local_port":)" + std::to_string(lport) + R"(,"remote_ip":"10.0.0.)" +
+           (lport == 22 ? "2" : "1") + R"(","remote_port":)" + std::to_string(rport) +
+           R"(,"pid":)" + std::to_string(pid) + R"(,"comm":")" + comm + R"(","start_ns":)" +
+           std::to_string(start) + "0000000" + extra + "}";
+  };
+  const char* life = R"(,"duration_ns":5,"bytes_sent":1,"bytes_received":2,"retransmits":0,)"
+                     R"("srtt_us":1,"closed_by":"local","last_pid":21,"last_comm":"sshd-worker")";
+  const char* client_life = R"(,"duration_ns":5,"bytes_sent":2,"bytes_received":1,"retransmits":0,)"
+                            R"("srtt_us":1,"closed_by":"peer","last_pid":10,"last_comm":"ssh")";
+  Graph g = build({end("connect", 40000, 22, 10, "ssh", 100, ""),
+                   end("accept", 22, 40000, 20, "sshd", 200, ""),
+                   // The worker, seen before with its start: it connects out.
+                   end("connect", 40001, 53, 21, "sshd-worker", 300, ""),
+                   end("close", 22, 40000, 20, "sshd", 200, life),
+                   end("close", 40000, 22, 10, "ssh", 100, client_life)});
+  size_t workers = 0;
+  for (const Node& n : g.nodes)
+    workers += !n.external && n.pid == 21;
+  EXPECT_EQ(workers, 1u);
+  EXPECT_EQ(g.stats.moved_to_closer, 1u);
+}
+
 TEST(Lives, ByteAndDurationWords) {
   EXPECT_EQ(byte_words(0), "0 B");
   EXPECT_EQ(byte_words(999), "999 B");

@@ -74,8 +74,12 @@ done
 # different escapings; netgraph must read both back to the same graph, with one
 # node per process (a client and a server per name).
 "$BIN/netgraph" --host h -T json -o "$T/arrow.json" <"$T/arrow.trace" || fail "netgraph -T json failed on the arrow trace"
-# (Without JSON's close records, which the arrow trace has no counterpart of.)
-grep -v '"type":"close"' "$T/json.trace" | "$BIN/netgraph" --host h -T json -o "$T/json.json" ||
+# (Without JSON's close records, which the arrow trace has no counterpart of,
+# nor its identity fields (issue 13): they name the unit the test runs in, which
+# the label would show, and arrow lines have none.)
+grep -v '"type":"close"' "$T/json.trace" |
+  sed -E 's/,"(ppid|start_ns)":[0-9]+//g; s/,"(exe|cmdline|cgroup|container|pod|pod_qos|unit)":"([^"\\]|\\.)*"//g' |
+  "$BIN/netgraph" --host h -T json -o "$T/json.json" ||
   fail "netgraph -T json failed on the JSON trace"
 cmp -s "$T/arrow.json" "$T/json.json" || { diff "$T/arrow.json" "$T/json.json" >&2; fail "names read back differently from arrow and JSON"; }
 nodes=$(grep -c '"external": false' "$T/arrow.json" || true)

@@ -112,6 +112,10 @@ pass "json: a snapshot record, then four 'existing' records with their direction
 "$BIN/nettrace" --snapshot --comm "$hold" >"$T/only.out" 2>"$T/only.err" || fail "--snapshot exited $?: $(cat "$T/only.err")"
 diff <(tail -n +2 "$T/only.out" | sort) "$T/hold.want" >/dev/null && [[ $(head -1 "$T/only.out") == "# snapshot 4 connections" ]] ||
   fail "--snapshot: $(cat "$T/only.out")"
+# The forked child holds all four ends too: counted, not reported (-v says so).
+"$BIN/nettrace" --snapshot -v --comm "$hold" >/dev/null 2>"$T/only.err" || fail "--snapshot -v exited $?"
+grep -qxF "nettrace: snapshot: 4 connections are also held by other processes (fork, SCM_RIGHTS; 4 holders more): each is reported once, owned by its holder with the lowest pid" "$T/only.err" ||
+  fail "--snapshot -v does not count the forked child's holds: $(cat "$T/only.err")"
 : >"$T/nettrace.err"
 start_nettrace "$T/none.out" --comm "$hold" --no-snapshot
 stop_nettrace

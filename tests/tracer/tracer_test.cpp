@@ -90,6 +90,22 @@ TEST(Decode, FullSixteenByteCommAndFailedErrno) {
   EXPECT_EQ(r.comm, "0123456789abcdef");
 }
 
+// Issue 13: the kernel's parent and start time reach the record; the fields
+// user space fills from /proc start empty, whatever the reused record held.
+TEST(Decode, ParentAndStartTimeAndNoStaleIdentity) {
+  nt_event e = raw_v4();
+  e.ppid = 4321;
+  e.start_ns = 123456789012345ull;
+  Record r;
+  r.exe = "/stale";
+  r.container = "stale";
+  ASSERT_TRUE(decode_event(&e, sizeof e, ClockOffset{}, r));
+  EXPECT_EQ(r.ppid, 4321u);
+  EXPECT_EQ(r.start_ns, 123456789012345ull);
+  EXPECT_EQ(r.exe, "");
+  EXPECT_EQ(r.container, "");
+}
+
 TEST(Decode, RejectsShortUnknownAndGarbageRecords) {
   nt_event e = raw_v4();
   Record r;
