@@ -133,9 +133,10 @@ struct PairKey {
 
 // One connection end waiting for its peer.
 struct End {
-  uint64_t seq;   // arrival number: eviction and the leftovers' order follow it
-  size_t node;    // the process that wrote it
-  bool ambiguous; // another process had this key waiting too (see add_end)
+  uint64_t seq;     // arrival number: eviction and the leftovers' order follow it
+  size_t node;      // the process that wrote it
+  bool ambiguous;   // another process had this key waiting too (see add_end)
+  uint32_t via = 0; // NAT: the service address it went through (via_id), 0 none
 };
 
 // The ends waiting on one key, all of one direction (an end of the other
@@ -156,12 +157,13 @@ absl::string_view absl_view(std::string_view s) {
 struct EdgeKey {
   size_t from, to;
   uint16_t port, client_port;
-  bool ambiguous; // (matched needs no place: an unmatched edge has an external end)
+  bool ambiguous;   // (matched needs no place: an unmatched edge has an external end)
+  uint32_t via = 0; // NAT: the service address (via_id)
   bool operator==(const EdgeKey&) const = default;
   template <typename H> friend H AbslHashValue(H h, const EdgeKey& k) {
     return H::combine(std::move(h), uint64_t(k.from) << 32 ^ k.to,
                       uint64_t(k.port) | uint64_t(k.client_port) << 16 |
-                          uint64_t(k.ambiguous) << 32);
+                          uint64_t(k.ambiguous) << 32 | uint64_t(k.via) << 33);
   }
 };
 
@@ -315,6 +317,13 @@ struct GraphBuilder::Index {
   absl::flat_hash_map<PairKey, LifeEnd> lives;
   std::string comm; // reused: add_arrow's process name when it holds an escape
   std::string text; // reused: external node names
+  // NAT (issue 16): service addresses by id (0: none), and the connection end
+  // added last, which a "# nat" marker line that follows it applies to.
+  absl::flat_hash_map<std::string, uint32_t> via_ids;
+  std::vector<std::string> via_texts{std::string()};
+  PairKey last_key;
+  uint64_t last_seq = UINT64_MAX;
+  uint32_t nat_host = 0;
 };
 
 GraphBuilder::GraphBuilder(GraphOptions options)
@@ -344,6 +353,7 @@ size_t GraphBuilder::process_node(uint32_t host, uint32_t pid, std::string_view 
   std::string_view bytes;
   switch (options_.group_by) {
   case GroupBy::Pid:
+  case GroupBy::Service: // processes, as with pid
     num = pid;
     bytes = comm;
     break;
@@ -375,6 +385,7 @@ size_t GraphBuilder::process_node(uint32_t host, uint32_t pid, std::string_view 
     append_escaped_comm(n.name, comm);
     switch (options_.group_by) {
     case GroupBy::Pid:
+    case GroupBy::Service: // processes, as with pid
       n.key += std::to_string(pid);
       n.key.push_back('\0');
       n.key += n.name;
@@ -418,25 +429,32 @@ size_t GraphBuilder::external_node(std::string_view key) {
 }
 
 void GraphBuilder::add_edge(size_t from, size_t to, uint16_t port, uint16_t client_port,
-                            bool matched, bool ambiguous) {
+                            bool matched, bool ambiguous, uint32_t via) {
   if (!options_.per_connection)
     client_port = 0;
   Index& x = *index_;
   Index::Out& out = x.out[from];
   std::vector<Edge>& edges = graph_.edges;
+  auto made = [&](uint64_t count) {
+    edges.push_back(Edge{from, to, port, client_port, count, matched, ambiguous});
+    if (via) {
+      edges.back().via = x.via_texts[via];
+      edges.back().via_id = via;
+    }
+  };
   if (out.n <= Index::Out::kShort) {
     for (uint32_t i = 0; i < out.n; ++i) {
       Edge& e = edges[out.e[i]];
       // What EdgeKey holds besides `from` (matched needs no place: an
       // unmatched edge has an external end).
       if (e.to == to && e.port == port && e.client_port == client_port &&
-          e.ambiguous == ambiguous) {
+          e.ambiguous == ambiguous && e.via_id == via) {
         ++e.count;
         return;
       }
     }
     const uint32_t added = uint32_t(edges.size());
-    edges.push_back(Edge{from, to, port, client_port, 1, matched, ambiguous});
+    made(1);
     if (out.n < Index::Out::kShort) {
       out.e[out.n++] = added;
       return;
@@ -445,31 +463,74 @@ void GraphBuilder::add_edge(size_t from, size_t to, uint16_t port, uint16_t clie
     // found in the map.
     for (uint32_t i = 0; i < out.n; ++i) {
       const Edge& e = edges[out.e[i]];
-      x.edges.emplace(EdgeKey{e.from, e.to, e.port, e.client_port, e.ambiguous}, out.e[i]);
+      x.edges.emplace(EdgeKey{e.from, e.to, e.port, e.client_port, e.ambiguous, e.via_id},
+                      out.e[i]);
     }
-    x.edges.emplace(EdgeKey{from, to, port, client_port, ambiguous}, added);
+    x.edges.emplace(EdgeKey{from, to, port, client_port, ambiguous, via}, added);
     out.n = Index::Out::kShort + 1;
     return;
   }
   auto [it, inserted] =
-      x.edges.try_emplace(EdgeKey{from, to, port, client_port, ambiguous}, edges.size());
+      x.edges.try_emplace(EdgeKey{from, to, port, client_port, ambiguous, via}, edges.size());
   if (inserted)
-    edges.push_back(Edge{from, to, port, client_port, 0, matched, ambiguous});
+    made(0);
   ++edges[it->second].count;
 }
 
-void GraphBuilder::flush(bool connect, const Endpoint& client, const Endpoint& server,
-                         size_t node) {
+uint32_t GraphBuilder::via_id(const Endpoint& service) {
+  Index& x = *index_;
+  std::string& text = x.text;
+  text.clear();
+  append_endpoint(text, service);
+  auto [it, inserted] = x.via_ids.try_emplace(text, uint32_t(x.via_texts.size()));
+  if (inserted)
+    x.via_texts.push_back(text);
+  return it->second;
+}
+
+// A "# nat" marker: the translation of the connection end added just before
+// it (an arrow line). A connect still waiting moves to the key its server
+// sees (and may pair there); an accept keeps its key and learns the service
+// address it was reached through. A marker after anything else, or after an
+// end that already paired, changes nothing.
+void GraphBuilder::add_nat(const Record& r) {
+  Index& x = *index_;
+  if (x.last_seq == UINT64_MAX)
+    return;
+  const PairKey key = x.last_key;
+  const uint64_t seq = x.last_seq;
+  x.last_seq = UINT64_MAX;
+  auto it = x.pending.find(key);
+  if (it == x.pending.end() || it->second.more != 0 || it->second.first.seq != seq)
+    return;
+  Waiting& w = it->second;
+  const bool connect = w.connect;
+  const Endpoint client = key.client(), server = key.server();
+  if (!connect) {
+    if (r.nat_local.ip.family)
+      w.first.via = via_id(r.nat_local);
+    return;
+  }
+  const End end = w.first;
+  x.pending.erase(it);
+  --x.waiting[1];
+  add_end(true, r.nat_local.ip.family ? r.nat_local : client,
+          r.nat_remote.ip.family ? r.nat_remote : server, key.netns, x.nat_host, end.node,
+          r.nat_remote.ip.family ? via_id(server) : 0);
+}
+
+void GraphBuilder::flush(bool connect, const Endpoint& client, const Endpoint& server, size_t node,
+                         uint32_t via) {
   std::string& text = index_->text;
   text.clear();
   if (connect) {
     ++graph_.stats.unmatched_connects;
     append_endpoint(text, server);
-    add_edge(node, external_node(text), server.port, client.port, false, false);
+    add_edge(node, external_node(text), server.port, client.port, false, false, via);
   } else {
     ++graph_.stats.unmatched_accepts;
     append_ip(text, client.ip);
-    add_edge(external_node(text), node, server.port, client.port, false, false);
+    add_edge(external_node(text), node, server.port, client.port, false, false, via);
   }
 }
 
@@ -490,7 +551,30 @@ void GraphBuilder::add(const Record& r, uint32_t input_host) {
     return;
   }
   if (k.pairs) {
-    add_event(record_side(k, r) == Side::Out, r.local, r.remote, r.netns, host, r.pid, r.comm);
+    const bool connect = record_side(k, r) == Side::Out;
+    if (!r.has_nat()) {
+      add_event(connect, r.local, r.remote, r.netns, host, r.pid, r.comm);
+      return;
+    }
+    // NAT (issue 16): a connect pairs on the tuple its server sees (the
+    // accept's own); an accept keeps its tuple and names the service address
+    // its client asked for. Either edge says which service it went through.
+    ++(connect ? graph_.stats.connects : graph_.stats.accepts);
+    ++graph_.stats.events;
+    if (options_.no_loopback && is_loopback(r.remote.ip))
+      return;
+    const size_t node = process_node(host, r.pid, r.comm, r.local.ip);
+    if (connect)
+      add_end(true, r.nat_local.ip.family ? r.nat_local : r.local,
+              r.nat_remote.ip.family ? r.nat_remote : r.remote, r.netns, host, node,
+              r.nat_remote.ip.family ? via_id(r.remote) : 0);
+    else
+      add_end(false, r.local, r.remote, r.netns, host, node,
+              r.nat_local.ip.family ? via_id(r.nat_local) : 0);
+    return;
+  }
+  if (r.type == RecordType::Nat) {
+    add_nat(r);
     return;
   }
   // Not a connection end: what the graph's notes count.
@@ -559,7 +643,7 @@ void GraphBuilder::add_event(bool connect, const Endpoint& local, const Endpoint
 }
 
 void GraphBuilder::add_end(bool connect, const Endpoint& local, const Endpoint& remote,
-                           uint32_t netns, uint32_t host, size_t node) {
+                           uint32_t netns, uint32_t host, size_t node, uint32_t via) {
   const Endpoint& client_end = connect ? local : remote;
   const Endpoint& server_end = connect ? remote : local;
   PairKey key;
@@ -571,10 +655,14 @@ void GraphBuilder::add_end(bool connect, const Endpoint& local, const Endpoint& 
   }
   Index& x = *index_;
   const uint64_t seq = seq_++;
+  // The end a "# nat" line right after this one would apply to (add_nat).
+  x.last_key = key;
+  x.last_seq = seq;
+  x.nat_host = host;
   auto [it, inserted] = x.pending.try_emplace(key);
   Waiting& w = it->second;
   if (inserted) {
-    w.first = {seq, node, false};
+    w.first = {seq, node, false, via};
     w.connect = connect;
   } else if (w.connect != connect) {
     // The peer: the oldest end waiting on this key (first in, first out, so
@@ -593,15 +681,17 @@ void GraphBuilder::add_end(bool connect, const Endpoint& local, const Endpoint& 
     }
     ++graph_.stats.matched;
     graph_.stats.ambiguous += peer.ambiguous;
+    x.last_seq = UINT64_MAX; // paired: a "# nat" line after it changes nothing
     add_edge(connect ? node : peer.node, connect ? peer.node : node, server_end.port,
-             client_end.port, true, peer.ambiguous);
+             client_end.port, true, peer.ambiguous, via ? via : peer.via);
     return;
   } else if (w.more == 0 && w.first.node == node) {
     // The same 4-tuple again from the same process before its peer showed
     // up: the earlier one can no longer pair (the port was reused), so it
     // goes out as unmatched and the new one waits in its place.
-    flush(connect, client_end, server_end, node);
+    flush(connect, client_end, server_end, node, w.first.via);
     w.first.seq = seq;
+    w.first.via = via;
     return;
   } else {
     // The same 4-tuple waiting in another process: two connections the
@@ -613,7 +703,7 @@ void GraphBuilder::add_end(bool connect, const Endpoint& local, const Endpoint& 
     w.first.ambiguous = true;
     for (End& e : q)
       e.ambiguous = true;
-    q.push_back({seq, node, true});
+    q.push_back({seq, node, true, via});
     ++w.more;
   }
   if (++x.waiting[connect] > options_.max_pending)
@@ -663,7 +753,7 @@ void GraphBuilder::evict_oldest(bool connects) {
   std::sort(old.begin(), old.end(),
             [](const Old& a, const Old& b) { return a.end.seq < b.end.seq; });
   for (const Old& o : old) {
-    flush(connects, o.key.client(), o.key.server(), o.end.node);
+    flush(connects, o.key.client(), o.key.server(), o.end.node, o.end.via);
     ++graph_.stats.evicted;
   }
 }
@@ -762,18 +852,19 @@ Graph GraphBuilder::finish() {
     size_t node;
     bool connect;
     const PairKey* key;
+    uint32_t via;
   };
   std::vector<Left> left;
   left.reserve(x.waiting[0] + x.waiting[1]);
   for (const auto& [key, w] : x.pending) {
-    left.push_back({w.first.seq, w.first.node, w.connect, &key});
+    left.push_back({w.first.seq, w.first.node, w.connect, &key, w.first.via});
     if (w.more > 0)
       for (const End& e : x.more.find(key)->second)
-        left.push_back({e.seq, e.node, w.connect, &key});
+        left.push_back({e.seq, e.node, w.connect, &key, e.via});
   }
   std::sort(left.begin(), left.end(), [](const Left& a, const Left& b) { return a.seq < b.seq; });
   for (const Left& l : left)
-    flush(l.connect, l.key->client(), l.key->server(), l.node);
+    flush(l.connect, l.key->client(), l.key->server(), l.node, l.via);
   x.pending.clear();
   x.more.clear();
   x.waiting[0] = x.waiting[1] = 0;
@@ -818,6 +909,7 @@ Graph GraphBuilder::finish() {
     n.label.clear();
     switch (options_.group_by) {
     case GroupBy::Pid:
+    case GroupBy::Service: // processes, as with pid
       append_dot_text(n.label, n.name);
       n.label += "\\npid " + std::to_string(n.pid);
       break;

@@ -18,7 +18,10 @@ class RE2;
 
 namespace nt {
 
-enum class GroupBy : uint8_t { Pid, Comm, Host, Address };
+// Service (issue 16): processes as with Pid, and each service address a
+// translated connection went through (NAT) as a node of its own between the
+// clients and the servers.
+enum class GroupBy : uint8_t { Pid, Comm, Host, Address, Service };
 
 struct GraphOptions {
   GroupBy group_by = GroupBy::Pid;
@@ -40,6 +43,9 @@ struct Node {
   std::string name;  // process name (escaped), or the address for external nodes
   uint32_t pid = 0;  // the process, with GroupBy::Pid (labels show it)
   bool external = false;
+  // --group-by service (issue 16): a service address (`name`) the translated
+  // connections went through; not a process, not outside.
+  bool service = false;
   // Structured facts behind the label, for JSON and for present(): a process
   // node's local addresses (at most 4, first seen first; what the label
   // lists), or an outside node's address (filled in by present()).
@@ -65,6 +71,11 @@ struct Edge {
   uint64_t closed = 0, still_open = 0;               // connections closed / open at the trace's end
   uint64_t bytes_to_server = 0, bytes_to_client = 0; // payload bytes each way
   std::vector<uint64_t> durations_ns;                // one per connection whose life was seen
+  // NAT (issue 16): the address the clients asked for ("10.43.0.10:53"), when
+  // the connections were translated on the way (a Kubernetes service, a
+  // published port); empty otherwise. Edges through different ones differ.
+  std::string via;
+  uint32_t via_id = 0; // the builder's number for `via` (0: none)
   bool has_life() const { return closed || still_open; }
   void add_life(const Edge& o) {
     closed += o.closed;
@@ -138,12 +149,17 @@ private:
                  uint32_t host, uint32_t pid, std::string_view comm);
   // Pairs one connection end of process `node` (or keeps it waiting).
   void add_end(bool connect, const Endpoint& local, const Endpoint& remote, uint32_t netns,
-               uint32_t host, size_t node);
+               uint32_t host, size_t node, uint32_t via = 0);
   size_t external_node(std::string_view key);
   void add_edge(size_t from, size_t to, uint16_t port, uint16_t client_port, bool matched,
-                bool ambiguous);
+                bool ambiguous, uint32_t via = 0);
+  // NAT (issue 16): the id of a service address (0: none), and a "# nat"
+  // marker applied to the connection end added just before it.
+  uint32_t via_id(const Endpoint& service);
+  void add_nat(const Record& r);
   // An end that never paired: an edge to or from the outside.
-  void flush(bool connect, const Endpoint& client, const Endpoint& server, size_t node);
+  void flush(bool connect, const Endpoint& client, const Endpoint& server, size_t node,
+             uint32_t via = 0);
   void evict_oldest(bool connects);
   // A close or open record: paired with the other end's like connection
   // ends, then counted on the edge of that connection.

@@ -48,9 +48,11 @@ std::optional<int> parse_netgraph_cli(int argc, const char* const* argv, Netgrap
                  "Write to FILE (written whole, then renamed into place); none or '-': stdout");
   auto* group_by =
       app.add_option("--group-by", group,
-                     "Nodes are: pid (one per process), comm, host or address. Default: one per "
+                     "Nodes are: pid (one per process), comm, host, address, or service (one per "
+                     "process, and the service addresses NAT sent connections through, from "
+                     "nettrace --nat, drawn between clients and servers). Default: one per "
                      "process, with client-only processes of one name on one host drawn as one")
-          ->check(CLI::IsMember({"pid", "comm", "host", "address"}));
+          ->check(CLI::IsMember({"pid", "comm", "host", "address", "service"}));
   app.add_flag("--per-connection", c.graph.per_connection, "One edge per connection (4-tuple)");
   app.add_option("--weight", c.weight,
                  "Pen width of the edges by count (connections) or bytes (payload, from "
@@ -109,6 +111,7 @@ std::optional<int> parse_netgraph_cli(int argc, const char* const* argv, Netgrap
   c.graph.group_by = group == "comm"      ? GroupBy::Comm
                      : group == "host"    ? GroupBy::Host
                      : group == "address" ? GroupBy::Address
+                     : group == "service" ? GroupBy::Service
                                           : GroupBy::Pid;
   c.present.collapse_clients = group_by->count() == 0;
   c.present.min_count = c.graph.min_count; // present() applies it, after collapsing

@@ -201,6 +201,8 @@ void append_json(std::string& out, const Record& r) {
     append_uint(out, r.netns);
     out.append(",\"cgroup_id\":");
     append_uint(out, r.cgroup_id);
+    if (r.has_nat())
+      append_nat_json(out, r); // nettrace --nat (issue 16)
   }
   if (k.append_json)
     k.append_json(out, r);

@@ -479,6 +479,9 @@ ParseResult parse_json(simdjson::dom::parser& parser, std::string& padded, std::
     if (!get_str(o, "comm", comm))
       return error("JSON line has no string 'comm'");
     take_comm(comm, out.comm);
+    ObjectFields nat(o); // nettrace --nat (issue 16)
+    if (std::string_view why = read_nat_json(nat, out); !why.empty())
+      return error(why);
   }
   if (k->read_json) {
     ObjectFields fields(o);

@@ -20,6 +20,9 @@ enum class RecordType : uint8_t {
   Evicted,  // owners pushed out of the kernel's full owner map
   Existing, // a connection already established when tracing started (snapshot)
   Snapshot, // marker: this many existing connections follow
+  // NAT (issue 16): "# nat ..." after a connection line, its translation
+  // (arrow only; JSON carries the nat_* fields on the connection itself).
+  Nat,
 };
 
 // Which end of a connection a record is, seen from the traced host.
@@ -102,6 +105,15 @@ struct Record {
   uint32_t last_pid = 0; // the process that closed it; 0 = not in process context
   std::string last_comm; // raw bytes, like comm
   uint64_t evicted = 0;  // Evicted: number of owners evicted
+  // --- NAT (issue 16): the connection as the other end sees it, from the
+  // conntrack entry (nettrace --nat). Family 0 = not translated (or not
+  // known). On connect, accept and existing records, and on a Nat marker.
+  // nat_remote: the peer's own address: a connect's destination after DNAT
+  // (the serving socket), an accept's client before SNAT (masquerade).
+  // nat_local: this end as the peer sees it: a connect's source after SNAT,
+  // an accept's address the client asked for (before DNAT: the service).
+  Endpoint nat_remote, nat_local;
+  bool has_nat() const { return nat_remote.ip.family != 0 || nat_local.ip.family != 0; }
 };
 
 } // namespace nt

@@ -16,6 +16,7 @@
 #include "tracer/backend.h"
 #include "tracer/cli.h"
 #include "tracer/line_sink.h"
+#include "tracer/nat_source.h"
 #include "tracer/snapshot_source.h"
 #include "tracer/tracer.h"
 #include "util/unique_fd.h"
@@ -121,13 +122,18 @@ int run_snapshot_only(const NettraceConfig& config,
                       "--snapshot)");
   LineSink lines(STDOUT_FILENO, line_options(config));
   SnapshotSource snapshot(nullptr, config.tracer, say);
+  std::unique_ptr<NatSource> nat; // --nat (issue 16)
+  if (config.nat)
+    nat = std::make_unique<NatSource>(snapshot, say);
   RunLoop loop;
-  loop.add(snapshot);
+  loop.add(nat ? static_cast<Source&>(*nat) : snapshot);
   loop.add(lines);
   LoopOptions lo;
   lo.stop_when_sources_finish = true;
   loop.run(g_stop, lo);
   say("nettrace: " + lines.summary());
+  if (nat && !nat->summary().empty())
+    say(nat->summary());
   return kExitOk;
 }
 
@@ -164,7 +170,14 @@ int run_nettrace(const NettraceConfig& config) {
                  config.serve.addr.family == 6 ? "[" : "", config.serve.addr.addr.c_str(),
                  config.serve.addr.family == 6 ? "]" : "", unsigned(server->port()));
   SnapshotSource snapshot(tracer.get(), config.tracer, say);
-  Source& source = config.snapshot == SnapshotMode::Off ? static_cast<Source&>(*tracer) : snapshot;
+  Source& unnatted =
+      config.snapshot == SnapshotMode::Off ? static_cast<Source&>(*tracer) : snapshot;
+  // --nat (issue 16): conntrack's view of each connection end, after the
+  // snapshot's duplicates are gone. Opened before --user drops privileges.
+  std::unique_ptr<NatSource> nat;
+  if (config.nat)
+    nat = std::make_unique<NatSource>(unnatted, say);
+  Source& source = nat ? static_cast<Source&>(*nat) : unnatted;
 
   // Sinks: lines on stdout, unless serving (a service's stdout is its
   // journal; --serve-lines asks for them), and the served map.
@@ -200,6 +213,8 @@ int run_nettrace(const NettraceConfig& config) {
   const std::string said = write_lines ? lines.summary() : server->summary();
   std::fprintf(stderr, "nettrace: %s, %llu lost (%s backend)\n", said.c_str(),
                static_cast<unsigned long long>(tracer->lost()), tracer->backend_name().c_str());
+  if (nat && !nat->summary().empty())
+    std::fprintf(stderr, "%s\n", nat->summary().c_str());
   if (tracer->evicted())
     std::fprintf(stderr,
                  "nettrace: %llu connection owners were not kept: the owner map was full (raise "
