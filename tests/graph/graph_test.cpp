@@ -258,6 +258,90 @@ std::string dot_text(const Graph& g) {
   return dot;
 }
 
+// NAT (issue 16): "client -> server :port xN via SERVICE" for every edge.
+std::multiset<std::string> nat_edges(const Graph& g) {
+  std::multiset<std::string> out;
+  for (const Edge& e : g.edges)
+    out.insert(g.nodes[e.from].name + " -> " + g.nodes[e.to].name + " :" + std::to_string(e.port) +
+               " x" + std::to_string(e.count) + (e.matched ? "" : " unmatched") +
+               (e.via.empty() ? "" : " via " + e.via));
+  return out;
+}
+
+// A Kubernetes node: pods reach CoreDNS through its ClusterIP; the node's
+// conntrack says where each went (nettrace --nat).
+const std::vector<std::string> kNatArrow = {
+    "10.43.0.10:53<-10.42.0.5:50392|PID=2101 CMD=app",
+    "# nat remote=10.42.0.3:53",
+    "10.42.0.5:50392->10.42.0.3:53|PID=1800 CMD=coredns",
+    "# nat local=10.43.0.10:53",
+    // The accept first, the connect after it.
+    "10.42.0.5:50394->10.42.0.3:53|PID=1800 CMD=coredns",
+    "10.43.0.10:53<-10.42.0.5:50394|PID=2101 CMD=app",
+    "# nat remote=10.42.0.3:53",
+    // Masqueraded: the server sees the node's address and another port.
+    "10.43.0.1:443<-10.42.0.5:41000|PID=2101 CMD=app",
+    "# nat remote=10.0.0.2:6443 local=10.0.0.9:61000",
+    "10.0.0.9:61000->10.0.0.2:6443|PID=900 CMD=apiserver",
+};
+
+TEST(Nat, MarkersPairTheClientWithTheServerThroughTheService) {
+  Graph g = build(kNatArrow);
+  EXPECT_EQ(nat_edges(g),
+            (std::multiset<std::string>{"app -> coredns :53 x2 via 10.43.0.10:53",
+                                        "app -> apiserver :6443 x1 via 10.43.0.1:443"}));
+  EXPECT_EQ(g.stats.matched, 3u);
+  EXPECT_EQ(g.stats.unmatched_connects + g.stats.unmatched_accepts, 0u);
+  EXPECT_EQ(g.nodes.size(), 3u); // no node for a service address
+  // Without the markers (nettrace without --nat) nothing pairs: the old picture.
+  std::vector<std::string> plain;
+  for (const std::string& l : kNatArrow)
+    if (l.rfind("# nat ", 0) != 0)
+      plain.push_back(l);
+  Graph old = build(plain);
+  EXPECT_EQ(old.stats.matched, 0u);
+}
+
+TEST(Nat, JsonFieldsPairTheSameAndOneFilePerHostToo) {
+  // The same connections as JSON, the client and the servers on three hosts.
+  const std::string head = R"({"type":"connect","direction":"out","family":4,)";
+  const std::vector<std::pair<std::string, std::string>> lines = {
+      {"node-a",
+       head +
+           R"("local_ip":"10.42.0.5","local_port":50392,"remote_ip":"10.43.0.10","remote_port":53,"pid":2101,"comm":"app","nat_remote_ip":"10.42.0.3","nat_remote_port":53})"},
+      {"node-a",
+       head +
+           R"("local_ip":"10.42.0.5","local_port":41000,"remote_ip":"10.43.0.1","remote_port":443,"pid":2101,"comm":"app","nat_remote_ip":"10.0.0.2","nat_remote_port":6443,"nat_local_ip":"10.0.0.9","nat_local_port":61000})"},
+      {"node-b",
+       R"({"type":"accept","direction":"in","family":4,"local_ip":"10.42.0.3","local_port":53,"remote_ip":"10.42.0.5","remote_port":50392,"pid":1800,"comm":"coredns"})"},
+      {"server",
+       R"({"type":"accept","direction":"in","family":4,"local_ip":"10.0.0.2","local_port":6443,"remote_ip":"10.0.0.9","remote_port":61000,"pid":900,"comm":"apiserver"})"},
+  };
+  Graph g = build_hosts(lines);
+  EXPECT_EQ(nat_edges(g),
+            (std::multiset<std::string>{"app -> coredns :53 x1 via 10.43.0.10:53",
+                                        "app -> apiserver :6443 x1 via 10.43.0.1:443"}));
+  EXPECT_EQ(g.hosts.size(), 3u);
+}
+
+TEST(Nat, WhatCannotPairSaysWhereItWentAndStrayMarkersChangeNothing) {
+  Graph g = build({
+      "# nat remote=10.9.9.9:1", // before any line: nothing to apply to
+      // A backend on a host that was not traced: drawn to its real address.
+      "10.43.0.20:80<-10.42.0.5:41010|PID=2101 CMD=app",
+      "# nat remote=10.42.1.7:8080",
+      // Behind a load balancer outside the traced hosts: no translation known.
+      "203.0.113.10:443<-10.42.0.5:41020|PID=2101 CMD=app",
+      // A marker after an end that already paired changes nothing.
+      "10.42.0.6:80<-10.42.0.5:41030|PID=2101 CMD=app",
+      "10.42.0.5:41030->10.42.0.6:80|PID=77 CMD=web",
+      "# nat remote=10.9.9.9:1",
+  });
+  EXPECT_EQ(nat_edges(g), (std::multiset<std::string>{
+                              "app -> 10.42.1.7:8080 :8080 x1 unmatched via 10.43.0.20:80",
+                              "app -> 203.0.113.10:443 :443 x1 unmatched", "app -> web :80 x1"}));
+}
+
 TEST(Lost, MarkersMakeTheGraphIncomplete) {
   Graph g =
       build(std::vector<std::string>{"# lost 7 events: ring buffer full (raise --ringbuf-size)",
