@@ -21,3 +21,4 @@ draw() {
 }
 for t in *.trace; do draw "${t%.trace}" "$t"; done
 draw fleet fleet/*.trace
+draw nat-service-by-service --group-by service nat-service.trace

@@ -287,6 +287,8 @@ std::vector<std::string> title_lines(const Graph& g) {
   }
   uint64_t connections = 0, outside = 0;
   for (const Edge& e : g.edges) {
+    if (g.nodes[e.from].service)
+      continue; // --group-by service: counted on the way in
     connections += e.count;
     if (!e.matched)
       outside += e.count;

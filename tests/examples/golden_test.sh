@@ -20,4 +20,5 @@ check() {
 }
 for t in *.trace; do check "${t%.trace}" "$t"; done
 check fleet fleet/*.trace
+check nat-service-by-service --group-by service nat-service.trace
 exit $status

@@ -293,6 +293,8 @@ TEST(Service, GroupByServiceDrawsServiceNodesBetweenClientsAndServers) {
     via |= e.value("via", std::string()) == "10.43.0.10:53";
   EXPECT_TRUE(via);
   const std::string svc_dot = dot_text(g);
+  // Each connection counted once, not on both sides of its service.
+  EXPECT_NE(svc_dot.find("5 processes, 4 connections<"), std::string::npos) << svc_dot;
   EXPECT_NE(svc_dot.find("shape=diamond"), std::string::npos) << svc_dot;
   bool service = false;
   const nlohmann::json gj = nlohmann::json::parse(to_json(g));
