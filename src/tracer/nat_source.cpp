@@ -38,6 +38,11 @@ constexpr int kAnswerTimeoutMs = 100;
 // Docker): a namespace whose processes have all gone is still found there.
 constexpr const char* kNamespaceDirs[] = {"/run/netns", "/run/docker/netns"};
 constexpr size_t kMaxDirEntries = 1024;
+// Lookups may take at most this share of each second of the run loop: past
+// it the ends are passed on unannotated (counted), so that a connection rate
+// too high for a netlink round trip each cannot make the ring buffer overflow.
+constexpr uint64_t kBudgetWindowNs = 1000000000ull;
+constexpr uint64_t kBudgetNs = kBudgetWindowNs / 2;
 
 bool exists(const std::string& path) {
   struct stat st;
@@ -364,6 +369,16 @@ void NatSource::annotate(Record& r) {
     return;
   const uint64_t t0 = monotonic_ns();
   ++stats_.lookups;
+  if (t0 - window_start_ns_ >= kBudgetWindowNs) {
+    window_start_ns_ = t0;
+    window_spent_ns_ = 0;
+  }
+  if (window_spent_ns_ >= kBudgetNs) {
+    ++stats_.failed;
+    ++stats_.why_failed["lookups had taken half of the last second already (more connections "
+                        "than --nat can look up)"];
+    return;
+  }
   std::string why;
   bool tracked = false, translated = false, failed = false;
   // The socket's own namespace first, then the root namespace (which routes
@@ -412,7 +427,9 @@ void NatSource::annotate(Record& r) {
     ++stats_.plain;
   else
     ++stats_.untracked;
-  stats_.elapsed_ns += monotonic_ns() - t0;
+  const uint64_t spent = monotonic_ns() - t0;
+  stats_.elapsed_ns += spent;
+  window_spent_ns_ += spent;
 }
 
 void NatSource::drain(const RecordCallback& cb) {

@@ -13,8 +13,9 @@
 // run nettrace there, as its DaemonSet does with hostNetwork). A namespace is
 // entered once, from a short-lived thread (setns affects only that thread),
 // to open a netlink socket there; the socket stays bound to it and is kept,
-// per namespace inode, for at most kMaxNamespaces namespaces. A lookup that
-// cannot be made is counted, with its reason, never guessed.
+// per namespace inode, for at most kMaxNamespaces namespaces. Lookups take at
+// most half of each second; past it ends go out unannotated. A lookup that
+// cannot be made (or is skipped) is counted, with its reason, never guessed.
 #pragma once
 
 #include <cstdint>
@@ -81,6 +82,7 @@ private:
   std::unique_ptr<ConntrackTables> tables_; // null: conntrack cannot be asked
   NatStats stats_;
   Record copy_;
+  uint64_t window_start_ns_ = 0, window_spent_ns_ = 0; // the time budget (nat_source.cpp)
 };
 
 } // namespace nt
