@@ -104,7 +104,7 @@ check "root" nettrace -u roo
 check "--timestamp" nettrace --time
 check "--format" netgraph -T png --for # after an option's value, options again
 check "pdf png" netgraph -T p
-check "address comm host pid" netgraph --group-by ""
+check "address comm host pid service" netgraph --group-by ""
 check "--group-by" netgraph --gr
 check "--version" netgraph --vers
 pass "bash completion: options from --help, --format/--backend/-T/--group-by words"
