@@ -12,7 +12,9 @@
 # nat_* in JSON), netgraph draws client -> server through the service address
 # (no service node left dangling) with the right count, the same from the
 # trace split into one file per namespace, and the arrow lines themselves are
-# what they are without --nat. A namespace pair without NAT changes nothing.
+# what they are without --nat. A connection that existed before nettrace
+# started carries its translation too. A namespace pair without NAT changes
+# nothing.
 source "$(dirname "$0")/../hardening/lib.sh"
 need_root
 for tool in nft ip jq python3; do
@@ -248,6 +250,42 @@ table ip $table {
 EOF
 run_case routed "$cns" "$sns" "10.97.$a.10" 80
 check_case routed "10.97.$a.10:80" "10.$a.3.2:8080"
+
+# Existing connections (the snapshot) are looked up too: one held open through
+# the service before nettrace starts.
+cat >"$T/hold.py" <<'PY'
+import os, socket, sys, time
+role, name, out = sys.argv[1], sys.argv[2], sys.argv[3]
+open("/proc/self/comm", "w").write(name)
+if role == "srv":
+    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("0.0.0.0", 8080)); s.listen(4)
+    print("ready", flush=True)
+    c, _ = s.accept()
+else:
+    c = socket.create_connection((sys.argv[4], int(sys.argv[5])))
+    me, peer = c.getsockname(), c.getpeername()
+    open(out, "w").write("%s:%d<-%s:%d|PID=%d CMD=%s\n" % (peer[0], peer[1], me[0], me[1], os.getpid(), name))
+    print("ready", flush=True)
+time.sleep(3600)
+PY
+setsid ip netns exec "$sns" python3 "$T/hold.py" srv "$srv" - >"$T/hold.srv" 2>&1 &
+NT_BG_PGIDS+=($!)
+wait_ready_line "$T/hold.srv" $!
+setsid ip netns exec "$cns" python3 "$T/hold.py" cli "$cli" "$T/hold.want" "10.97.$a.10" 80 >"$T/hold.cli" 2>&1 &
+NT_BG_PGIDS+=($!)
+wait_ready_line "$T/hold.cli" $!
+"$BIN/nettrace" --snapshot --nat --port 8080,80 >"$T/snap.out" 2>"$T/snap.err" ||
+  fail "snapshot: nettrace --snapshot --nat failed: $(cat "$T/snap.err")"
+want=$(cat "$T/hold.want")
+got=$(grep -F -x -A1 -- "$want" "$T/snap.out" || true)
+[[ "$got" == "$want"$'\n'"# nat remote=10.$a.3.2:8080" ]] ||
+  fail "snapshot: want the existing connect followed by its '# nat' line, got:
+$(cat "$T/snap.out")"
+pass "snapshot: an existing connection through the service carries its translation"
+for g in "${NT_BG_PGIDS[@]}"; do kill -9 -- "-$g" 2>/dev/null || true; done
+for g in "${NT_BG_PGIDS[@]}"; do wait "$g" 2>/dev/null || true; done
+NT_BG_PGIDS=()
 nft add chain ip "$table" post '{ type nat hook postrouting priority 100; }'
 nft add rule ip "$table" post oifname "ntrs$$" masquerade
 run_case masq "$cns" "$sns" "10.97.$a.10" 80
