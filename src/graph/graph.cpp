@@ -323,6 +323,12 @@ struct GraphBuilder::Index {
   std::vector<std::string> via_texts{std::string()};
   PairKey last_key;
   uint64_t last_seq = UINT64_MAX;
+  // Tuples as a client saw them -> the accept's tuple and service (accept_nat).
+  struct Alias {
+    PairKey key;
+    uint32_t via;
+  };
+  absl::flat_hash_map<PairKey, Alias> nat_alias;
   uint32_t nat_host = 0;
 };
 
@@ -507,8 +513,10 @@ void GraphBuilder::add_nat(const Record& r) {
   const bool connect = w.connect;
   const Endpoint client = key.client(), server = key.server();
   if (!connect) {
-    if (r.nat_local.ip.family)
-      w.first.via = via_id(r.nat_local);
+    const uint32_t via = r.nat_local.ip.family ? via_id(r.nat_local) : 0;
+    w.first.via = via;
+    accept_nat(client, server, key.netns, r.nat_remote.ip.family ? r.nat_remote : client,
+               r.nat_local.ip.family ? r.nat_local : server, via, x.nat_host);
     return;
   }
   const End end = w.first;
@@ -517,6 +525,42 @@ void GraphBuilder::add_nat(const Record& r) {
   add_end(true, r.nat_local.ip.family ? r.nat_local : client,
           r.nat_remote.ip.family ? r.nat_remote : server, key.netns, x.nat_host, end.node,
           r.nat_remote.ip.family ? via_id(server) : 0);
+}
+
+// An accept that knows its translation (the server's host did the NAT) while
+// the client's record may not (its host was traced without --nat, or saw no
+// NAT): a connect waiting on the tuple the client saw moves to the accept's
+// and pairs now; otherwise a connect that comes later on that tuple is sent
+// to the accept's (nat_alias, in add_end).
+void GraphBuilder::accept_nat(const Endpoint& server_client, const Endpoint& server_server,
+                              uint32_t netns, const Endpoint& client, const Endpoint& server,
+                              uint32_t via, uint32_t host) {
+  Index& x = *index_;
+  auto key_of = [&](const Endpoint& c, const Endpoint& s) {
+    PairKey k;
+    PairKey::put(c, k.client_lo, k.client_hi, k.client_port, k.client_family);
+    PairKey::put(s, k.server_lo, k.server_hi, k.server_port, k.server_family);
+    if (is_loopback(s.ip)) {
+      k.host = host;
+      k.netns = netns;
+    }
+    return k;
+  };
+  const PairKey server_key = key_of(server_client, server_server);
+  const PairKey key = key_of(client, server);
+  if (key == server_key)
+    return;
+  auto it = x.pending.find(key);
+  if (it != x.pending.end() && it->second.connect && it->second.more == 0) {
+    const End end = it->second.first;
+    x.pending.erase(it);
+    --x.waiting[1];
+    add_end(true, server_client, server_server, netns, host, end.node, via);
+    return;
+  }
+  if (x.nat_alias.size() >= options_.max_pending)
+    x.nat_alias.clear(); // bounded: the oldest aliases are the likeliest stale
+  x.nat_alias[key] = {server_key, via};
 }
 
 void GraphBuilder::flush(bool connect, const Endpoint& client, const Endpoint& server, size_t node,
@@ -568,9 +612,15 @@ void GraphBuilder::add(const Record& r, uint32_t input_host) {
       add_end(true, r.nat_local.ip.family ? r.nat_local : r.local,
               r.nat_remote.ip.family ? r.nat_remote : r.remote, r.netns, host, node,
               r.nat_remote.ip.family ? via_id(r.remote) : 0);
-    else
-      add_end(false, r.local, r.remote, r.netns, host, node,
-              r.nat_local.ip.family ? via_id(r.nat_local) : 0);
+    else {
+      const uint32_t via = r.nat_local.ip.family ? via_id(r.nat_local) : 0;
+      add_end(false, r.local, r.remote, r.netns, host, node, via);
+      if (index_->last_seq != UINT64_MAX) { // still waiting: maybe its client saw no NAT
+        index_->last_seq = UINT64_MAX;      // (a "# nat" line cannot follow JSON)
+        accept_nat(r.remote, r.local, r.netns, r.nat_remote.ip.family ? r.nat_remote : r.remote,
+                   r.nat_local.ip.family ? r.nat_local : r.local, via, host);
+      }
+    }
     return;
   }
   if (r.type == RecordType::Nat) {
@@ -654,6 +704,16 @@ void GraphBuilder::add_end(bool connect, const Endpoint& local, const Endpoint& 
     key.netns = netns;
   }
   Index& x = *index_;
+  if (connect && !x.nat_alias.empty()) [[unlikely]] {
+    // A connect on a tuple an accept's translation named: it pairs there.
+    auto a = x.nat_alias.find(key);
+    if (a != x.nat_alias.end()) {
+      const Index::Alias to = a->second;
+      x.nat_alias.erase(a);
+      add_end(true, to.key.client(), to.key.server(), to.key.netns, host, node, to.via);
+      return;
+    }
+  }
   const uint64_t seq = seq_++;
   // The end a "# nat" line right after this one would apply to (add_nat).
   x.last_key = key;

@@ -157,6 +157,10 @@ private:
   // marker applied to the connection end added just before it.
   uint32_t via_id(const Endpoint& service);
   void add_nat(const Record& r);
+  // `server_client`, `server_server`: the accept's own tuple; `client`,
+  // `server`: the same connection as its client saw it.
+  void accept_nat(const Endpoint& server_client, const Endpoint& server_server, uint32_t netns,
+                  const Endpoint& client, const Endpoint& server, uint32_t via, uint32_t host);
   // An end that never paired: an edge to or from the outside.
   void flush(bool connect, const Endpoint& client, const Endpoint& server, size_t node,
              uint32_t via = 0);

@@ -324,6 +324,25 @@ TEST(Nat, JsonFieldsPairTheSameAndOneFilePerHostToo) {
   EXPECT_EQ(g.hosts.size(), 3u);
 }
 
+// Only the server's host knew the translation (a NodePort reached through the
+// server's node from a client host that saw no NAT): the accept's translation
+// pairs them, whichever record comes first, in arrow and in JSON.
+TEST(Nat, AnAcceptsTranslationPairsAClientThatSawNone) {
+  const std::string connect = "10.0.0.9:30080<-10.1.0.5:40000|PID=10 CMD=client";
+  const std::vector<std::string> accept = {"10.0.0.9:61000->10.42.0.3:8080|PID=20 CMD=server",
+                                           "# nat remote=10.1.0.5:40000 local=10.0.0.9:30080"};
+  const std::string accept_json =
+      R"({"type":"accept","direction":"in","family":4,"local_ip":"10.42.0.3","local_port":8080,"remote_ip":"10.0.0.9","remote_port":61000,"pid":20,"comm":"server","nat_remote_ip":"10.1.0.5","nat_remote_port":40000,"nat_local_ip":"10.0.0.9","nat_local_port":30080})";
+  const std::multiset<std::string> want = {"client -> server :8080 x1 via 10.0.0.9:30080"};
+  EXPECT_EQ(nat_edges(build({connect, accept[0], accept[1]})), want);
+  EXPECT_EQ(nat_edges(build({accept[0], accept[1], connect})), want);
+  EXPECT_EQ(nat_edges(build({connect, accept_json})), want);
+  EXPECT_EQ(nat_edges(build({accept_json, connect})), want);
+  // Without the accept's translation they stay apart.
+  Graph g = build({connect, accept[0]});
+  EXPECT_EQ(g.stats.matched, 0u);
+}
+
 TEST(Nat, WhatCannotPairSaysWhereItWentAndStrayMarkersChangeNothing) {
   Graph g = build({
       "# nat remote=10.9.9.9:1", // before any line: nothing to apply to
