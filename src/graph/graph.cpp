@@ -591,6 +591,7 @@ void GraphBuilder::add(const Record& r, uint32_t input_host) {
   }
   const KindInfo& k = kind_info(r.type);
   if (k.side == Side::FromRecord) {
+    index_->last_seq = UINT64_MAX; // a "# nat" line after it is not a connection end's
     add_life(r, host);
     return;
   }
@@ -628,6 +629,7 @@ void GraphBuilder::add(const Record& r, uint32_t input_host) {
     return;
   }
   // Not a connection end: what the graph's notes count.
+  index_->last_seq = UINT64_MAX;
   graph_.stats.lost += r.lost;
   if (r.type == RecordType::Failed)
     ++graph_.stats.failed;

@@ -351,6 +351,10 @@ TEST(Nat, WhatCannotPairSaysWhereItWentAndStrayMarkersChangeNothing) {
       "# nat remote=10.42.1.7:8080",
       // Behind a load balancer outside the traced hosts: no translation known.
       "203.0.113.10:443<-10.42.0.5:41020|PID=2101 CMD=app",
+      // A marker after a line that is not a connection end applies to nothing.
+      "10.42.0.6:81<-10.42.0.5:41040|PID=2101 CMD=app",
+      "# failed ECONNREFUSED 10.42.0.6:82<-10.42.0.5:41050|PID=2101 CMD=app",
+      "# nat remote=10.9.9.9:2",
       // A marker after an end that already paired changes nothing.
       "10.42.0.6:80<-10.42.0.5:41030|PID=2101 CMD=app",
       "10.42.0.5:41030->10.42.0.6:80|PID=77 CMD=web",
@@ -358,7 +362,8 @@ TEST(Nat, WhatCannotPairSaysWhereItWentAndStrayMarkersChangeNothing) {
   });
   EXPECT_EQ(nat_edges(g), (std::multiset<std::string>{
                               "app -> 10.42.1.7:8080 :8080 x1 unmatched via 10.43.0.20:80",
-                              "app -> 203.0.113.10:443 :443 x1 unmatched", "app -> web :80 x1"}));
+                              "app -> 203.0.113.10:443 :443 x1 unmatched",
+                              "app -> 10.42.0.6:81 :81 x1 unmatched", "app -> web :80 x1"}));
 }
 
 TEST(Lost, MarkersMakeTheGraphIncomplete) {
