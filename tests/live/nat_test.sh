@@ -34,7 +34,16 @@ fi
 # table, the process names.
 cns=ntnc$$ sns=ntns$$ table=ntnat$$
 cli=ntcli$$ srv=ntsrv$$
-a=$(( $$ % 200 + 20 )) # the second byte of the test's private addresses
+# The second byte of the test's private addresses (10.a.0.0/16, and the service
+# addresses 10.96.a.10, 10.97.a.10). Cases 2 and 3 need addresses in the root
+# namespace (a masquerade's source, a host port): they go on the test's own
+# veth interfaces only, and a range this machine already uses is skipped.
+a=$(( $$ % 200 + 20 ))
+for _ in $(seq 200); do
+  [[ -z $(ip -4 addr show to "10.$a.0.0/16") && -z $(ip -4 route show root "10.$a.0.0/16") &&
+     -z $(ip -4 route show root "10.96.$a.0/24") && -z $(ip -4 route show root "10.97.$a.0/24") ]] && break
+  a=$(( (a - 20 + 1) % 200 + 20 ))
+done
 N=3                    # connections per case
 declare -a NT_IFS=()   # root-side interfaces made here
 cleanup_nat() {
