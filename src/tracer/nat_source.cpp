@@ -38,6 +38,10 @@ constexpr int kAnswerTimeoutMs = 100;
 // Docker): a namespace whose processes have all gone is still found there.
 constexpr const char* kNamespaceDirs[] = {"/run/netns", "/run/docker/netns"};
 constexpr size_t kMaxDirEntries = 1024;
+// A namespace that could not be found is not searched for again before this,
+// and at most this many are remembered.
+constexpr uint64_t kRetryNs = 1000000000ull;
+constexpr size_t kMaxMissed = 4096;
 // Lookups may take at most this share of each second of the run loop: past
 // it the ends are passed on unannotated (counted), so that a connection rate
 // too high for a netlink round trip each cannot make the ring buffer overflow.
@@ -145,9 +149,25 @@ public:
       if (it != sockets_.end())
         return it->second.get();
     }
+    // A namespace that could not be entered is not searched for again for a
+    // second: each search may open every bind mount in kNamespaceDirs.
+    const uint64_t now = monotonic_ns();
+    if (ns) {
+      auto miss = missed_.find(ns);
+      if (miss != missed_.end() && now < miss->second.until_ns) {
+        why = miss->second.why;
+        return -1;
+      }
+    }
     UniqueFd nsfd = find_namespace(ns, pid, why);
-    if (!nsfd)
+    if (!nsfd) {
+      if (ns) {
+        if (missed_.size() >= kMaxMissed)
+          missed_.clear();
+        missed_[ns] = {now + kRetryNs, why};
+      }
       return -1;
+    }
     const uint32_t found = inode_of(nsfd.get());
     if (!ns) {
       auto it = sockets_.find(found);
@@ -348,6 +368,11 @@ private:
   uint32_t seq_ = 0;
   std::unordered_map<uint32_t, UniqueFd> sockets_;
   std::deque<uint32_t> order_;
+  struct Missed {
+    uint64_t until_ns;
+    std::string why;
+  };
+  std::unordered_map<uint32_t, Missed> missed_; // namespaces not to search for again yet
 };
 
 // --- the source ---------------------------------------------------------------
