@@ -313,6 +313,7 @@ struct GraphBuilder::Index {
     size_t last_node; // the process that held the socket last (closed it), or node
     bool connect, open;
     uint64_t received, sent, duration_ns; // payload bytes this end received and sent
+    uint32_t via = 0; // NAT (issue 16): the service address it went through (via_id)
   };
   absl::flat_hash_map<PairKey, LifeEnd> lives;
   std::string comm; // reused: add_arrow's process name when it holds an escape
@@ -329,6 +330,10 @@ struct GraphBuilder::Index {
     uint32_t via;
   };
   absl::flat_hash_map<PairKey, Alias> nat_alias;
+  PairKey last_life_key; // the close or open record added last (a "# nat" after it)
+  bool last_life = false;
+  // add_life()'s pairing of a life with the other end's, once its key is known.
+  void add_life_end(GraphBuilder& b, const PairKey& key, const LifeEnd& end);
   uint32_t nat_host = 0;
 };
 
@@ -501,6 +506,27 @@ uint32_t GraphBuilder::via_id(const Endpoint& service) {
 // end that already paired, changes nothing.
 void GraphBuilder::add_nat(const Record& r) {
   Index& x = *index_;
+  if (x.last_life) {
+    // After a close or open line: its life moves to the tuple its server
+    // sees, as add_life() does for JSON, if it is still waiting for the
+    // other end's.
+    x.last_life = false;
+    auto it = x.lives.find(x.last_life_key);
+    if (it == x.lives.end() || !it->second.connect || !r.nat_remote.ip.family)
+      return;
+    Index::LifeEnd end = it->second;
+    const PairKey old = it->first;
+    x.lives.erase(it);
+    end.via = via_id(old.server());
+    Endpoint client = old.client();
+    if (r.nat_local.ip.family)
+      client = r.nat_local;
+    PairKey key;
+    PairKey::put(client, key.client_lo, key.client_hi, key.client_port, key.client_family);
+    PairKey::put(r.nat_remote, key.server_lo, key.server_hi, key.server_port, key.server_family);
+    x.add_life_end(*this, key, end);
+    return;
+  }
   if (x.last_seq == UINT64_MAX)
     return;
   const PairKey key = x.last_key;
@@ -590,6 +616,8 @@ void GraphBuilder::add(const Record& r, uint32_t input_host) {
     st.last_ns = std::max(st.last_ns, r.time_ns);
   }
   const KindInfo& k = kind_info(r.type);
+  if (r.type != RecordType::Nat)
+    index_->last_life = false; // a "# nat" line applies to the line right before it only
   if (k.side == Side::FromRecord) {
     index_->last_seq = UINT64_MAX; // a "# nat" line after it is not a connection end's
     add_life(r, host);
@@ -821,7 +849,7 @@ void GraphBuilder::evict_oldest(bool connects) {
 }
 
 Edge* GraphBuilder::find_edge(size_t from, size_t to, uint16_t port, uint16_t client_port,
-                              bool ambiguous) {
+                              bool ambiguous, uint32_t via) {
   if (!options_.per_connection)
     client_port = 0;
   const Index& x = *index_;
@@ -831,12 +859,13 @@ Edge* GraphBuilder::find_edge(size_t from, size_t to, uint16_t port, uint16_t cl
   if (out.n <= Index::Out::kShort) {
     for (uint32_t i = 0; i < out.n; ++i) {
       Edge& e = graph_.edges[out.e[i]];
-      if (e.to == to && e.port == port && e.client_port == client_port && e.ambiguous == ambiguous)
+      if (e.to == to && e.port == port && e.client_port == client_port &&
+          e.ambiguous == ambiguous && e.via_id == via)
         return &e;
     }
     return nullptr;
   }
-  auto it = x.edges.find(EdgeKey{from, to, port, client_port, ambiguous});
+  auto it = x.edges.find(EdgeKey{from, to, port, client_port, ambiguous, via});
   return it == x.edges.end() ? nullptr : &graph_.edges[it->second];
 }
 
@@ -848,8 +877,13 @@ void GraphBuilder::add_life(const Record& r, uint32_t host) {
     return;
   }
   const bool connect = side == Side::Out;
-  const Endpoint& client_end = connect ? r.local : r.remote;
-  const Endpoint& server_end = connect ? r.remote : r.local;
+  // NAT (issue 16): a translated connect's life pairs on the tuple its server
+  // sees, as its connect did.
+  const Endpoint& client_end = connect ? (r.nat_local.ip.family ? r.nat_local : r.local) : r.remote;
+  const Endpoint& server_end =
+      connect ? (r.nat_remote.ip.family ? r.nat_remote : r.remote) : r.local;
+  const uint32_t via = connect ? (r.nat_remote.ip.family ? via_id(r.remote) : 0)
+                               : (r.nat_local.ip.family ? via_id(r.nat_local) : 0);
   PairKey key;
   PairKey::put(client_end, key.client_lo, key.client_hi, key.client_port, key.client_family);
   PairKey::put(server_end, key.server_lo, key.server_hi, key.server_port, key.server_family);
@@ -864,9 +898,19 @@ void GraphBuilder::add_life(const Record& r, uint32_t host) {
                                ? process_node(host, r.last_pid, r.last_comm, r.local.ip)
                                : node;
   const Index::LifeEnd end{
-      node,         last_node,    connect, r.type == RecordType::Open, r.bytes_received,
-      r.bytes_sent, r.duration_ns};
+      node,         last_node,     connect, r.type == RecordType::Open, r.bytes_received,
+      r.bytes_sent, r.duration_ns, via};
   Index& x = *index_;
+  x.last_life_key = key; // what a "# nat" line right after it applies to
+  x.last_life = true;
+  x.add_life_end(*this, key, end);
+}
+
+// (A member of Index, which knows PairKey, with the builder's access.)
+void GraphBuilder::Index::add_life_end(GraphBuilder& b, const PairKey& key, const LifeEnd& end) {
+  Index& x = *this;
+  const bool connect = end.connect;
+  const Endpoint client_end = key.client(), server_end = key.server();
   auto [it, inserted] = x.lives.try_emplace(key, end);
   if (inserted)
     return;
@@ -878,11 +922,12 @@ void GraphBuilder::add_life(const Record& r, uint32_t host) {
   x.lives.erase(it);
   const Index::LifeEnd& client = connect ? end : peer;
   const Index::LifeEnd& server = connect ? peer : end;
-  Edge* e = find_edge(client.node, server.node, server_end.port, client_end.port, false);
+  const uint32_t via = client.via ? client.via : server.via;
+  Edge* e = b.find_edge(client.node, server.node, server_end.port, client_end.port, false, via);
   if (!e)
-    e = find_edge(client.node, server.node, server_end.port, client_end.port, true);
+    e = b.find_edge(client.node, server.node, server_end.port, client_end.port, true, via);
   if (!e) {
-    graph_.stats.lives_unattributed += 2;
+    b.graph_.stats.lives_unattributed += 2;
     return;
   }
   if (client.last_node != client.node || server.last_node != server.node) {
@@ -892,9 +937,11 @@ void GraphBuilder::add_life(const Record& r, uint32_t host) {
     // gains it.
     const bool ambiguous = e->ambiguous;
     --e->count;
-    add_edge(client.last_node, server.last_node, server_end.port, client_end.port, true, ambiguous);
-    e = find_edge(client.last_node, server.last_node, server_end.port, client_end.port, ambiguous);
-    ++graph_.stats.moved_to_closer;
+    b.add_edge(client.last_node, server.last_node, server_end.port, client_end.port, true,
+               ambiguous, via);
+    e = b.find_edge(client.last_node, server.last_node, server_end.port, client_end.port, ambiguous,
+                    via);
+    ++b.graph_.stats.moved_to_closer;
   }
   // Each end's received bytes: payload that arrived, retransmissions not
   // counted twice.

@@ -168,7 +168,8 @@ private:
   // A close or open record: paired with the other end's like connection
   // ends, then counted on the edge of that connection.
   void add_life(const Record& r, uint32_t host);
-  Edge* find_edge(size_t from, size_t to, uint16_t port, uint16_t client_port, bool ambiguous);
+  Edge* find_edge(size_t from, size_t to, uint16_t port, uint16_t client_port, bool ambiguous,
+                  uint32_t via = 0);
 
   GraphOptions options_;
   std::unique_ptr<re2::RE2> include_, exclude_;

@@ -42,6 +42,8 @@ constexpr size_t kMaxDirEntries = 1024;
 // and at most this many are remembered.
 constexpr uint64_t kRetryNs = 1000000000ull;
 constexpr size_t kMaxMissed = 4096;
+// Translations kept for their connection's close record, at most.
+constexpr size_t kMaxTranslated = 65536;
 // Lookups may take at most this share of each second of the run loop: past
 // it the ends are passed on unannotated (counted), so that a connection rate
 // too high for a netlink round trip each cannot make the ring buffer overflow.
@@ -457,16 +459,51 @@ void NatSource::annotate(Record& r) {
   window_spent_ns_ += spent;
 }
 
+NatSource::Key NatSource::key_of(const Record& r) {
+  Key k{};
+  std::memcpy(k.data(), &r.netns, 4);
+  size_t at = 4;
+  for (const Endpoint* ep : {&r.local, &r.remote}) {
+    k[at] = ep->ip.family;
+    std::memcpy(k.data() + at + 1, ep->ip.bytes.data(), 16);
+    std::memcpy(k.data() + at + 17, &ep->port, 2);
+    at += 19;
+  }
+  return k;
+}
+
 void NatSource::drain(const RecordCallback& cb) {
-  inner_.drain([&](const Record& r) {
-    if (!tables_ || !kind_info(r.type).pairs) {
-      cb(r);
-      return;
-    }
-    copy_ = r;
+  inner_.drain([&](const Record& r) { pass(r, cb); });
+}
+
+void NatSource::finish(const RecordCallback& cb) {
+  inner_.finish([&](const Record& r) { pass(r, cb); });
+}
+
+void NatSource::pass(const Record& r, const RecordCallback& cb) {
+  if (!tables_ || !kind_info(r.type).connection) {
+    cb(r);
+    return;
+  }
+  copy_ = r;
+  if (kind_info(r.type).pairs) {
     annotate(copy_);
-    cb(copy_);
-  });
+    if (copy_.has_nat()) {
+      // Kept for the connection's close (and open-at-exit) record, which
+      // then carries the same translation without asking again.
+      if (translated_.size() >= kMaxTranslated)
+        translated_.clear(); // bounded: those closes go out without nat fields
+      translated_[key_of(copy_)] = {copy_.nat_remote, copy_.nat_local};
+    }
+  } else if (!translated_.empty()) {
+    auto it = translated_.find(key_of(copy_));
+    if (it != translated_.end()) {
+      copy_.nat_remote = it->second.first;
+      copy_.nat_local = it->second.second;
+      translated_.erase(it);
+    }
+  }
+  cb(copy_);
 }
 
 std::string NatSource::summary() const {

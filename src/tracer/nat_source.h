@@ -2,7 +2,8 @@
 // one (after the snapshot) and, for every connection end (connect, accept,
 // existing), asks the kernel's connection tracking over ctnetlink whether the
 // connection was translated, and if so sets the record's nat_remote and
-// nat_local (record.h): the connection as the other end sees it.
+// nat_local (record.h): the connection as the other end sees it. The close
+// (or open-at-exit) record of a translated connection gets the same fields.
 //
 // Off the BPF hot path: the lookups run in user space, in the run loop, one
 // netlink request and answer each (bounded by a receive timeout). Each
@@ -18,6 +19,9 @@
 // cannot be made (or is skipped) is counted, with its reason, never guessed.
 #pragma once
 
+#include <absl/container/flat_hash_map.h>
+
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -69,7 +73,7 @@ public:
   int fd() const override { return inner_.fd(); }
   void drain(const RecordCallback& cb) override;
   bool finished() const override { return inner_.finished(); }
-  void finish(const RecordCallback& cb) override { inner_.finish(cb); }
+  void finish(const RecordCallback& cb) override;
 
   // Looks `r` up and sets its nat_* fields when translated.
   void annotate(Record& r);
@@ -78,7 +82,14 @@ public:
   std::string summary() const;
 
 private:
+  // A connection's identity: its network namespace and both ends.
+  using Key = std::array<uint8_t, 4 + 2 * 19>;
+  static Key key_of(const Record& r);
+  void pass(const Record& r, const RecordCallback& cb);
+
   Source& inner_;
+  // Translated connections still open: their close carries the translation.
+  absl::flat_hash_map<Key, std::pair<Endpoint, Endpoint>> translated_;
   std::unique_ptr<ConntrackTables> tables_; // null: conntrack cannot be asked
   NatStats stats_;
   Record copy_;

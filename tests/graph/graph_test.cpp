@@ -343,6 +343,41 @@ TEST(Nat, AnAcceptsTranslationPairsAClientThatSawNone) {
   EXPECT_EQ(g.stats.matched, 0u);
 }
 
+// The closes of a translated connection count on its edge: the client's close
+// carries the translation as its connect did ('# nat' after '# close', or the
+// JSON fields).
+TEST(Nat, ClosesOfATranslatedConnectionCountOnItsEdge) {
+  const std::string life = "duration_ns=1000 bytes_sent=10 bytes_received=20 retransmits=0 "
+                           "srtt_us=1 closed_by=local last_pid=2101 last_comm=app ";
+  const std::string srv_life = "duration_ns=900 bytes_sent=20 bytes_received=10 retransmits=0 "
+                               "srtt_us=1 closed_by=peer last_pid=1800 last_comm=coredns ";
+  Graph g = build({"10.43.0.10:53<-10.42.0.5:50392|PID=2101 CMD=app", "# nat remote=10.42.0.3:53",
+                   "10.42.0.5:50392->10.42.0.3:53|PID=1800 CMD=coredns",
+                   "# close " + life + "10.43.0.10:53<-10.42.0.5:50392|PID=2101 CMD=app",
+                   "# nat remote=10.42.0.3:53",
+                   "# close " + srv_life + "10.42.0.5:50392->10.42.0.3:53|PID=1800 CMD=coredns"});
+  ASSERT_EQ(g.edges.size(), 1u);
+  EXPECT_EQ(g.edges[0].via, "10.43.0.10:53");
+  EXPECT_EQ(g.edges[0].closed, 1u);
+  EXPECT_EQ(g.edges[0].bytes_to_server, 10u);
+  EXPECT_EQ(g.edges[0].bytes_to_client, 20u);
+  EXPECT_EQ(g.stats.lives_unattributed, 0u);
+  // The same in JSON.
+  const std::string json_life =
+      R"("duration_ns":1000,"bytes_sent":10,"bytes_received":20,"retransmits":0,"srtt_us":1,"closed_by":"local","last_pid":2101,"last_comm":"app")";
+  Graph j = build({
+      R"({"type":"connect","direction":"out","family":4,"local_ip":"10.42.0.5","local_port":50392,"remote_ip":"10.43.0.10","remote_port":53,"pid":2101,"comm":"app","nat_remote_ip":"10.42.0.3","nat_remote_port":53})",
+      R"({"type":"accept","direction":"in","family":4,"local_ip":"10.42.0.3","local_port":53,"remote_ip":"10.42.0.5","remote_port":50392,"pid":1800,"comm":"coredns"})",
+      R"({"type":"close","direction":"out","family":4,"local_ip":"10.42.0.5","local_port":50392,"remote_ip":"10.43.0.10","remote_port":53,"pid":2101,"comm":"app","nat_remote_ip":"10.42.0.3","nat_remote_port":53,)" +
+          json_life + "}",
+      R"({"type":"close","direction":"in","family":4,"local_ip":"10.42.0.3","local_port":53,"remote_ip":"10.42.0.5","remote_port":50392,"pid":1800,"comm":"coredns",)" +
+          json_life + "}",
+  });
+  ASSERT_EQ(j.edges.size(), 1u);
+  EXPECT_EQ(j.edges[0].closed, 1u);
+  EXPECT_EQ(j.stats.lives_unattributed, 0u);
+}
+
 TEST(Nat, WhatCannotPairSaysWhereItWentAndStrayMarkersChangeNothing) {
   Graph g = build({
       "# nat remote=10.9.9.9:1", // before any line: nothing to apply to

@@ -93,7 +93,7 @@ PY
 # JSON at once: two instances) around one client run; leaves $T/NAME.{arrow,json,cli,srv}.
 run_case() {
   local name=$1 cns_=$2 sns_=$3 host=$4 port=$5
-  start_nettrace "$T/$name.arrow" --nat --port "8080,$port" --no-snapshot
+  start_nettrace "$T/$name.arrow" --nat --close --port "8080,$port" --no-snapshot
   local arrow_pid=$NT_PID
   start_nettrace "$T/$name.json" --nat --format json --port "8080,$port" --no-snapshot
   local json_pid=$NT_PID
@@ -119,7 +119,7 @@ check_case() {
   # Arrow: exactly the lines without --nat (what the processes saw), each
   # connect followed by its '# nat' line.
   local got want
-  got=$(grep -v '^# nat ' "$T/$name.arrow" | grep -E "CMD=($cli|$srv)\$" | sort)
+  got=$(grep -v '^#' "$T/$name.arrow" | grep -E "CMD=($cli|$srv)\$" | sort)
   want=$(sort "$T/$name.cli" "$T/$name.srv")
   [[ "$got" == "$want" ]] || fail "$name: arrow lines differ from what the processes saw:
 got:
@@ -128,7 +128,7 @@ want:
 $want"
   local line next n=0
   while IFS= read -r line; do
-    [[ $line == *"CMD=$cli" ]] || continue
+    [[ $line == *"CMD=$cli" && $line != "#"* ]] || continue
     n=$((n + 1))
     next=$(grep -F -x -A1 -- "$line" "$T/$name.arrow" | sed -n 2p)
     local lp=${line#*<-}; lp=${lp%%|*}
@@ -143,6 +143,11 @@ $want"
     fi
   done <"$T/$name.arrow"
   [[ $n -eq $N ]] || fail "$name: $n connects of $cli in the arrow trace, want $N"
+  # Each connect's close line (--close) is followed by the same translation.
+  local closes
+  closes=$(grep -A1 "^# close .*CMD=$cli\$" "$T/$name.arrow" | grep -c "^# nat remote=$backend" || true)
+  [[ $closes -eq $N ]] || fail "$name: $closes of $cli's '# close' lines are followed by '# nat remote=$backend', want $N:
+$(cat "$T/$name.arrow")"
   # JSON: the connects carry nat_remote_*; the accepts name the service they
   # were reached through when the root namespace did the NAT.
   local jn
@@ -156,10 +161,10 @@ $(cat "$T/$name.json")"
   for input in arrow json; do
     "$BIN/netgraph" -T json "$T/$name.$input" >"$T/$name.$input.graph" 2>"$T/$name.ng.err" ||
       fail "$name: netgraph failed on the $input trace: $(cat "$T/$name.ng.err")"
-    edges=$(jq -c '[.nodes as $n | .edges[] | {from: $n[.from].name, to: $n[.to].name, port, count, matched, via}] | sort_by(.from, .to)' \
+    edges=$(jq -c '[.nodes as $n | .edges[] | {from: $n[.from].name, to: $n[.to].name, port, count, matched, via, closed}] | sort_by(.from, .to)' \
       "$T/$name.$input.graph")
     want_edges=$(jq -cn --arg c "$cli" --arg s "$srv" --arg v "$service" --argjson n $N \
-      '[{from: $c, to: $s, port: 8080, count: $n, matched: true, via: $v}]')
+      '[{from: $c, to: $s, port: 8080, count: $n, matched: true, via: $v, closed: $n}]')
     [[ "$edges" == "$want_edges" ]] || fail "$name: netgraph from the $input trace drew $edges, want $want_edges"
   done
   # The trace split by network namespace, as from separate hosts: the same
@@ -173,7 +178,7 @@ $(cat "$T/$name.json")"
   [[ ${#files[@]} -ge 2 ]] || fail "$name: the JSON trace holds ${#files[@]} network namespaces, want 2 or more"
   "$BIN/netgraph" -T json "${files[@]}" >"$T/$name.split.graph" ||
     fail "$name: netgraph failed on the split trace"
-  edges=$(jq -c '[.nodes as $n | .edges[] | {from: $n[.from].name, to: $n[.to].name, port, count, matched, via}] | sort_by(.from, .to)' \
+  edges=$(jq -c '[.nodes as $n | .edges[] | {from: $n[.from].name, to: $n[.to].name, port, count, matched, via, closed}] | sort_by(.from, .to)' \
     "$T/$name.split.graph")
   [[ "$edges" == "$want_edges" ]] || fail "$name: netgraph from one file per namespace drew $edges, want $want_edges"
   # --group-by service: client -> service -> server.
@@ -222,7 +227,7 @@ ip -n "$sns" link set nts0$$ up
 run_case plain "$cns" "$sns" "10.$a.1.2" 8080
 [[ $(grep -c '^# nat ' "$T/plain.arrow" || true) -eq 0 ]] ||
   fail "plain: '# nat' lines without any NAT: $(cat "$T/plain.arrow")"
-got=$(grep -E "CMD=($cli|$srv)\$" "$T/plain.arrow" | sort)
+got=$(grep -v '^#' "$T/plain.arrow" | grep -E "CMD=($cli|$srv)\$" | sort)
 [[ "$got" == "$(sort "$T/plain.cli" "$T/plain.srv")" ]] || fail "plain: arrow lines differ: $got"
 [[ $(jq -c 'select(has("nat_remote_ip") or has("nat_local_ip"))' "$T/plain.json" | wc -l) -eq 0 ]] ||
   fail "plain: nat fields without any NAT"
