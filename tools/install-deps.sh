@@ -15,7 +15,9 @@ set -euo pipefail
 # text; curl and jq ask it and nettrace's API there. dpkg-dev (dpkg-shlibdeps, for the
 # .deb's Depends), systemd (systemd-analyze verify), systemd-container (nspawn
 # boots a systemd that starts the installed unit) and python3-yaml (the DaemonSet
-# manifest's check) serve tests/packaging. Each name is a Debian 12 package.
+# manifest's check) serve tests/packaging. libnetfilter-conntrack-dev and libmnl-dev:
+# nettrace --nat asks conntrack over ctnetlink; nftables sets up the NAT its tests
+# trace. Each name is a Debian 12 package.
 packages=(
   build-essential cmake pkg-config clang llvm libclang-rt-14-dev
   libbpf-dev bpftool libelf-dev zlib1g-dev
@@ -26,6 +28,7 @@ packages=(
   help2man man-db groff-base
   prometheus curl jq
   dpkg-dev systemd systemd-container python3-yaml
+  libnetfilter-conntrack-dev libmnl-dev nftables
   qemu-system-x86 busybox-static cpio xz-utils
 )
 if [[ "${1:-}" == "--bench" ]]; then

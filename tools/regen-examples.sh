@@ -22,3 +22,4 @@ draw() {
 for t in *.trace; do draw "${t%.trace}" "$t"; done
 draw fleet fleet/*.trace
 for g in pid exe container pod unit cgroup; do draw "identity-by-$g" identity.trace --group-by "$g"; done
+draw nat-service-by-service --group-by service nat-service.trace

@@ -134,9 +134,10 @@ struct PairKey {
 
 // One connection end waiting for its peer.
 struct End {
-  uint64_t seq;   // arrival number: eviction and the leftovers' order follow it
-  size_t node;    // the process that wrote it
-  bool ambiguous; // another process had this key waiting too (see add_end)
+  uint64_t seq;     // arrival number: eviction and the leftovers' order follow it
+  size_t node;      // the process that wrote it
+  bool ambiguous;   // another process had this key waiting too (see add_end)
+  uint32_t via = 0; // NAT: the service address it went through (via_id), 0 none
 };
 
 // The ends waiting on one key, all of one direction (an end of the other
@@ -157,12 +158,13 @@ absl::string_view absl_view(std::string_view s) {
 struct EdgeKey {
   size_t from, to;
   uint16_t port, client_port;
-  bool ambiguous; // (matched needs no place: an unmatched edge has an external end)
+  bool ambiguous;   // (matched needs no place: an unmatched edge has an external end)
+  uint32_t via = 0; // NAT: the service address (via_id)
   bool operator==(const EdgeKey&) const = default;
   template <typename H> friend H AbslHashValue(H h, const EdgeKey& k) {
     return H::combine(std::move(h), uint64_t(k.from) << 32 ^ k.to,
                       uint64_t(k.port) | uint64_t(k.client_port) << 16 |
-                          uint64_t(k.ambiguous) << 32);
+                          uint64_t(k.ambiguous) << 32 | uint64_t(k.via) << 33);
   }
 };
 
@@ -312,6 +314,7 @@ struct GraphBuilder::Index {
     size_t last_node; // the process that held the socket last (closed it), or node
     bool connect, open;
     uint64_t received, sent, duration_ns; // payload bytes this end received and sent
+    uint32_t via = 0; // NAT (issue 16): the service address it went through (via_id)
   };
   absl::flat_hash_map<PairKey, LifeEnd> lives;
   std::string comm; // reused: add_arrow's process name when it holds an escape
@@ -320,6 +323,23 @@ struct GraphBuilder::Index {
   // whose start time the record does not carry.
   absl::flat_hash_map<uint64_t, size_t> by_pid;
   std::string text; // reused: external node names
+  // NAT (issue 16): service addresses by id (0: none), and the connection end
+  // added last, which a "# nat" marker line that follows it applies to.
+  absl::flat_hash_map<std::string, uint32_t> via_ids;
+  std::vector<std::string> via_texts{std::string()};
+  PairKey last_key;
+  uint64_t last_seq = UINT64_MAX;
+  // Tuples as a client saw them -> the accept's tuple and service (accept_nat).
+  struct Alias {
+    PairKey key;
+    uint32_t via;
+  };
+  absl::flat_hash_map<PairKey, Alias> nat_alias;
+  PairKey last_life_key; // the close or open record added last (a "# nat" after it)
+  bool last_life = false;
+  // add_life()'s pairing of a life with the other end's, once its key is known.
+  void add_life_end(GraphBuilder& b, const PairKey& key, const LifeEnd& end);
+  uint32_t nat_host = 0;
 };
 
 GraphBuilder::GraphBuilder(GraphOptions options)
@@ -402,6 +422,7 @@ size_t GraphBuilder::process_node(uint32_t host, uint32_t pid, std::string_view 
   std::string_view bytes;
   switch (options_.group_by) {
   case GroupBy::Pid:
+  case GroupBy::Service: // processes, as with pid
     num = pid;
     bytes = comm;
     if (start) {
@@ -448,6 +469,7 @@ size_t GraphBuilder::process_node(uint32_t host, uint32_t pid, std::string_view 
     append_escaped_comm(n.name, comm);
     switch (options_.group_by) {
     case GroupBy::Pid:
+    case GroupBy::Service: // processes, as with pid
       n.key += std::to_string(pid);
       n.key.push_back('\0');
       n.key += n.name;
@@ -517,25 +539,32 @@ size_t GraphBuilder::external_node(std::string_view key) {
 }
 
 void GraphBuilder::add_edge(size_t from, size_t to, uint16_t port, uint16_t client_port,
-                            bool matched, bool ambiguous) {
+                            bool matched, bool ambiguous, uint32_t via) {
   if (!options_.per_connection)
     client_port = 0;
   Index& x = *index_;
   Index::Out& out = x.out[from];
   std::vector<Edge>& edges = graph_.edges;
+  auto made = [&](uint64_t count) {
+    edges.push_back(Edge{from, to, port, client_port, count, matched, ambiguous});
+    if (via) {
+      edges.back().via = x.via_texts[via];
+      edges.back().via_id = via;
+    }
+  };
   if (out.n <= Index::Out::kShort) {
     for (uint32_t i = 0; i < out.n; ++i) {
       Edge& e = edges[out.e[i]];
       // What EdgeKey holds besides `from` (matched needs no place: an
       // unmatched edge has an external end).
       if (e.to == to && e.port == port && e.client_port == client_port &&
-          e.ambiguous == ambiguous) {
+          e.ambiguous == ambiguous && e.via_id == via) {
         ++e.count;
         return;
       }
     }
     const uint32_t added = uint32_t(edges.size());
-    edges.push_back(Edge{from, to, port, client_port, 1, matched, ambiguous});
+    made(1);
     if (out.n < Index::Out::kShort) {
       out.e[out.n++] = added;
       return;
@@ -544,31 +573,133 @@ void GraphBuilder::add_edge(size_t from, size_t to, uint16_t port, uint16_t clie
     // found in the map.
     for (uint32_t i = 0; i < out.n; ++i) {
       const Edge& e = edges[out.e[i]];
-      x.edges.emplace(EdgeKey{e.from, e.to, e.port, e.client_port, e.ambiguous}, out.e[i]);
+      x.edges.emplace(EdgeKey{e.from, e.to, e.port, e.client_port, e.ambiguous, e.via_id},
+                      out.e[i]);
     }
-    x.edges.emplace(EdgeKey{from, to, port, client_port, ambiguous}, added);
+    x.edges.emplace(EdgeKey{from, to, port, client_port, ambiguous, via}, added);
     out.n = Index::Out::kShort + 1;
     return;
   }
   auto [it, inserted] =
-      x.edges.try_emplace(EdgeKey{from, to, port, client_port, ambiguous}, edges.size());
+      x.edges.try_emplace(EdgeKey{from, to, port, client_port, ambiguous, via}, edges.size());
   if (inserted)
-    edges.push_back(Edge{from, to, port, client_port, 0, matched, ambiguous});
+    made(0);
   ++edges[it->second].count;
 }
 
-void GraphBuilder::flush(bool connect, const Endpoint& client, const Endpoint& server,
-                         size_t node) {
+uint32_t GraphBuilder::via_id(const Endpoint& service) {
+  Index& x = *index_;
+  std::string& text = x.text;
+  text.clear();
+  append_endpoint(text, service);
+  auto [it, inserted] = x.via_ids.try_emplace(text, uint32_t(x.via_texts.size()));
+  if (inserted)
+    x.via_texts.push_back(text);
+  return it->second;
+}
+
+// A "# nat" marker: the translation of the connection end added just before
+// it (an arrow line). A connect still waiting moves to the key its server
+// sees (and may pair there); an accept keeps its key and learns the service
+// address it was reached through. A marker after anything else, or after an
+// end that already paired, changes nothing.
+void GraphBuilder::add_nat(const Record& r) {
+  Index& x = *index_;
+  if (x.last_life) {
+    // After a close or open line: its life moves to the tuple its server
+    // sees, as add_life() does for JSON, if it is still waiting for the
+    // other end's.
+    x.last_life = false;
+    auto it = x.lives.find(x.last_life_key);
+    if (it == x.lives.end() || !it->second.connect || !r.nat_remote.ip.family)
+      return;
+    Index::LifeEnd end = it->second;
+    const PairKey old = it->first;
+    x.lives.erase(it);
+    end.via = via_id(old.server());
+    Endpoint client = old.client();
+    if (r.nat_local.ip.family)
+      client = r.nat_local;
+    PairKey key;
+    PairKey::put(client, key.client_lo, key.client_hi, key.client_port, key.client_family);
+    PairKey::put(r.nat_remote, key.server_lo, key.server_hi, key.server_port, key.server_family);
+    x.add_life_end(*this, key, end);
+    return;
+  }
+  if (x.last_seq == UINT64_MAX)
+    return;
+  const PairKey key = x.last_key;
+  const uint64_t seq = x.last_seq;
+  x.last_seq = UINT64_MAX;
+  auto it = x.pending.find(key);
+  if (it == x.pending.end() || it->second.more != 0 || it->second.first.seq != seq)
+    return;
+  Waiting& w = it->second;
+  const bool connect = w.connect;
+  const Endpoint client = key.client(), server = key.server();
+  if (!connect) {
+    const uint32_t via = r.nat_local.ip.family ? via_id(r.nat_local) : 0;
+    w.first.via = via;
+    accept_nat(client, server, key.netns, r.nat_remote.ip.family ? r.nat_remote : client,
+               r.nat_local.ip.family ? r.nat_local : server, via, x.nat_host);
+    return;
+  }
+  const End end = w.first;
+  x.pending.erase(it);
+  --x.waiting[1];
+  add_end(true, r.nat_local.ip.family ? r.nat_local : client,
+          r.nat_remote.ip.family ? r.nat_remote : server, key.netns, x.nat_host, end.node,
+          r.nat_remote.ip.family ? via_id(server) : 0);
+}
+
+// An accept that knows its translation (the server's host did the NAT) while
+// the client's record may not (its host was traced without --nat, or saw no
+// NAT): a connect waiting on the tuple the client saw moves to the accept's
+// and pairs now; otherwise a connect that comes later on that tuple is sent
+// to the accept's (nat_alias, in add_end).
+void GraphBuilder::accept_nat(const Endpoint& server_client, const Endpoint& server_server,
+                              uint32_t netns, const Endpoint& client, const Endpoint& server,
+                              uint32_t via, uint32_t host) {
+  Index& x = *index_;
+  auto key_of = [&](const Endpoint& c, const Endpoint& s) {
+    PairKey k;
+    PairKey::put(c, k.client_lo, k.client_hi, k.client_port, k.client_family);
+    PairKey::put(s, k.server_lo, k.server_hi, k.server_port, k.server_family);
+    if (is_loopback(s.ip)) {
+      k.host = host;
+      k.netns = netns;
+    }
+    return k;
+  };
+  const PairKey server_key = key_of(server_client, server_server);
+  const PairKey key = key_of(client, server);
+  if (key == server_key)
+    return;
+  auto it = x.pending.find(key);
+  if (it != x.pending.end() && it->second.connect && it->second.more == 0) {
+    const End end = it->second.first;
+    x.pending.erase(it);
+    --x.waiting[1];
+    add_end(true, server_client, server_server, netns, host, end.node, via);
+    return;
+  }
+  if (x.nat_alias.size() >= options_.max_pending)
+    x.nat_alias.clear(); // bounded: the oldest aliases are the likeliest stale
+  x.nat_alias[key] = {server_key, via};
+}
+
+void GraphBuilder::flush(bool connect, const Endpoint& client, const Endpoint& server, size_t node,
+                         uint32_t via) {
   std::string& text = index_->text;
   text.clear();
   if (connect) {
     ++graph_.stats.unmatched_connects;
     append_endpoint(text, server);
-    add_edge(node, external_node(text), server.port, client.port, false, false);
+    add_edge(node, external_node(text), server.port, client.port, false, false, via);
   } else {
     ++graph_.stats.unmatched_accepts;
     append_ip(text, client.ip);
-    add_edge(external_node(text), node, server.port, client.port, false, false);
+    add_edge(external_node(text), node, server.port, client.port, false, false, via);
   }
 }
 
@@ -584,15 +715,48 @@ void GraphBuilder::add(const Record& r, uint32_t input_host) {
     st.last_ns = std::max(st.last_ns, r.time_ns);
   }
   const KindInfo& k = kind_info(r.type);
+  if (r.type != RecordType::Nat)
+    index_->last_life = false; // a "# nat" line applies to the line right before it only
   if (k.side == Side::FromRecord) {
+    index_->last_seq = UINT64_MAX; // a "# nat" line after it is not a connection end's
     add_life(r, host);
     return;
   }
   if (k.pairs) {
-    add_event(record_side(k, r) == Side::Out, r.local, r.remote, r.netns, host, r.pid, r.comm, &r);
+    const bool connect = record_side(k, r) == Side::Out;
+    if (!r.has_nat()) {
+      add_event(connect, r.local, r.remote, r.netns, host, r.pid, r.comm, &r);
+      return;
+    }
+    // NAT (issue 16): a connect pairs on the tuple its server sees (the
+    // accept's own); an accept keeps its tuple and names the service address
+    // its client asked for. Either edge says which service it went through.
+    ++(connect ? graph_.stats.connects : graph_.stats.accepts);
+    ++graph_.stats.events;
+    if (options_.no_loopback && is_loopback(r.remote.ip))
+      return;
+    const size_t node = process_node(host, r.pid, r.comm, r.local.ip, &r);
+    if (connect)
+      add_end(true, r.nat_local.ip.family ? r.nat_local : r.local,
+              r.nat_remote.ip.family ? r.nat_remote : r.remote, r.netns, host, node,
+              r.nat_remote.ip.family ? via_id(r.remote) : 0);
+    else {
+      const uint32_t via = r.nat_local.ip.family ? via_id(r.nat_local) : 0;
+      add_end(false, r.local, r.remote, r.netns, host, node, via);
+      if (index_->last_seq != UINT64_MAX) { // still waiting: maybe its client saw no NAT
+        index_->last_seq = UINT64_MAX;      // (a "# nat" line cannot follow JSON)
+        accept_nat(r.remote, r.local, r.netns, r.nat_remote.ip.family ? r.nat_remote : r.remote,
+                   r.nat_local.ip.family ? r.nat_local : r.local, via, host);
+      }
+    }
+    return;
+  }
+  if (r.type == RecordType::Nat) {
+    add_nat(r);
     return;
   }
   // Not a connection end: what the graph's notes count.
+  index_->last_seq = UINT64_MAX;
   graph_.stats.lost += r.lost;
   if (r.type == RecordType::Failed)
     ++graph_.stats.failed;
@@ -600,11 +764,12 @@ void GraphBuilder::add(const Record& r, uint32_t input_host) {
 
 bool GraphBuilder::add_arrow(const ArrowView& v, uint32_t host) {
   Index& x = *index_;
+  x.last_life = false; // a "# nat" line after this one is this connection end's
   const bool connect = v.type == RecordType::Connect;
   // A process text seen before on this host: its node, without reading the
   // pid and name again. Not with --group-by address, where the node follows
   // the local address, not the text.
-  const bool by_text = options_.group_by <= GroupBy::Host || options_.group_by > GroupBy::Address;
+  const bool by_text = options_.group_by != GroupBy::Address;
   if (by_text) {
     auto it = x.by_text.find(NodeKeyView{host, v.tail});
     if (it != x.by_text.end()) {
@@ -659,7 +824,7 @@ void GraphBuilder::add_event(bool connect, const Endpoint& local, const Endpoint
 }
 
 void GraphBuilder::add_end(bool connect, const Endpoint& local, const Endpoint& remote,
-                           uint32_t netns, uint32_t host, size_t node) {
+                           uint32_t netns, uint32_t host, size_t node, uint32_t via) {
   const Endpoint& client_end = connect ? local : remote;
   const Endpoint& server_end = connect ? remote : local;
   PairKey key;
@@ -670,11 +835,25 @@ void GraphBuilder::add_end(bool connect, const Endpoint& local, const Endpoint& 
     key.netns = netns;
   }
   Index& x = *index_;
+  if (connect && !x.nat_alias.empty()) [[unlikely]] {
+    // A connect on a tuple an accept's translation named: it pairs there.
+    auto a = x.nat_alias.find(key);
+    if (a != x.nat_alias.end()) {
+      const Index::Alias to = a->second;
+      x.nat_alias.erase(a);
+      add_end(true, to.key.client(), to.key.server(), to.key.netns, host, node, to.via);
+      return;
+    }
+  }
   const uint64_t seq = seq_++;
+  // The end a "# nat" line right after this one would apply to (add_nat).
+  x.last_key = key;
+  x.last_seq = seq;
+  x.nat_host = host;
   auto [it, inserted] = x.pending.try_emplace(key);
   Waiting& w = it->second;
   if (inserted) {
-    w.first = {seq, node, false};
+    w.first = {seq, node, false, via};
     w.connect = connect;
   } else if (w.connect != connect) {
     // The peer: the oldest end waiting on this key (first in, first out, so
@@ -693,15 +872,17 @@ void GraphBuilder::add_end(bool connect, const Endpoint& local, const Endpoint& 
     }
     ++graph_.stats.matched;
     graph_.stats.ambiguous += peer.ambiguous;
+    x.last_seq = UINT64_MAX; // paired: a "# nat" line after it changes nothing
     add_edge(connect ? node : peer.node, connect ? peer.node : node, server_end.port,
-             client_end.port, true, peer.ambiguous);
+             client_end.port, true, peer.ambiguous, via ? via : peer.via);
     return;
   } else if (w.more == 0 && w.first.node == node) {
     // The same 4-tuple again from the same process before its peer showed
     // up: the earlier one can no longer pair (the port was reused), so it
     // goes out as unmatched and the new one waits in its place.
-    flush(connect, client_end, server_end, node);
+    flush(connect, client_end, server_end, node, w.first.via);
     w.first.seq = seq;
+    w.first.via = via;
     return;
   } else {
     // The same 4-tuple waiting in another process: two connections the
@@ -713,7 +894,7 @@ void GraphBuilder::add_end(bool connect, const Endpoint& local, const Endpoint& 
     w.first.ambiguous = true;
     for (End& e : q)
       e.ambiguous = true;
-    q.push_back({seq, node, true});
+    q.push_back({seq, node, true, via});
     ++w.more;
   }
   if (++x.waiting[connect] > options_.max_pending)
@@ -763,13 +944,13 @@ void GraphBuilder::evict_oldest(bool connects) {
   std::sort(old.begin(), old.end(),
             [](const Old& a, const Old& b) { return a.end.seq < b.end.seq; });
   for (const Old& o : old) {
-    flush(connects, o.key.client(), o.key.server(), o.end.node);
+    flush(connects, o.key.client(), o.key.server(), o.end.node, o.end.via);
     ++graph_.stats.evicted;
   }
 }
 
 Edge* GraphBuilder::find_edge(size_t from, size_t to, uint16_t port, uint16_t client_port,
-                              bool ambiguous) {
+                              bool ambiguous, uint32_t via) {
   if (!options_.per_connection)
     client_port = 0;
   const Index& x = *index_;
@@ -779,12 +960,13 @@ Edge* GraphBuilder::find_edge(size_t from, size_t to, uint16_t port, uint16_t cl
   if (out.n <= Index::Out::kShort) {
     for (uint32_t i = 0; i < out.n; ++i) {
       Edge& e = graph_.edges[out.e[i]];
-      if (e.to == to && e.port == port && e.client_port == client_port && e.ambiguous == ambiguous)
+      if (e.to == to && e.port == port && e.client_port == client_port &&
+          e.ambiguous == ambiguous && e.via_id == via)
         return &e;
     }
     return nullptr;
   }
-  auto it = x.edges.find(EdgeKey{from, to, port, client_port, ambiguous});
+  auto it = x.edges.find(EdgeKey{from, to, port, client_port, ambiguous, via});
   return it == x.edges.end() ? nullptr : &graph_.edges[it->second];
 }
 
@@ -796,8 +978,13 @@ void GraphBuilder::add_life(const Record& r, uint32_t host) {
     return;
   }
   const bool connect = side == Side::Out;
-  const Endpoint& client_end = connect ? r.local : r.remote;
-  const Endpoint& server_end = connect ? r.remote : r.local;
+  // NAT (issue 16): a translated connect's life pairs on the tuple its server
+  // sees, as its connect did.
+  const Endpoint& client_end = connect ? (r.nat_local.ip.family ? r.nat_local : r.local) : r.remote;
+  const Endpoint& server_end =
+      connect ? (r.nat_remote.ip.family ? r.nat_remote : r.remote) : r.local;
+  const uint32_t via = connect ? (r.nat_remote.ip.family ? via_id(r.remote) : 0)
+                               : (r.nat_local.ip.family ? via_id(r.nat_local) : 0);
   PairKey key;
   PairKey::put(client_end, key.client_lo, key.client_hi, key.client_port, key.client_family);
   PairKey::put(server_end, key.server_lo, key.server_hi, key.server_port, key.server_family);
@@ -817,9 +1004,19 @@ void GraphBuilder::add_life(const Record& r, uint32_t host) {
                     : process_node(host, r.last_pid, r.last_comm, r.local.ip);
   }
   const Index::LifeEnd end{
-      node,         last_node,    connect, r.type == RecordType::Open, r.bytes_received,
-      r.bytes_sent, r.duration_ns};
+      node,         last_node,     connect, r.type == RecordType::Open, r.bytes_received,
+      r.bytes_sent, r.duration_ns, via};
   Index& x = *index_;
+  x.last_life_key = key; // what a "# nat" line right after it applies to
+  x.last_life = true;
+  x.add_life_end(*this, key, end);
+}
+
+// (A member of Index, which knows PairKey, with the builder's access.)
+void GraphBuilder::Index::add_life_end(GraphBuilder& b, const PairKey& key, const LifeEnd& end) {
+  Index& x = *this;
+  const bool connect = end.connect;
+  const Endpoint client_end = key.client(), server_end = key.server();
   auto [it, inserted] = x.lives.try_emplace(key, end);
   if (inserted)
     return;
@@ -831,11 +1028,12 @@ void GraphBuilder::add_life(const Record& r, uint32_t host) {
   x.lives.erase(it);
   const Index::LifeEnd& client = connect ? end : peer;
   const Index::LifeEnd& server = connect ? peer : end;
-  Edge* e = find_edge(client.node, server.node, server_end.port, client_end.port, false);
+  const uint32_t via = client.via ? client.via : server.via;
+  Edge* e = b.find_edge(client.node, server.node, server_end.port, client_end.port, false, via);
   if (!e)
-    e = find_edge(client.node, server.node, server_end.port, client_end.port, true);
+    e = b.find_edge(client.node, server.node, server_end.port, client_end.port, true, via);
   if (!e) {
-    graph_.stats.lives_unattributed += 2;
+    b.graph_.stats.lives_unattributed += 2;
     return;
   }
   if (client.last_node != client.node || server.last_node != server.node) {
@@ -845,9 +1043,11 @@ void GraphBuilder::add_life(const Record& r, uint32_t host) {
     // gains it.
     const bool ambiguous = e->ambiguous;
     --e->count;
-    add_edge(client.last_node, server.last_node, server_end.port, client_end.port, true, ambiguous);
-    e = find_edge(client.last_node, server.last_node, server_end.port, client_end.port, ambiguous);
-    ++graph_.stats.moved_to_closer;
+    b.add_edge(client.last_node, server.last_node, server_end.port, client_end.port, true,
+               ambiguous, via);
+    e = b.find_edge(client.last_node, server.last_node, server_end.port, client_end.port, ambiguous,
+                    via);
+    ++b.graph_.stats.moved_to_closer;
   }
   // Each end's received bytes: payload that arrived, retransmissions not
   // counted twice.
@@ -867,18 +1067,19 @@ Graph GraphBuilder::finish() {
     size_t node;
     bool connect;
     const PairKey* key;
+    uint32_t via;
   };
   std::vector<Left> left;
   left.reserve(x.waiting[0] + x.waiting[1]);
   for (const auto& [key, w] : x.pending) {
-    left.push_back({w.first.seq, w.first.node, w.connect, &key});
+    left.push_back({w.first.seq, w.first.node, w.connect, &key, w.first.via});
     if (w.more > 0)
       for (const End& e : x.more.find(key)->second)
-        left.push_back({e.seq, e.node, w.connect, &key});
+        left.push_back({e.seq, e.node, w.connect, &key, e.via});
   }
   std::sort(left.begin(), left.end(), [](const Left& a, const Left& b) { return a.seq < b.seq; });
   for (const Left& l : left)
-    flush(l.connect, l.key->client(), l.key->server(), l.node);
+    flush(l.connect, l.key->client(), l.key->server(), l.node, l.via);
   x.pending.clear();
   x.more.clear();
   x.waiting[0] = x.waiting[1] = 0;
@@ -923,6 +1124,7 @@ Graph GraphBuilder::finish() {
     n.label.clear();
     switch (options_.group_by) {
     case GroupBy::Pid:
+    case GroupBy::Service: // processes, as with pid
       append_dot_text(n.label, n.name);
       n.label += "\\npid " + std::to_string(n.pid);
       // Where it runs, when the trace says: its container, else its unit.

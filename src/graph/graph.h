@@ -20,7 +20,21 @@ namespace nt {
 
 // Exe, Container, Pod, Unit, Cgroup: the identity fields of JSON traces
 // (issue 13); processes without the field are one node per host ("no exe").
-enum class GroupBy : uint8_t { Pid, Comm, Host, Address, Exe, Container, Pod, Unit, Cgroup };
+// Service (issue 16): processes as with Pid, and each service address a
+// translated connection went through (NAT) as a node of its own between the
+// clients and the servers.
+enum class GroupBy : uint8_t {
+  Pid,
+  Comm,
+  Host,
+  Address,
+  Exe,
+  Container,
+  Pod,
+  Unit,
+  Cgroup,
+  Service
+};
 
 struct GraphOptions {
   GroupBy group_by = GroupBy::Pid;
@@ -48,6 +62,9 @@ struct Node {
   uint64_t start_ns = 0;
   std::string container, unit;
   bool external = false;
+  // --group-by service (issue 16): a service address (`name`) the translated
+  // connections went through; not a process, not outside.
+  bool service = false;
   // Structured facts behind the label, for JSON and for present(): a process
   // node's local addresses (at most 4, first seen first; what the label
   // lists), or an outside node's address (filled in by present()).
@@ -73,6 +90,11 @@ struct Edge {
   uint64_t closed = 0, still_open = 0;               // connections closed / open at the trace's end
   uint64_t bytes_to_server = 0, bytes_to_client = 0; // payload bytes each way
   std::vector<uint64_t> durations_ns;                // one per connection whose life was seen
+  // NAT (issue 16): the address the clients asked for ("10.43.0.10:53"), when
+  // the connections were translated on the way (a Kubernetes service, a
+  // published port); empty otherwise. Edges through different ones differ.
+  std::string via;
+  uint32_t via_id = 0; // the builder's number for `via` (0: none)
   bool has_life() const { return closed || still_open; }
   void add_life(const Edge& o) {
     closed += o.closed;
@@ -148,17 +170,27 @@ private:
                  uint32_t host, uint32_t pid, std::string_view comm, const Record* r = nullptr);
   // Pairs one connection end of process `node` (or keeps it waiting).
   void add_end(bool connect, const Endpoint& local, const Endpoint& remote, uint32_t netns,
-               uint32_t host, size_t node);
+               uint32_t host, size_t node, uint32_t via = 0);
   size_t external_node(std::string_view key);
   void add_edge(size_t from, size_t to, uint16_t port, uint16_t client_port, bool matched,
-                bool ambiguous);
+                bool ambiguous, uint32_t via = 0);
+  // NAT (issue 16): the id of a service address (0: none), and a "# nat"
+  // marker applied to the connection end added just before it.
+  uint32_t via_id(const Endpoint& service);
+  void add_nat(const Record& r);
+  // `server_client`, `server_server`: the accept's own tuple; `client`,
+  // `server`: the same connection as its client saw it.
+  void accept_nat(const Endpoint& server_client, const Endpoint& server_server, uint32_t netns,
+                  const Endpoint& client, const Endpoint& server, uint32_t via, uint32_t host);
   // An end that never paired: an edge to or from the outside.
-  void flush(bool connect, const Endpoint& client, const Endpoint& server, size_t node);
+  void flush(bool connect, const Endpoint& client, const Endpoint& server, size_t node,
+             uint32_t via = 0);
   void evict_oldest(bool connects);
   // A close or open record: paired with the other end's like connection
   // ends, then counted on the edge of that connection.
   void add_life(const Record& r, uint32_t host);
-  Edge* find_edge(size_t from, size_t to, uint16_t port, uint16_t client_port, bool ambiguous);
+  Edge* find_edge(size_t from, size_t to, uint16_t port, uint16_t client_port, bool ambiguous,
+                  uint32_t via = 0);
 
   GraphOptions options_;
   std::unique_ptr<re2::RE2> include_, exclude_;

@@ -48,11 +48,13 @@ std::optional<int> parse_netgraph_cli(int argc, const char* const* argv, Netgrap
                  "Write to FILE (written whole, then renamed into place); none or '-': stdout");
   auto* group_by =
       app.add_option("--group-by", group,
-                     "Nodes are: pid (one per process), comm, host, address, or from JSON traces "
+                     "Nodes are: pid (one per process), comm, host, address, service (one per "
+                     "process, and the service addresses NAT sent connections through, from "
+                     "nettrace --nat, drawn between clients and servers), or from JSON traces "
                      "exe, container, pod, unit or cgroup. Default: one per process, with "
                      "client-only processes of one name on one host drawn as one")
-          ->check(CLI::IsMember(
-              {"pid", "comm", "host", "address", "exe", "container", "pod", "unit", "cgroup"}));
+          ->check(CLI::IsMember({"pid", "comm", "host", "address", "service", "exe", "container",
+                                 "pod", "unit", "cgroup"}));
   app.add_flag("--per-connection", c.graph.per_connection, "One edge per connection (4-tuple)");
   app.add_option("--weight", c.weight,
                  "Pen width of the edges by count (connections) or bytes (payload, from "
@@ -111,6 +113,7 @@ std::optional<int> parse_netgraph_cli(int argc, const char* const* argv, Netgrap
   c.graph.group_by = group == "comm"        ? GroupBy::Comm
                      : group == "host"      ? GroupBy::Host
                      : group == "address"   ? GroupBy::Address
+                     : group == "service"   ? GroupBy::Service
                      : group == "exe"       ? GroupBy::Exe
                      : group == "container" ? GroupBy::Container
                      : group == "pod"       ? GroupBy::Pod

@@ -126,11 +126,11 @@ void collapse_clients(Graph& g) {
 // Edges that became equal (same ends, port, client port, kind) become one,
 // at the first one's place, counting all of their connections.
 void merge_equal_edges(Graph& g) {
-  std::map<std::tuple<size_t, size_t, uint16_t, uint16_t, bool, bool>, size_t> seen;
+  std::map<std::tuple<size_t, size_t, uint16_t, uint16_t, bool, bool, std::string>, size_t> seen;
   std::vector<Edge> kept;
   for (const Edge& e : g.edges) {
     auto [it, inserted] = seen.try_emplace(
-        {e.from, e.to, e.port, e.client_port, e.matched, e.ambiguous}, kept.size());
+        {e.from, e.to, e.port, e.client_port, e.matched, e.ambiguous, e.via}, kept.size());
     if (inserted)
       kept.push_back(e);
     else {
@@ -139,6 +139,49 @@ void merge_equal_edges(Graph& g) {
     }
   }
   g.edges = std::move(kept);
+}
+
+// --group-by service (issue 16): each edge that went through a service
+// address becomes two, client -> service and service -> server, around one
+// node per service address; their counts are the edge's.
+void split_services(Graph& g) {
+  std::map<std::string, size_t> service_nodes;
+  std::vector<Edge> out;
+  out.reserve(g.edges.size());
+  for (Edge& e : g.edges) {
+    if (e.via.empty()) {
+      out.push_back(std::move(e));
+      continue;
+    }
+    auto [it, inserted] = service_nodes.try_emplace(e.via, g.nodes.size());
+    if (inserted) {
+      Node n;
+      n.key = "service " + e.via;
+      n.name = e.via;
+      n.service = true;
+      n.label = "service\\n";
+      append_dot_text(n.label, e.via);
+      n.addresses.push_back(e.via);
+      g.nodes.push_back(std::move(n));
+    }
+    const size_t colon = e.via.rfind(':');
+    Edge in;
+    in.from = e.from;
+    in.to = it->second;
+    in.port = uint16_t(std::stoul(e.via.substr(colon + 1)));
+    in.client_port = e.client_port;
+    in.count = e.count;
+    in.matched = e.matched;
+    in.ambiguous = e.ambiguous;
+    Edge onward = std::move(e);
+    onward.from = it->second;
+    onward.client_port = 0; // the service's own port is on the way in
+    onward.via.clear();
+    onward.via_id = 0;
+    out.push_back(std::move(in));
+    out.push_back(std::move(onward));
+  }
+  g.edges = std::move(out);
 }
 
 std::string utc(uint64_t ns, bool with_date) {
@@ -172,6 +215,8 @@ void present(Graph& g, GroupBy group_by, const PresentOptions& o) {
     }
   if (o.collapse_clients && group_by == GroupBy::Pid)
     collapse_clients(g);
+  if (group_by == GroupBy::Service)
+    split_services(g);
   merge_equal_edges(g);
   std::erase_if(g.edges, [&](const Edge& e) { return e.count < o.min_count; });
   drop_unused_nodes(g);
@@ -182,15 +227,17 @@ std::string display_name(const Graph& g, size_t node) {
   std::string s;
   if (n.external)
     return n.name + " (not traced)";
+  if (n.service)
+    return "service " + n.name;
   if (n.collapsed())
     s = n.name + " (" + std::to_string(n.pids.size()) + " processes)";
-  else if (g.group_by == GroupBy::Pid)
+  else if (g.group_by == GroupBy::Pid || g.group_by == GroupBy::Service)
     s = n.name + " (pid " + std::to_string(n.pid) + ")";
   else if (g.group_by == GroupBy::Comm)
     s = n.name;
   else if (g.group_by == GroupBy::Host)
     s = n.host.empty() ? "this host" : n.host;
-  else if (g.group_by > GroupBy::Address) // exe, container, pod, unit, cgroup
+  else if (g.group_by != GroupBy::Address) // exe, container, pod, unit, cgroup
     s = n.name;
   else
     s = n.addresses.empty() ? "?" : n.addresses[0];
@@ -203,6 +250,8 @@ std::string edge_words(const Edge& e) {
   std::string s = ":" + std::to_string(e.port);
   if (e.client_port)
     s = std::to_string(e.client_port) + " -> " + s;
+  if (!e.via.empty())
+    s += " via " + e.via; // NAT (issue 16): the service address the clients asked for
   s += ", " + plural(e.count, "connection", "connections");
   if (e.has_life()) {
     s += " (" + std::to_string(e.closed) + " closed, " + std::to_string(e.still_open) +
@@ -240,6 +289,8 @@ std::vector<std::string> title_lines(const Graph& g) {
   }
   uint64_t connections = 0, outside = 0;
   for (const Edge& e : g.edges) {
+    if (g.nodes[e.from].service)
+      continue; // --group-by service: counted on the way in
     connections += e.count;
     if (!e.matched)
       outside += e.count;
@@ -249,7 +300,7 @@ std::vector<std::string> title_lines(const Graph& g) {
   uint64_t members = 0;
   std::set<std::pair<std::string, uint32_t>> pids;
   for (const Node& n : g.nodes) {
-    if (n.external)
+    if (n.external || n.service)
       continue;
     ++members;
     if (n.collapsed())
@@ -261,6 +312,7 @@ std::vector<std::string> title_lines(const Graph& g) {
   std::string who;
   switch (g.group_by) {
   case GroupBy::Pid:
+  case GroupBy::Service:
     who = plural(pids.size(), "process", "processes");
     break;
   case GroupBy::Comm:

@@ -204,7 +204,7 @@ GraphPtr build_cgraph(const Graph& g) {
   for (size_t i = 0; i < g.nodes.size(); ++i) {
     const Node& n = g.nodes[i];
     Agraph_t* parent = G.get();
-    if (multi && !n.external) {
+    if (multi && !n.external && !n.service) {
       std::string cname = "cluster_" + n.host;
       parent = agsubg(G.get(), cs(cname), 1);
       agsafeset(parent, cs("label"),
@@ -228,6 +228,8 @@ GraphPtr build_cgraph(const Graph& g) {
     agsafeset(an, cs("tooltip"), cs(dot_text(printable(tip))), cs(""));
     if (n.external)
       agsafeset(an, cs("style"), cs("dashed"), cs(""));
+    if (n.service) // --group-by service (issue 16): an address, not a process
+      agsafeset(an, cs("shape"), cs("diamond"), cs(""));
     nodes.push_back(an);
   }
   // One DOT edge per (client, server, kind: solid, dashed or dotted), its
@@ -264,6 +266,10 @@ GraphPtr build_cgraph(const Graph& g) {
         if (e.client_port)
           label += std::to_string(e.client_port) + " -> ";
         label += ":" + std::to_string(e.port);
+        if (!e.via.empty()) {
+          label += " via "; // NAT (issue 16)
+          append_dot_text(label, e.via);
+        }
         if (e.count > 1)
           label += " x" + std::to_string(e.count);
         if (e.has_life())
@@ -385,6 +391,8 @@ std::string to_json(const Graph& g) {
                            {"label", n.label}};
     // pid: the process; a collapsed node has its members' pids and count
     // instead; nodes of other groupings (and outside ones) have neither.
+    if (n.service) // --group-by service (issue 16)
+      node["service"] = true;
     if (n.collapsed()) {
       node["pids"] = n.pids;
       node["processes"] = n.pids.size();
@@ -402,6 +410,8 @@ std::string to_json(const Graph& g) {
                      {"matched", e.matched}});
     if (e.ambiguous) // only when set: graphs without ambiguity read as before
       edges.back()["ambiguous"] = true;
+    if (!e.via.empty()) // NAT (issue 16): the service address the clients asked for
+      edges.back()["via"] = e.via;
     if (e.has_life()) { // likewise: traces without close records read as before
       auto& b = edges.back();
       b["closed"] = e.closed;

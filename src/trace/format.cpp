@@ -221,6 +221,8 @@ void append_json(std::string& out, const Record& r) {
       append_json_comm(out, v);
       out.push_back('"');
     }
+    if (r.has_nat())
+      append_nat_json(out, r); // nettrace --nat (issue 16)
   }
   if (k.append_json)
     k.append_json(out, r);

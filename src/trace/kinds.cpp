@@ -5,6 +5,7 @@
 #include <array>
 #include <charconv>
 #include <limits>
+#include <tuple>
 
 #include "trace/format.h"
 #include "trace/parse.h"
@@ -417,6 +418,59 @@ bool same_identity(const Record& a, const Record& b) {
   return true;
 }
 
+// --- nat: the translation of the connection line before it (issue 16) -------
+// "# nat remote=IP:PORT local=IP:PORT", either half left out when that side
+// was not translated. JSON puts the same fields on the connection itself.
+
+void nat_args(std::string& out, const Record& r) {
+  if (r.nat_remote.ip.family) {
+    out.append("remote=");
+    append_endpoint(out, r.nat_remote);
+  }
+  if (r.nat_local.ip.family) {
+    if (r.nat_remote.ip.family)
+      out.push_back(' ');
+    out.append("local=");
+    append_endpoint(out, r.nat_local);
+  }
+}
+
+std::string_view nat_parse_args(std::string_view& args, Record& out) {
+  bool had_space = false;
+  std::string_view word = take_word(args, had_space);
+  if (word.substr(0, 7) == "remote=") {
+    if (!parse_endpoint(word.substr(7), out.nat_remote))
+      return "bad remote= in '# nat' marker";
+    word = had_space ? take_word(args, had_space) : std::string_view{};
+  }
+  if (word.substr(0, 6) == "local=") {
+    if (!parse_endpoint(word.substr(6), out.nat_local))
+      return "bad local= in '# nat' marker";
+    word = had_space ? take_word(args, had_space) : std::string_view{};
+  }
+  if (!word.empty() || had_space)
+    return "'# nat' takes remote=IP:PORT and/or local=IP:PORT, nothing else";
+  if (!out.has_nat())
+    return "'# nat' marker without remote= or local=";
+  return {};
+}
+
+void nat_json(std::string& out, const Record& r) {
+  append_nat_json(out, r);
+}
+
+std::string_view nat_read_json(JsonFields& in, Record& out) {
+  if (std::string_view why = read_nat_json(in, out); !why.empty())
+    return why;
+  if (!out.has_nat())
+    return "nat record without nat_remote_ip or nat_local_ip";
+  return {};
+}
+
+bool nat_same(const Record& a, const Record& b) {
+  return a.nat_remote == b.nat_remote && a.nat_local == b.nat_local;
+}
+
 // The table. Rows in RecordType order (checked below).
 constexpr std::array kKinds = {
     KindInfo{RecordType::Connect, "connect", NT_EV_CONNECT, ArrowForm::Line, Side::Out, true, true,
@@ -442,6 +496,8 @@ constexpr std::array kKinds = {
     KindInfo{RecordType::Snapshot, "snapshot", 0, ArrowForm::Marker, Side::None, false, false, "",
              "", "", snapshot_args, snapshot_parse_args, snapshot_json, snapshot_read_json,
              snapshot_same},
+    KindInfo{RecordType::Nat, "nat", 0, ArrowForm::Marker, Side::None, false, false, "", "", "",
+             nat_args, nat_parse_args, nat_json, nat_read_json, nat_same},
 };
 
 constexpr bool rows_in_order() {
@@ -506,14 +562,50 @@ bool same_arrow_fields(const Record& a, const Record& b) {
          (a.local == b.local && a.remote == b.remote && a.pid == b.pid && a.comm == b.comm);
 }
 
+void append_nat_json(std::string& out, const Record& r) {
+  for (auto [ep, ip_key, port_key] :
+       {std::tuple{&r.nat_remote, ",\"nat_remote_ip\":\"", ",\"nat_remote_port\":"},
+        std::tuple{&r.nat_local, ",\"nat_local_ip\":\"", ",\"nat_local_port\":"}}) {
+    if (!ep->ip.family)
+      continue;
+    out.append(ip_key);
+    append_ip(out, ep->ip);
+    out.push_back('"');
+    out.append(port_key);
+    append_uint(out, ep->port);
+  }
+}
+
+std::string_view read_nat_json(JsonFields& in, Record& out) {
+  for (auto [ep, ip_key, port_key] :
+       {std::tuple{&out.nat_remote, "nat_remote_ip", "nat_remote_port"},
+        std::tuple{&out.nat_local, "nat_local_ip", "nat_local_port"}}) {
+    std::string_view text;
+    const JsonFields::Got ip = in.text(ip_key, text);
+    uint64_t port = 0;
+    const JsonFields::Got got_port = in.uint(port_key, port);
+    if (ip == JsonFields::Got::Missing && got_port == JsonFields::Got::Missing) {
+      *ep = Endpoint{};
+      continue;
+    }
+    if (ip != JsonFields::Got::Ok || !parse_ip(text, ep->ip) || got_port != JsonFields::Got::Ok ||
+        port > 65535)
+      return "bad nat_remote_ip/nat_remote_port or nat_local_ip/nat_local_port (both of a pair, "
+             "an address and a port)";
+    ep->port = uint16_t(port);
+  }
+  return {};
+}
+
 bool same_all_fields(const Record& a, const Record& b) {
   if (a.type != b.type || !same_arrow_fields(a, b) || a.time_ns != b.time_ns || a.host != b.host)
     return false;
   const KindInfo& k = kind_info(a.type);
   if (k.same && !k.same(a, b))
     return false;
-  return !k.connection || (a.tid == b.tid && a.uid == b.uid && a.netns == b.netns &&
-                           a.cgroup_id == b.cgroup_id && same_identity(a, b));
+  return !k.connection ||
+         (a.tid == b.tid && a.uid == b.uid && a.netns == b.netns && a.cgroup_id == b.cgroup_id &&
+          same_identity(a, b) && a.nat_remote == b.nat_remote && a.nat_local == b.nat_local);
 }
 
 } // namespace nt

@@ -104,6 +104,12 @@ inline Side record_side(const KindInfo& k, const Record& r) {
   return k.side != Side::FromRecord ? k.side : r.side;
 }
 
+// NAT (issue 16): the nat_remote_ip/_port and nat_local_ip/_port JSON
+// members of a record that has them (none otherwise), and back: a pair left
+// out is not translated. Returns "" or why not.
+void append_nat_json(std::string& out, const Record& r);
+std::string_view read_nat_json(JsonFields& in, Record& out);
+
 // Whether two records carry the same fields in arrow form (everything an
 // arrow line or marker holds). A plain line reads back as a connect or an
 // accept whatever kind wrote it (an existing connection is a plain line), so

@@ -20,6 +20,9 @@ enum class RecordType : uint8_t {
   Evicted,  // owners pushed out of the kernel's full owner map
   Existing, // a connection already established when tracing started (snapshot)
   Snapshot, // marker: this many existing connections follow
+  // NAT (issue 16): "# nat ..." after a connection line, its translation
+  // (arrow only; JSON carries the nat_* fields on the connection itself).
+  Nat,
 };
 
 // Which end of a connection a record is, seen from the traced host.
@@ -115,6 +118,15 @@ struct Record {
   std::string pod;       // Kubernetes pod UID parsed from cgroup
   std::string pod_qos;   // "guaranteed", "burstable" or "besteffort"
   std::string unit;      // systemd unit parsed from cgroup ("foo.service")
+  // --- NAT (issue 16): the connection as the other end sees it, from the
+  // conntrack entry (nettrace --nat). Family 0 = not translated (or not
+  // known). On connect, accept and existing records, and on a Nat marker.
+  // nat_remote: the peer's own address: a connect's destination after DNAT
+  // (the serving socket), an accept's client before SNAT (masquerade).
+  // nat_local: this end as the peer sees it: a connect's source after SNAT,
+  // an accept's address the client asked for (before DNAT: the service).
+  Endpoint nat_remote, nat_local;
+  bool has_nat() const { return nat_remote.ip.family != 0 || nat_local.ip.family != 0; }
 };
 
 } // namespace nt

@@ -87,6 +87,11 @@ std::optional<int> parse_cli(int argc, const char* const* argv, NettraceConfig& 
   app.add_flag("--close", c.show_close,
                "Also print the end of each connection in arrow output ('# close' lines with "
                "duration, bytes, retransmits and who closed it; '# open' lines at exit)");
+  // NAT (issue 16): off by default, it costs a netlink round trip per connection.
+  app.add_flag("--nat", c.nat,
+               "Look each connection up in conntrack and report its translation (NAT, "
+               "Kubernetes services, published ports): a '# nat' line after the connection line, "
+               "nat_* fields in JSON");
   app.add_flag("-t,--timestamp", c.timestamp,
                "Start each arrow line with the local time, HH:MM:SS.mmm and a space");
   bool snapshot_only = false, no_snapshot = false;

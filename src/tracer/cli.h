@@ -34,6 +34,8 @@ struct NettraceConfig {
   std::string ready_file;
   std::string user;  // drop to this user after attaching
   ServeConfig serve; // --serve
+  // --nat (issue 16): look every connection end up in conntrack (nat_source.h).
+  bool nat = false;
 };
 
 // Parses argv. Returns std::nullopt to go on, or an exit code to exit with

@@ -62,6 +62,14 @@ void LineSink::record(const Record& r) {
     if (options_.timestamp)
       clock_.append(buf_, r.time_ns);
     append_arrow(buf_, r);
+    if (k.connection && r.has_nat()) {
+      // nettrace --nat (issue 16): the translation as a "# nat" marker line
+      // after its connection line, which stays what it always was.
+      nat_.type = RecordType::Nat;
+      nat_.nat_remote = r.nat_remote;
+      nat_.nat_local = r.nat_local;
+      append_arrow(buf_, nat_);
+    }
   }
   pending_.emplace_back(buf_.size(), r.type);
   if (k.pairs)

@@ -48,6 +48,7 @@ private:
   std::vector<uint64_t> written_, hidden_;             // by kind
   uint64_t after_count_ = 0, unwritten_ = 0;
   bool closed_ = false;
+  Record nat_; // reused: the "# nat" marker written after a translated connection
 };
 
 } // namespace nt

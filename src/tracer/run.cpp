@@ -17,6 +17,7 @@
 #include "tracer/cli.h"
 #include "tracer/identity_cache.h"
 #include "tracer/line_sink.h"
+#include "tracer/nat_source.h"
 #include "tracer/snapshot_source.h"
 #include "tracer/tracer.h"
 #include "util/unique_fd.h"
@@ -137,16 +138,22 @@ int run_snapshot_only(const NettraceConfig& config,
                       "--snapshot)");
   LineSink lines(STDOUT_FILENO, line_options(config));
   SnapshotSource snapshot(nullptr, config.tracer, say);
+  std::unique_ptr<NatSource> nat; // --nat (issue 16)
+  if (config.nat)
+    nat = std::make_unique<NatSource>(snapshot, say);
+  Source& events = nat ? static_cast<Source&>(*nat) : snapshot;
   IdentityCache identities;
-  IdentitySource identified(snapshot, identities);
+  IdentitySource identified(events, identities);
   RunLoop loop;
-  loop.add(wants_identity(config, false) ? static_cast<Source&>(identified) : snapshot);
+  loop.add(wants_identity(config, false) ? static_cast<Source&>(identified) : events);
   loop.add(lines);
   LoopOptions lo;
   lo.stop_when_sources_finish = true;
   loop.run(g_stop, lo);
   say("nettrace: " + lines.summary());
   say_identity_gone(identities, say);
+  if (nat && !nat->summary().empty())
+    say(nat->summary());
   return kExitOk;
 }
 
@@ -191,7 +198,14 @@ int run_nettrace(const NettraceConfig& config) {
                  config.serve.addr.family == 6 ? "[" : "", config.serve.addr.addr.c_str(),
                  config.serve.addr.family == 6 ? "]" : "", unsigned(server->port()));
   SnapshotSource snapshot(tracer.get(), config.tracer, say);
-  Source& events = config.snapshot == SnapshotMode::Off ? static_cast<Source&>(*tracer) : snapshot;
+  Source& unnatted =
+      config.snapshot == SnapshotMode::Off ? static_cast<Source&>(*tracer) : snapshot;
+  // --nat (issue 16): conntrack's view of each connection end, after the
+  // snapshot's duplicates are gone. Opened before --user drops privileges.
+  std::unique_ptr<NatSource> nat;
+  if (config.nat)
+    nat = std::make_unique<NatSource>(unnatted, say);
+  Source& events = nat ? static_cast<Source&>(*nat) : unnatted;
   IdentityCache identities;
   IdentitySource identified(events, identities);
   Source& source = wants_identity(config, server != nullptr) ? identified : events;
@@ -231,6 +245,8 @@ int run_nettrace(const NettraceConfig& config) {
   std::fprintf(stderr, "nettrace: %s, %llu lost (%s backend)\n", said.c_str(),
                static_cast<unsigned long long>(tracer->lost()), tracer->backend_name().c_str());
   say_identity_gone(identities, say);
+  if (nat && !nat->summary().empty())
+    std::fprintf(stderr, "%s\n", nat->summary().c_str());
   if (tracer->evicted())
     std::fprintf(stderr,
                  "nettrace: %llu connection owners were not kept: the owner map was full (raise "

@@ -23,4 +23,5 @@ check fleet fleet/*.trace
 # Identity (issue 13): a reused pid is two nodes, and the groupings the
 # identity fields give.
 for g in pid exe container pod unit cgroup; do check "identity-by-$g" identity.trace --group-by "$g"; done
+check nat-service-by-service --group-by service nat-service.trace
 exit $status

@@ -73,6 +73,22 @@ inline void check_line(std::string_view line) {
     fail("json round trip changed the record", line, text);
   if (!same_arrow_fields(rec, again_json))
     fail("json round trip changed the arrow fields", line, text);
+
+  // NAT (issue 16): a translated connection's '# nat' marker (what nettrace
+  // --nat writes after its arrow line) reads back as the same translation.
+  if (kind_info(rec.type).connection && rec.has_nat()) {
+    Record marker;
+    marker.type = RecordType::Nat;
+    marker.nat_remote = rec.nat_remote;
+    marker.nat_local = rec.nat_local;
+    text.clear();
+    append_arrow(text, marker);
+    Record back;
+    body = std::string_view(text.data(), text.size() - 1);
+    if (parse_line(body, back).kind != ParseKind::Record || back.type != RecordType::Nat ||
+        back.nat_remote != rec.nat_remote || back.nat_local != rec.nat_local)
+      fail("the '# nat' marker of a translated connection does not read back", line, text);
+  }
 }
 
 } // namespace nt::fuzz

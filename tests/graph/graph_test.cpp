@@ -258,6 +258,149 @@ std::string dot_text(const Graph& g) {
   return dot;
 }
 
+// NAT (issue 16): "client -> server :port xN via SERVICE" for every edge.
+std::multiset<std::string> nat_edges(const Graph& g) {
+  std::multiset<std::string> out;
+  for (const Edge& e : g.edges)
+    out.insert(g.nodes[e.from].name + " -> " + g.nodes[e.to].name + " :" + std::to_string(e.port) +
+               " x" + std::to_string(e.count) + (e.matched ? "" : " unmatched") +
+               (e.via.empty() ? "" : " via " + e.via));
+  return out;
+}
+
+// A Kubernetes node: pods reach CoreDNS through its ClusterIP; the node's
+// conntrack says where each went (nettrace --nat).
+const std::vector<std::string> kNatArrow = {
+    "10.43.0.10:53<-10.42.0.5:50392|PID=2101 CMD=app",
+    "# nat remote=10.42.0.3:53",
+    "10.42.0.5:50392->10.42.0.3:53|PID=1800 CMD=coredns",
+    "# nat local=10.43.0.10:53",
+    // The accept first, the connect after it.
+    "10.42.0.5:50394->10.42.0.3:53|PID=1800 CMD=coredns",
+    "10.43.0.10:53<-10.42.0.5:50394|PID=2101 CMD=app",
+    "# nat remote=10.42.0.3:53",
+    // Masqueraded: the server sees the node's address and another port.
+    "10.43.0.1:443<-10.42.0.5:41000|PID=2101 CMD=app",
+    "# nat remote=10.0.0.2:6443 local=10.0.0.9:61000",
+    "10.0.0.9:61000->10.0.0.2:6443|PID=900 CMD=apiserver",
+};
+
+TEST(Nat, MarkersPairTheClientWithTheServerThroughTheService) {
+  Graph g = build(kNatArrow);
+  EXPECT_EQ(nat_edges(g),
+            (std::multiset<std::string>{"app -> coredns :53 x2 via 10.43.0.10:53",
+                                        "app -> apiserver :6443 x1 via 10.43.0.1:443"}));
+  EXPECT_EQ(g.stats.matched, 3u);
+  EXPECT_EQ(g.stats.unmatched_connects + g.stats.unmatched_accepts, 0u);
+  EXPECT_EQ(g.nodes.size(), 3u); // no node for a service address
+  // Without the markers (nettrace without --nat) nothing pairs: the old picture.
+  std::vector<std::string> plain;
+  for (const std::string& l : kNatArrow)
+    if (l.rfind("# nat ", 0) != 0)
+      plain.push_back(l);
+  Graph old = build(plain);
+  EXPECT_EQ(old.stats.matched, 0u);
+}
+
+TEST(Nat, JsonFieldsPairTheSameAndOneFilePerHostToo) {
+  // The same connections as JSON, the client and the servers on three hosts.
+  const std::string head = R"({"type":"connect","direction":"out","family":4,)";
+  const std::vector<std::pair<std::string, std::string>> lines = {
+      {"node-a",
+       head +
+           R"("local_ip":"10.42.0.5","local_port":50392,"remote_ip":"10.43.0.10","remote_port":53,"pid":2101,"comm":"app","nat_remote_ip":"10.42.0.3","nat_remote_port":53})"},
+      {"node-a",
+       head +
+           R"("local_ip":"10.42.0.5","local_port":41000,"remote_ip":"10.43.0.1","remote_port":443,"pid":2101,"comm":"app","nat_remote_ip":"10.0.0.2","nat_remote_port":6443,"nat_local_ip":"10.0.0.9","nat_local_port":61000})"},
+      {"node-b",
+       R"({"type":"accept","direction":"in","family":4,"local_ip":"10.42.0.3","local_port":53,"remote_ip":"10.42.0.5","remote_port":50392,"pid":1800,"comm":"coredns"})"},
+      {"server",
+       R"({"type":"accept","direction":"in","family":4,"local_ip":"10.0.0.2","local_port":6443,"remote_ip":"10.0.0.9","remote_port":61000,"pid":900,"comm":"apiserver"})"},
+  };
+  Graph g = build_hosts(lines);
+  EXPECT_EQ(nat_edges(g),
+            (std::multiset<std::string>{"app -> coredns :53 x1 via 10.43.0.10:53",
+                                        "app -> apiserver :6443 x1 via 10.43.0.1:443"}));
+  EXPECT_EQ(g.hosts.size(), 3u);
+}
+
+// Only the server's host knew the translation (a NodePort reached through the
+// server's node from a client host that saw no NAT): the accept's translation
+// pairs them, whichever record comes first, in arrow and in JSON.
+TEST(Nat, AnAcceptsTranslationPairsAClientThatSawNone) {
+  const std::string connect = "10.0.0.9:30080<-10.1.0.5:40000|PID=10 CMD=client";
+  const std::vector<std::string> accept = {"10.0.0.9:61000->10.42.0.3:8080|PID=20 CMD=server",
+                                           "# nat remote=10.1.0.5:40000 local=10.0.0.9:30080"};
+  const std::string accept_json =
+      R"({"type":"accept","direction":"in","family":4,"local_ip":"10.42.0.3","local_port":8080,"remote_ip":"10.0.0.9","remote_port":61000,"pid":20,"comm":"server","nat_remote_ip":"10.1.0.5","nat_remote_port":40000,"nat_local_ip":"10.0.0.9","nat_local_port":30080})";
+  const std::multiset<std::string> want = {"client -> server :8080 x1 via 10.0.0.9:30080"};
+  EXPECT_EQ(nat_edges(build({connect, accept[0], accept[1]})), want);
+  EXPECT_EQ(nat_edges(build({accept[0], accept[1], connect})), want);
+  EXPECT_EQ(nat_edges(build({connect, accept_json})), want);
+  EXPECT_EQ(nat_edges(build({accept_json, connect})), want);
+  // Without the accept's translation they stay apart.
+  Graph g = build({connect, accept[0]});
+  EXPECT_EQ(g.stats.matched, 0u);
+}
+
+// The closes of a translated connection count on its edge: the client's close
+// carries the translation as its connect did ('# nat' after '# close', or the
+// JSON fields).
+TEST(Nat, ClosesOfATranslatedConnectionCountOnItsEdge) {
+  const std::string life = "duration_ns=1000 bytes_sent=10 bytes_received=20 retransmits=0 "
+                           "srtt_us=1 closed_by=local last_pid=2101 last_comm=app ";
+  const std::string srv_life = "duration_ns=900 bytes_sent=20 bytes_received=10 retransmits=0 "
+                               "srtt_us=1 closed_by=peer last_pid=1800 last_comm=coredns ";
+  Graph g = build({"10.43.0.10:53<-10.42.0.5:50392|PID=2101 CMD=app", "# nat remote=10.42.0.3:53",
+                   "10.42.0.5:50392->10.42.0.3:53|PID=1800 CMD=coredns",
+                   "# close " + life + "10.43.0.10:53<-10.42.0.5:50392|PID=2101 CMD=app",
+                   "# nat remote=10.42.0.3:53",
+                   "# close " + srv_life + "10.42.0.5:50392->10.42.0.3:53|PID=1800 CMD=coredns"});
+  ASSERT_EQ(g.edges.size(), 1u);
+  EXPECT_EQ(g.edges[0].via, "10.43.0.10:53");
+  EXPECT_EQ(g.edges[0].closed, 1u);
+  EXPECT_EQ(g.edges[0].bytes_to_server, 10u);
+  EXPECT_EQ(g.edges[0].bytes_to_client, 20u);
+  EXPECT_EQ(g.stats.lives_unattributed, 0u);
+  // The same in JSON.
+  const std::string json_life =
+      R"("duration_ns":1000,"bytes_sent":10,"bytes_received":20,"retransmits":0,"srtt_us":1,"closed_by":"local","last_pid":2101,"last_comm":"app")";
+  Graph j = build({
+      R"({"type":"connect","direction":"out","family":4,"local_ip":"10.42.0.5","local_port":50392,"remote_ip":"10.43.0.10","remote_port":53,"pid":2101,"comm":"app","nat_remote_ip":"10.42.0.3","nat_remote_port":53})",
+      R"({"type":"accept","direction":"in","family":4,"local_ip":"10.42.0.3","local_port":53,"remote_ip":"10.42.0.5","remote_port":50392,"pid":1800,"comm":"coredns"})",
+      R"({"type":"close","direction":"out","family":4,"local_ip":"10.42.0.5","local_port":50392,"remote_ip":"10.43.0.10","remote_port":53,"pid":2101,"comm":"app","nat_remote_ip":"10.42.0.3","nat_remote_port":53,)" +
+          json_life + "}",
+      R"({"type":"close","direction":"in","family":4,"local_ip":"10.42.0.3","local_port":53,"remote_ip":"10.42.0.5","remote_port":50392,"pid":1800,"comm":"coredns",)" +
+          json_life + "}",
+  });
+  ASSERT_EQ(j.edges.size(), 1u);
+  EXPECT_EQ(j.edges[0].closed, 1u);
+  EXPECT_EQ(j.stats.lives_unattributed, 0u);
+}
+
+TEST(Nat, WhatCannotPairSaysWhereItWentAndStrayMarkersChangeNothing) {
+  Graph g = build({
+      "# nat remote=10.9.9.9:1", // before any line: nothing to apply to
+      // A backend on a host that was not traced: drawn to its real address.
+      "10.43.0.20:80<-10.42.0.5:41010|PID=2101 CMD=app",
+      "# nat remote=10.42.1.7:8080",
+      // Behind a load balancer outside the traced hosts: no translation known.
+      "203.0.113.10:443<-10.42.0.5:41020|PID=2101 CMD=app",
+      // A marker after a line that is not a connection end applies to nothing.
+      "10.42.0.6:81<-10.42.0.5:41040|PID=2101 CMD=app",
+      "# failed ECONNREFUSED 10.42.0.6:82<-10.42.0.5:41050|PID=2101 CMD=app",
+      "# nat remote=10.9.9.9:2",
+      // A marker after an end that already paired changes nothing.
+      "10.42.0.6:80<-10.42.0.5:41030|PID=2101 CMD=app",
+      "10.42.0.5:41030->10.42.0.6:80|PID=77 CMD=web",
+      "# nat remote=10.9.9.9:1",
+  });
+  EXPECT_EQ(nat_edges(g), (std::multiset<std::string>{
+                              "app -> 10.42.1.7:8080 :8080 x1 unmatched via 10.43.0.20:80",
+                              "app -> 203.0.113.10:443 :443 x1 unmatched",
+                              "app -> 10.42.0.6:81 :81 x1 unmatched", "app -> web :80 x1"}));
+}
+
 TEST(Lost, MarkersMakeTheGraphIncomplete) {
   Graph g =
       build(std::vector<std::string>{"# lost 7 events: ring buffer full (raise --ringbuf-size)",
@@ -600,7 +743,37 @@ TEST(FastLane, GivesWhatTheGeneralPathGives) {
   }
   inputs.push_back({"odd", odd});
   inputs.push_back({"odd2", odd}); // the same texts on another host
-  for (GroupBy g : {GroupBy::Pid, GroupBy::Comm, GroupBy::Host, GroupBy::Address}) {
+  // nettrace --nat --close as it came from a live run (issue 16): a '# nat'
+  // line after a connect that follows a close's '# nat' is the connect's.
+  // (The fast lane once left it on the close, and that connect unpaired.)
+  std::vector<std::string> nat;
+  const std::string cli = "|PID=27942 CMD=cli", srv = "|PID=27885 CMD=srv";
+  const std::string tr = "# nat remote=10.146.1.2:8080";
+  auto c = [&](int p) { return "10.96.146.10:80<-10.146.1.1:" + std::to_string(p) + cli; };
+  auto a = [&](int p) { return "10.146.1.1:" + std::to_string(p) + "->10.146.1.2:8080" + srv; };
+  auto closed = [&](const std::string& line, const char* by) {
+    return std::string("# close duration_ns=1 bytes_sent=1 bytes_received=1 retransmits=0 "
+                       "srtt_us=1 closed_by=") +
+           by + " last_pid=0 last_comm= " + line;
+  };
+  nat = {c(38064), tr,
+         a(38064), c(38074),
+         tr,       closed(c(38064), "local"),
+         tr,       closed(a(38064), "peer"),
+         a(38074), c(38080),
+         tr,       closed(c(38074), "local"),
+         tr,       closed(a(38074), "peer"),
+         a(38080), closed(c(38080), "local"),
+         tr,       closed(a(38080), "peer")};
+  inputs.push_back({"nat", nat});
+  {
+    std::string general;
+    const std::string fast = both_ways({{"nat", nat}}, {}, general);
+    EXPECT_EQ(fast, general);
+    EXPECT_NE(general.find("\"count\": 3,"), std::string::npos) << general; // one edge of three
+  }
+  for (GroupBy g :
+       {GroupBy::Pid, GroupBy::Comm, GroupBy::Host, GroupBy::Address, GroupBy::Service}) {
     for (int variant = 0; variant < 3; ++variant) {
       GraphOptions o;
       o.group_by = g;

@@ -252,6 +252,57 @@ TEST(Outside, AnAddressTwoProcessesHaveOrLoopbackElsewhereStaysOutside) {
 // The same edges drawn once each: self-loops and parallel edges of one style
 // share one DOT edge with a line per port, a solid loop on top, a dashed one
 // below: Graphviz then has one label to place per edge, and none overlap.
+// --group-by service (issue 16): the service addresses between clients and
+// servers, with the connections through them counted on both sides.
+TEST(Service, GroupByServiceDrawsServiceNodesBetweenClientsAndServers) {
+  const std::vector<std::string> lines = {
+      "10.43.0.10:53<-10.42.0.5:50392|PID=2101 CMD=app",
+      "# nat remote=10.42.0.3:53",
+      "10.42.0.5:50392->10.42.0.3:53|PID=1800 CMD=coredns",
+      "10.43.0.10:53<-10.42.0.7:50000|PID=2200 CMD=web",
+      "# nat remote=10.42.0.4:53",
+      "10.42.0.7:50000->10.42.0.4:53|PID=1801 CMD=coredns",
+      "10.43.0.10:53<-10.42.0.7:50002|PID=2200 CMD=web",
+      "# nat remote=10.42.0.4:53",
+      "10.42.0.7:50002->10.42.0.4:53|PID=1801 CMD=coredns",
+      "10.42.0.9:80<-10.42.0.7:50004|PID=2200 CMD=web", // not through a service
+      "10.42.0.7:50004->10.42.0.9:80|PID=300 CMD=nginx",
+  };
+  GraphOptions o;
+  o.group_by = GroupBy::Service;
+  Graph g = finished(lines, o);
+  present(g, GroupBy::Service, {});
+  std::multiset<std::string> got;
+  for (const Edge& e : g.edges)
+    got.insert(display_name(g, e.from) + " -> " + display_name(g, e.to) + " :" +
+               std::to_string(e.port) + " x" + std::to_string(e.count) +
+               (e.via.empty() ? "" : " via " + e.via));
+  EXPECT_EQ(got, (std::multiset<std::string>{"app (pid 2101) -> service 10.43.0.10:53 :53 x1",
+                                             "web (pid 2200) -> service 10.43.0.10:53 :53 x2",
+                                             "service 10.43.0.10:53 -> coredns (pid 1800) :53 x1",
+                                             "service 10.43.0.10:53 -> coredns (pid 1801) :53 x2",
+                                             "web (pid 2200) -> nginx (pid 300) :80 x1"}));
+  // Grouped by process, the edges name the service instead.
+  Graph p = finished(lines);
+  present(p, GroupBy::Pid, {});
+  const std::string dot = dot_text(p);
+  EXPECT_NE(dot.find(":53 via 10.43.0.10:53 x2"), std::string::npos) << dot;
+  bool via = false;
+  const nlohmann::json pj = nlohmann::json::parse(to_json(p));
+  for (const auto& e : pj["edges"])
+    via |= e.value("via", std::string()) == "10.43.0.10:53";
+  EXPECT_TRUE(via);
+  const std::string svc_dot = dot_text(g);
+  // Each connection counted once, not on both sides of its service.
+  EXPECT_NE(svc_dot.find("5 processes, 4 connections<"), std::string::npos) << svc_dot;
+  EXPECT_NE(svc_dot.find("shape=diamond"), std::string::npos) << svc_dot;
+  bool service = false;
+  const nlohmann::json gj = nlohmann::json::parse(to_json(g));
+  for (const auto& n : gj["nodes"])
+    service |= n.value("service", false) && n.value("name", std::string()) == "10.43.0.10:53";
+  EXPECT_TRUE(service);
+}
+
 TEST(Dot, OneEdgePerPairAndStyleAndLoopsOnTopOrBelow) {
   Graph g = finished(k3s_lines());
   present(g, GroupBy::Pid);

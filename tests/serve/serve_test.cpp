@@ -194,7 +194,7 @@ TEST(ServeApi, BadQueriesGetOneLineReasons) {
             "limit must be a whole number from 1 to 1000, got '1001'");
   EXPECT_EQ(parse_event_query("type=bogus", 1000, q),
             "type must be one of connect, accept, failed, lost, close, open, evicted, existing, "
-            "snapshot, got 'bogus'");
+            "snapshot, nat, got 'bogus'");
   EXPECT_EQ(parse_event_query("since=-1", 1000, q),
             "since must be a ts_ns value (a whole number of nanoseconds), got '-1'");
   EXPECT_EQ(parse_event_query("colour=red", 1000, q),

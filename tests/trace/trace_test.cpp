@@ -169,6 +169,65 @@ TEST(Markers, FailedAndLostRoundTripInBothFormats) {
   EXPECT_NE(json(f).find("\"error\":\"ECONNREFUSED\",\"errno\":111"), std::string::npos);
 }
 
+// NAT (issue 16): the '# nat' marker and the nat_* JSON members.
+TEST(Nat, MarkerAndJsonFieldsRoundTrip) {
+  Record m;
+  m.type = RecordType::Nat;
+  m.nat_remote = ep("10.42.0.3", 53);
+  EXPECT_EQ(arrow(m), "# nat remote=10.42.0.3:53\n");
+  m.nat_local = ep("10.42.0.1", 61000);
+  EXPECT_EQ(arrow(m), "# nat remote=10.42.0.3:53 local=10.42.0.1:61000\n");
+  Record only_local;
+  only_local.type = RecordType::Nat;
+  only_local.nat_local = ep("fd00::1", 80);
+  EXPECT_EQ(arrow(only_local), "# nat local=[fd00::1]:80\n");
+  for (const Record& r : {m, only_local})
+    for (const std::string& text : {arrow(r), json(r)}) {
+      Record back;
+      ASSERT_EQ(parse_line(std::string_view(text).substr(0, text.size() - 1), back).kind,
+                ParseKind::Record)
+          << text;
+      EXPECT_EQ(back.type, RecordType::Nat);
+      EXPECT_EQ(back.nat_remote, r.nat_remote) << text;
+      EXPECT_EQ(back.nat_local, r.nat_local) << text;
+    }
+
+  // On a connection: the arrow line is what it always was; JSON carries the
+  // fields and reads them back.
+  Record c = connect_record();
+  const std::string plain_arrow = arrow(c), plain_json = json(c);
+  c.nat_remote = ep("10.42.0.3", 53);
+  EXPECT_EQ(arrow(c), plain_arrow);
+  EXPECT_EQ(plain_json.find("nat_"), std::string::npos);
+  const std::string j = json(c);
+  EXPECT_NE(j.find(",\"nat_remote_ip\":\"10.42.0.3\",\"nat_remote_port\":53"), std::string::npos)
+      << j;
+  EXPECT_EQ(j.find("nat_local"), std::string::npos) << j;
+  Record back;
+  ASSERT_EQ(parse_line(std::string_view(j).substr(0, j.size() - 1), back).kind, ParseKind::Record);
+  EXPECT_TRUE(same_all_fields(back, c));
+  EXPECT_EQ(back.nat_remote, c.nat_remote);
+  EXPECT_FALSE(back.nat_local.ip.family);
+  back.nat_remote.port = 54; // the round-trip check sees the fields
+  EXPECT_FALSE(same_all_fields(back, c));
+}
+
+TEST(Nat, BrokenMarkersAndFieldsAreRefusedWithAReason) {
+  Record r;
+  for (
+      const char* bad :
+      {"# nat remote=10.0.0.1", "# nat remote=10.0.0.1:99999", "# nat local=x:1",
+       "# nat remote=10.0.0.1:1 extra", "# nat what=1.2.3.4:5",
+       "# nat local=10.0.0.1:1 remote=10.0.0.2:2",
+       R"({"type":"connect","local_ip":"10.0.0.1","local_port":1,"remote_ip":"10.0.0.2","remote_port":2,"pid":1,"comm":"c","nat_remote_ip":"10.0.0.3"})",
+       R"({"type":"connect","local_ip":"10.0.0.1","local_port":1,"remote_ip":"10.0.0.2","remote_port":2,"pid":1,"comm":"c","nat_local_ip":"x","nat_local_port":3})",
+       R"({"type":"nat"})"}) {
+    const ParseResult res = parse_line(bad, r);
+    EXPECT_EQ(res.kind, ParseKind::Error) << bad;
+    EXPECT_FALSE(res.error.empty()) << bad;
+  }
+}
+
 TEST(Existing, PlainLinesByTheirDirectionAndJsonWithIt) {
   // An existing connection prints as the connect or accept line it is, after
   // a "# snapshot N connections" marker; JSON says "existing" and the

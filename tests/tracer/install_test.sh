@@ -104,7 +104,7 @@ check "root" nettrace -u roo
 check "--timestamp" nettrace --time
 check "--format" netgraph -T png --for # after an option's value, options again
 check "pdf png" netgraph -T p
-check "address cgroup comm container exe host pid pod unit" netgraph --group-by ""
+check "address cgroup comm container exe host pid pod service unit" netgraph --group-by ""
 check "--group-by" netgraph --gr
 check "--version" netgraph --vers
 pass "bash completion: options from --help, --format/--backend/-T/--group-by words"

@@ -3,15 +3,19 @@
 // or a kernel.
 #include <fcntl.h>
 #include <sys/eventfd.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <csignal>
+#include <cstdlib>
 #include <gtest/gtest.h>
 #include <string>
 #include <vector>
 
 #include "trace/parse.h"
 #include "tracer/line_sink.h"
+#include "tracer/nat_source.h"
 #include "tracer/pipeline.h"
 
 namespace nt {
@@ -181,6 +185,104 @@ TEST(RunLoop, LostEventsBecomeAMarkerAndCountInNoConnection) {
   EXPECT_EQ(r.out, "127.0.0.1:8080<-127.0.0.1:40000|PID=7 CMD=curl\n"
                    "# lost 5 events: ring buffer full (raise --ringbuf-size)\n");
   EXPECT_EQ(r.summary, "1 connection written");
+}
+
+// NAT (issue 16): a translated connection's arrow line is followed by its
+// '# nat' marker; an untranslated one is written as always.
+TEST(RunLoop, ATranslatedConnectionGetsANatMarkerAfterItsLine) {
+  Record c = conn(RecordType::Connect, 40000, 7, "curl");
+  Record t = c;
+  parse_endpoint("10.42.0.3:53", t.nat_remote);
+  parse_endpoint("10.0.0.9:41000", t.nat_local);
+  BatchSource src({{c, t}});
+  Pipe p;
+  LineSink sink(p.w, {});
+  RunLoop loop;
+  loop.add(src);
+  loop.add(sink);
+  LoopOptions o;
+  o.tick_ms = 1;
+  o.stop_when_sources_finish = true;
+  EXPECT_EQ(loop.run(g_never, o), LoopEnd::SourcesDone);
+  EXPECT_EQ(p.read_all(), "127.0.0.1:8080<-127.0.0.1:40000|PID=7 CMD=curl\n"
+                          "127.0.0.1:8080<-127.0.0.1:40000|PID=7 CMD=curl\n"
+                          "# nat remote=10.42.0.3:53 local=10.0.0.9:41000\n");
+  EXPECT_EQ(sink.summary(), "2 connections written");
+}
+
+Endpoint at(const char* text) {
+  Endpoint e;
+  EXPECT_TRUE(parse_endpoint(text, e)) << text;
+  return e;
+}
+
+// What a conntrack entry says about each end, as the kernel keeps the two
+// tuples (orig: as the first packet left its sender; reply: as the answer
+// leaves the responder).
+TEST(Nat, TranslationOfAnEntryFromEitherEnd) {
+  ConntrackTuples dnat{at("10.42.0.1:50392"), at("10.43.0.10:53"), at("10.42.0.3:53"),
+                       at("10.42.0.1:50392")};
+  Endpoint r, l;
+  // The client's connect: the server's own address; its source unchanged.
+  ASSERT_TRUE(translation_of(dnat, at("10.42.0.1:50392"), at("10.43.0.10:53"), r, l));
+  EXPECT_EQ(r, at("10.42.0.3:53"));
+  EXPECT_EQ(l.ip.family, 0);
+  // The server's accept (the entry found by its own tuple, the reply
+  // direction): the service address the client asked for.
+  ASSERT_TRUE(translation_of(dnat, at("10.42.0.3:53"), at("10.42.0.1:50392"), r, l));
+  EXPECT_EQ(r.ip.family, 0);
+  EXPECT_EQ(l, at("10.43.0.10:53"));
+
+  // Masquerade as well: the client as the server sees it, and back.
+  ConntrackTuples masq{at("10.42.0.1:50392"), at("10.43.0.10:53"), at("10.42.0.3:53"),
+                       at("10.42.0.254:61000")};
+  ASSERT_TRUE(translation_of(masq, at("10.42.0.1:50392"), at("10.43.0.10:53"), r, l));
+  EXPECT_EQ(r, at("10.42.0.3:53"));
+  EXPECT_EQ(l, at("10.42.0.254:61000"));
+  ASSERT_TRUE(translation_of(masq, at("10.42.0.3:53"), at("10.42.0.254:61000"), r, l));
+  EXPECT_EQ(r, at("10.42.0.1:50392"));
+  EXPECT_EQ(l, at("10.43.0.10:53"));
+
+  // Not translated: found, nothing to say. Another connection's entry: false.
+  ConntrackTuples plain{at("10.0.0.1:1000"), at("10.0.0.2:80"), at("10.0.0.2:80"),
+                        at("10.0.0.1:1000")};
+  ASSERT_TRUE(translation_of(plain, at("10.0.0.1:1000"), at("10.0.0.2:80"), r, l));
+  EXPECT_EQ(r.ip.family + l.ip.family, 0);
+  EXPECT_FALSE(translation_of(plain, at("10.0.0.1:1001"), at("10.0.0.2:80"), r, l));
+  // A dual-stack socket's mapped peer is the IPv4 conntrack tracks.
+  ASSERT_TRUE(
+      translation_of(dnat, at("[::ffff:10.42.0.1]:50392"), at("[::ffff:10.43.0.10]:53"), r, l));
+  EXPECT_EQ(r, at("10.42.0.3:53"));
+}
+
+// Looking never loads conntrack: without nf_conntrack, or with ctnetlink a
+// module that is not loaded, one line says why and nothing is asked.
+TEST(Nat, ConntrackIsAskedOnlyWhenThatLoadsNothing) {
+  char tmpl[] = "/tmp/nt-nat-root.XXXXXX";
+  const std::string root = mkdtemp(tmpl);
+  auto make = [&](const std::string& path) {
+    const std::string full = root + path;
+    for (size_t i = 1; i < full.size(); ++i)
+      if (full[i] == '/')
+        mkdir(full.substr(0, i).c_str(), 0755);
+    close(open(full.c_str(), O_CREAT | O_WRONLY, 0644));
+  };
+  EXPECT_NE(conntrack_unavailable_reason(root).find("nf_conntrack) is not loaded"),
+            std::string::npos);
+  make("/proc/sys/net/netfilter/nf_conntrack_max");
+  // No modules at all (/proc/modules absent): built in, nothing to load.
+  EXPECT_EQ(conntrack_unavailable_reason(root), "");
+  make("/proc/modules");
+  utsname u{};
+  uname(&u);
+  // Modules, but none on disk for this kernel: nothing to load.
+  EXPECT_EQ(conntrack_unavailable_reason(root), "");
+  make(std::string("/lib/modules/") + u.release + "/modules.dep");
+  EXPECT_NE(conntrack_unavailable_reason(root).find("modprobe nf_conntrack_netlink"),
+            std::string::npos);
+  make("/sys/module/nf_conntrack_netlink/refcnt");
+  EXPECT_EQ(conntrack_unavailable_reason(root), "");
+  std::system(("rm -rf " + root).c_str());
 }
 
 TEST(RunLoop, JsonSinkWritesLostRecords) {
