@@ -153,6 +153,8 @@ void ServeState::expire(uint64_t now_ms) {
 
 void ServeState::apply(std::span<const Record> batch, uint64_t now_ms) {
   std::lock_guard lock(mu_);
+  if (!batch.empty())
+    generation_.fetch_add(1, std::memory_order_relaxed);
   for (const Record& r : batch) {
     ++health_.events[size_t(r.type)];
     if (r.type == RecordType::Lost)
@@ -170,10 +172,17 @@ void ServeState::apply(std::span<const Record> batch, uint64_t now_ms) {
   expire(now_ms);
 }
 
+uint64_t ServeState::lost_events() {
+  std::lock_guard lock(mu_);
+  return health_.lost_events;
+}
+
 void ServeState::set_tracer_health(uint64_t lost, bool missed_known, uint64_t missed,
                                    uint64_t ringbuf_bytes) {
   std::lock_guard lock(mu_);
   // The tracer's own count wins: it also holds losses not yet drained as records.
+  if (lost > health_.lost_events)
+    generation_.fetch_add(1, std::memory_order_relaxed);
   health_.lost_events = std::max(health_.lost_events, lost);
   health_.missed_known = missed_known;
   health_.missed = missed;
