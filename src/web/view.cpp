@@ -80,10 +80,11 @@ NodeLabel node_label(const Node& n, const Identity& id) {
   l.label = n.name;
   // comm is cut at 15 bytes; the executable's own name says the rest
   // ("kube-controller" is /usr/bin/kube-controller-manager).
+  // (The kernel keeps 15 bytes of a name: only a name that long was cut.)
   if (!id.exe.empty()) {
     const std::string_view exe = base_name(id.exe);
-    if (l.label.empty() ||
-        (exe.size() > l.label.size() && exe.substr(0, l.label.size()) == l.label))
+    if (l.label.empty() || (l.label.size() >= 15 && exe.size() > l.label.size() &&
+                            exe.substr(0, l.label.size()) == l.label))
       l.label = std::string(exe);
   }
   if (n.collapsed())
