@@ -24,6 +24,12 @@ const browser = await puppeteer.launch({
     '--window-size=1400,1000'],
   defaultViewport: { width: 1400, height: 1000 },
 });
+// puppeteer starts chromium in a process group of its own: the test kills
+// that group at exit (tests/web/lib.sh), so a failed test leaves no browser.
+if (process.env.NT_BROWSER_PIDFILE) {
+  const fs = await import('node:fs');
+  fs.writeFileSync(process.env.NT_BROWSER_PIDFILE, String(browser.process().pid) + '\n');
+}
 const page = await browser.newPage();
 let loads = 0;
 const consoleErrors = [];
@@ -68,7 +74,7 @@ async function dom() {
       lost: document.getElementById('lost').hidden ? null : document.getElementById('lost').textContent,
       header: document.querySelector('header').textContent.replace(/\s+/g, ' ').trim(),
       // Markup a name could have injected: the page itself makes none of these.
-      injected: document.querySelectorAll('script:not([src="/app.js"]), img, iframe, object, embed, b, i, u, a, style, link:not([href="/style.css"])').length,
+      injected: document.querySelectorAll('script:not([src="/app.js"]), img, iframe, object, embed, b, i, u, a, style, link:not([href="/style.css"]):not([href="/favicon.svg"])').length,
       pwned: window.__pwned || null,
     };
   });
@@ -124,4 +130,10 @@ for await (const line of rl) {
     say({ ok: false, error: String(e && e.message || e) });
   }
 }
-await browser.close();
+// A page with an open event stream can keep close() waiting: give it a
+// moment, then end the browser's process group.
+const closed = await Promise.race([browser.close().then(() => true), new Promise((r) => setTimeout(() => r(false), 5000))]);
+if (!closed) {
+  try { process.kill(-browser.process().pid, 'SIGKILL'); } catch { /* gone already */ }
+}
+process.exit(0);
