@@ -17,6 +17,7 @@ scripts=(
   tests/hardening/burst_test.sh tests/hardening/privileges_test.sh
   tests/bench/load_test.sh tests/foundation/quickstart_test.sh
   tests/packaging/unit_caps_test.sh
+  tests/web/live_page_test.sh tests/web/hostile_page_test.sh
 )
 status=0
 as_nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all "$@"; }

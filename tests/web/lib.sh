@@ -21,6 +21,7 @@ need_browser() {
 # under timeout, and its process group is killed at exit.
 start_browser() {
   local url=$1
+  rm -f "$T/drv.in" "$T/drv.out" "$T/browser.pid"
   mkfifo "$T/drv.in" "$T/drv.out"
   NT_BROWSER_PIDFILE=$T/browser.pid setsid timeout 240 node "$WEB_DIR/drive.mjs" "$url" \
     <"$T/drv.in" >"$T/drv.out" 2>"$T/drv.err" &
