@@ -122,7 +122,7 @@ for await (const line of rl) {
     }
     if (cmd.op === 'screenshot') {
       await page.screenshot({ path: cmd.path, fullPage: !!cmd.full });
-      say({ ok: true });
+      say({ ok: true, ...(await snapshot()) });
       continue;
     }
     say({ ok: false, error: 'unknown op ' + cmd.op });

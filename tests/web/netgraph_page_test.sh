@@ -7,7 +7,6 @@
 #   netgraph_page_test.sh BIN_DIR
 source "$(dirname "$0")/../serve/lib.sh"
 source "$(dirname "$0")/lib.sh"
-need_browser
 need_tools jq curl python3
 EX=$(cd "$(dirname "$0")/../../examples/traces" && pwd)
 
@@ -27,8 +26,28 @@ stop_netgraph() {
   [[ $rc -eq 0 ]] || { cat "$T/ng.err" >&2; fail "netgraph --serve exited $rc after SIGINT"; }
 }
 
-# Saved traces of two hosts.
+# Bad uses: one line each, and their exit codes (no browser needed).
+expect_exit() { # CODE LINE-REGEX ARGS...
+  local code=$1 line=$2; shift 2
+  local rc=0
+  "$BIN/netgraph" "$@" >"$T/x.out" 2>"$T/x.err" || rc=$?
+  [[ $rc -eq $code ]] || fail "netgraph $*: exit $rc (want $code): $(cat "$T/x.err")"
+  [[ $(wc -l <"$T/x.err") -eq 1 ]] && grep -Eq "$line" "$T/x.err" || fail "netgraph $*: stderr: $(cat "$T/x.err")"
+}
 a=$EX/demo-netns.trace b=$EX/ipv6-synthetic.trace
+expect_exit 1 "^netgraph: --serve: the port must be a whole number" --serve nope "$a"
+expect_exit 1 "^netgraph: --serve serves a web page: no -T, -o or --weight" --serve 9100 -T svg "$a"
+expect_exit 1 "^netgraph: --refresh goes with --serve --prometheus" --refresh 5 "$a"
+busy=$(free_listen_port)
+python3 -c 'import socket,sys,time; s=socket.socket(); s.bind(("127.0.0.1",int(sys.argv[1]))); s.listen(); time.sleep(60)' "$busy" &
+holder=$!; NT_BG_PIDS+=("$holder")
+for _ in $(seq 1 100); do ss -Htln "sport = :$busy" | grep -q . && break; sleep 0.05; done
+expect_exit 7 "^netgraph: --serve 127.0.0.1:$busy: cannot bind: Address already in use" --serve "127.0.0.1:$busy" "$a"
+kill "$holder"
+pass "netgraph --serve: a bad address or option is exit 1, an address in use exit 7, one line each"
+need_browser
+
+# Saved traces of two hosts.
 "$BIN/netgraph" -T json "$a" "$b" >"$T/want.json" || fail "netgraph -T json failed"
 jq -r '.nodes[] | if .external then "outside \(.addresses[0] // .name)" else "\(.host) \(.name) \(.pid // .processes)" end' \
   "$T/want.json" | sort >"$T/want.nodes"

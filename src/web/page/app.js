@@ -15,7 +15,7 @@
 
 (() => {
   const SVG = 'http://www.w3.org/2000/svg';
-  const NODE_W = 200, NODE_H = 40, ROW = 56, COL = 290, HOST_GAP = 70, PAD = 26;
+  const NODE_W = 200, NODE_H = 40, ROW = 56, COL = 370, HOST_GAP = 70, PAD = 26;
 
   const page = {
     view: null,          // the last view received
@@ -370,7 +370,9 @@
     const b = $('viewport').getBBox();
     const el = $('graph').getBoundingClientRect();
     const aspect = el.width > 0 && el.height > 0 ? el.width / el.height : 16 / 9;
-    let w = Math.max(b.width + 80, 400), h = Math.max(b.height + 80, 240);
+    // Never closer than a few columns' worth: a small graph stays readable
+    // at the size a large one is drawn at.
+    let w = Math.max(b.width + 80, 1300), h = Math.max(b.height + 80, 500);
     if (w / h < aspect) w = h * aspect; else h = w / aspect;
     box.x = b.x + b.width / 2 - w / 2; box.y = b.y + b.height / 2 - h / 2; box.w = w; box.h = h;
     setBox();
