@@ -1,5 +1,7 @@
 #include "web/web.h"
 
+#include <ctime>
+
 namespace nt {
 
 const std::string_view kWebHeaders =
@@ -40,13 +42,28 @@ std::optional<HttpResponse> web_route(const HttpRequest& req, const ViewMaker& v
   return std::nullopt;
 }
 
+ViewFeed::ViewFeed(std::function<uint64_t()> generation, ViewMaker view, Clock now_ms)
+    : generation_(std::move(generation)), view_(std::move(view)), now_ms_(std::move(now_ms)) {
+  if (!now_ms_)
+    now_ms_ = [] {
+      timespec ts{};
+      clock_gettime(CLOCK_MONOTONIC, &ts);
+      return uint64_t(ts.tv_sec) * 1000 + uint64_t(ts.tv_nsec) / 1000000;
+    };
+}
+
 std::string ViewFeed::operator()() {
   const uint64_t g = generation_();
   if (any_ && g == sent_)
     return {};
+  const uint64_t start = now_ms_();
+  if (start < not_before_ms_)
+    return {}; // changed, but the last view was costly: later
   any_ = true;
   sent_ = g;
-  return sse_event("view", view_());
+  std::string event = sse_event("view", view_());
+  not_before_ms_ = start + 5 * (now_ms_() - start); // made for T, then 4 T of rest
+  return event;
 }
 
 } // namespace nt

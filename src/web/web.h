@@ -33,18 +33,23 @@ using ViewMaker = std::function<std::string()>;
 std::optional<HttpResponse> web_route(const HttpRequest& req, const ViewMaker& view);
 
 // The server's stream feed (HttpServer::StreamFeed): the view as an event when
-// `generation` moved since the last one sent, else "".
+// `generation` moved since the last one sent, else "". Making a view of a
+// full ring takes a while (about 0.4 s for 100,000 records here): after one
+// that took T, the next is made no sooner than 4 T later, so an open page
+// costs the server thread at most a fifth of its time, whatever the load.
 class ViewFeed {
 public:
-  ViewFeed(std::function<uint64_t()> generation, ViewMaker view)
-      : generation_(std::move(generation)), view_(std::move(view)) {}
+  using Clock = std::function<uint64_t()>; // milliseconds, monotonic
+  ViewFeed(std::function<uint64_t()> generation, ViewMaker view, Clock now_ms = {});
   std::string operator()();
 
 private:
   std::function<uint64_t()> generation_;
   ViewMaker view_;
+  Clock now_ms_;
   uint64_t sent_ = 0;
   bool any_ = false;
+  uint64_t not_before_ms_ = 0;
 };
 
 // The headers every page answer carries (the CSP and friends).

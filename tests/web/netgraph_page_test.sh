@@ -69,6 +69,18 @@ pass "netgraph --serve of two hosts' traces: the nodes and counts of netgraph -T
 stop_browser
 stop_netgraph
 
+# Lost events: the page says so, with the count the trace reports.
+{ cat "$a"; echo "# lost 7 events: ring buffer full (raise --ringbuf-size)"; } >"$T/lossy.trace"
+port=$(free_listen_port)
+start_netgraph "$port" "$T/lossy.trace"
+start_browser "http://127.0.0.1:$port/"
+drive '{"op":"wait","until":"s.dom.lost !== null"}'
+[[ $(answer .dom.lost) == "7 events lost: the graph is incomplete" ]] || fail "lost banner: $(answer .dom.lost)"
+page_clean "a lossy trace"
+pass "a trace with lost events: the page says how many and that the graph is incomplete"
+stop_browser
+stop_netgraph
+
 # The fleet, from a stand-in Prometheus that answers what $T/answer holds.
 series() { # INSTANCE COMM DIR ADDR PORT VALUE
   printf '{"metric":{"__name__":"nettrace_connections_total","comm":"%s","direction":"%s","instance":"%s","server_addr":"%s","server_port":"%s"},"value":[1764581000.1,"%s"]}' "$2" "$3" "$1" "$4" "$5" "$6"

@@ -260,6 +260,26 @@ TEST(Web, EventsSplitLinesAndTheFeedSendsOnlyChanges) {
   EXPECT_EQ(feed(), "event: view\ndata: {}\n\n");
 }
 
+TEST(Web, ACostlyViewIsMadeLessOften) {
+  uint64_t gen = 1, now = 1000;
+  int made = 0;
+  ViewFeed feed([&] { return gen; },
+                [&] {
+                  ++made;
+                  now += 300; // a view that takes 300 ms to make
+                  return std::string("{}");
+                },
+                [&] { return now; });
+  EXPECT_NE(feed(), ""); // made from 1000 to 1300: rests until 2500
+  gen = 2;
+  now = 2400;
+  EXPECT_EQ(feed(), "");
+  EXPECT_EQ(made, 1);
+  now = 2500;
+  EXPECT_NE(feed(), "");
+  EXPECT_EQ(made, 2);
+}
+
 // ---- the server's streams -------------------------------------------------
 
 UniqueFd dial(uint16_t port, int rcvbuf = 0) {
