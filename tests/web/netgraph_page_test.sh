@@ -124,5 +124,17 @@ drive "{\"op\":\"wait\",\"until\":\"$(fleet_edge nginx postgres 5432 2)\"}"
 page_clean "the fleet, refreshed"
 [[ $(answer .state.updates) -gt $updates ]] || fail "no new view came through the stream"
 pass "netgraph --serve --prometheus: the fleet's cross-host edge, and a new one after a refresh without a reload"
+# curl goes and wget comes, on the same host: wget takes curl's free row,
+# and nothing else moves.
+pos() { answer --arg l "$1" '.state.nodes[] | select(.label == $l) | "\(.x) \(.y)"'; }
+curl_at=$(pos curl) nginx_at=$(pos nginx) postgres_at=$(pos postgres)
+write_answer "$(series web-a:9477 wget out 10.0.0.2 443 1)" "$(series web-b:9477 nginx in 10.0.0.2 443 1)" \
+  "$(series web-b:9477 nginx out 10.0.0.3 5432 2)" "$(series db-c:9477 postgres in 10.0.0.3 5432 2)"
+drive "{\"op\":\"wait\",\"until\":\"$(fleet_edge wget nginx 443 1)\"}"
+[[ -z $(pos curl) ]] || fail "curl is still shown"
+[[ $(pos wget) == "$curl_at" ]] || fail "wget is at $(pos wget), not in curl's free row ($curl_at)"
+[[ $(pos nginx) == "$nginx_at" && $(pos postgres) == "$postgres_at" ]] || fail "nodes moved: nginx $(pos nginx) (was $nginx_at), postgres $(pos postgres) (was $postgres_at)"
+page_clean "the fleet, after churn"
+pass "a node that goes frees its row for the next one; the others stay where they were"
 stop_browser
 stop_netgraph

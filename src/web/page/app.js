@@ -79,7 +79,7 @@
     return page.domId.get(id);
   }
   function column(key, x) {
-    if (!page.columns.has(key)) page.columns.set(key, { x, rows: 0 });
+    if (!page.columns.has(key)) page.columns.set(key, { key, x, rows: 0, free: [] });
     return page.columns.get(key);
   }
   // A host's two columns (its clients, its servers), right of what is there.
@@ -90,10 +90,16 @@
     }
     return page.hostX.get(host);
   }
+  // A node's place: where a node of its name on its host just went (a
+  // process that became a group of them, a restarted server), else the
+  // highest free row of its column (rows of nodes gone are taken again, so
+  // a column does not grow with churn), else a new row at its bottom.
   function place(n, servers) {
     const reuse = page.gone.get(n.host + '\n' + n.label);
     if (reuse) {
       page.gone.delete(n.host + '\n' + n.label);
+      const c = page.columns.get(reuse.col);
+      c.free = c.free.filter((y) => y !== reuse.y);
       return reuse;
     }
     let col;
@@ -110,7 +116,13 @@
       const x = hostX(n.host);
       col = servers.has(n.id) ? column(n.host + '\nservers', x + COL) : column(n.host + '\nclients', x);
     }
-    const p = { x: col.x, y: col.rows * ROW };
+    if (col.free.length) {
+      col.free.sort((a, b) => a - b);
+      const y = col.free.shift();
+      for (const [k, g] of page.gone) if (g.col === col.key && g.y === y) page.gone.delete(k);
+      return { x: col.x, y, col: col.key };
+    }
+    const p = { x: col.x, y: col.rows * ROW, col: col.key };
     col.rows++;
     return p;
   }
@@ -122,7 +134,9 @@
       if (!ids.has(id)) {
         const old = page.view && page.view.nodes.find((n) => n.id === id);
         if (old) page.gone.set(old.host + '\n' + old.label, p);
+        page.columns.get(p.col).free.push(p.y);
         page.pos.delete(id);
+        page.seen.delete(id);
       }
     }
     for (const n of view.nodes) {
