@@ -130,9 +130,10 @@
     const servers = new Set(view.edges.map((e) => e.to));
     const now = Date.now();
     const ids = new Set(view.nodes.map((n) => n.id));
+    const before = new Map(page.view ? page.view.nodes.map((n) => [n.id, n]) : []);
     for (const [id, p] of page.pos) {
       if (!ids.has(id)) {
-        const old = page.view && page.view.nodes.find((n) => n.id === id);
+        const old = before.get(id);
         if (old) page.gone.set(old.host + '\n' + old.label, p);
         page.columns.get(p.col).free.push(p.y);
         page.pos.delete(id);
@@ -261,10 +262,18 @@
     const body = $('table').tBodies[0];
     body.replaceChildren();
     const byId = new Map(view.nodes.map((n) => [n.id, n]));
+    // Each node's edges, in one pass (not one pass per node: thousands of
+    // both on a busy host).
+    const edgesOf = new Map();
+    view.edges.forEach((e, i) => {
+      for (const id of e.from === e.to ? [e.from] : [e.from, e.to]) {
+        if (!edgesOf.has(id)) edgesOf.set(id, []);
+        edgesOf.get(id).push([e, i]);
+      }
+    });
     for (const n of view.nodes) {
       if (n.kind === 'outside') continue;
-      const mine = [];
-      view.edges.forEach((e, i) => { if (e.from === n.id || e.to === n.id) mine.push([e, i]); });
+      const mine = edgesOf.get(n.id) || [];
       const row = html('tr', { class: 'proc' + (vis.nodes.get(n.id) ? '' : ' hidden'), 'data-n': idOf(n.id) });
       const name = html('td', { class: 'name' }, n.label);
       const who = [n.exe, n.container && 'container ' + n.container, n.pod && 'pod ' + n.pod, n.unit].filter((x) => x).join(' · ');
@@ -348,11 +357,17 @@
   function render() {
     const view = page.view;
     if (!view) return;
+    // How long each part took (ms), for whoever wonders why a big host is slow.
+    const t0 = performance.now();
     const vis = visibility(view);
     page.visible = vis;
+    const t1 = performance.now();
     draw(view, vis);
+    const t2 = performance.now();
     table(view, vis);
+    const t3 = performance.now();
     details(view);
+    page.timing = { filter: t1 - t0, draw: t2 - t1, table: t3 - t2, details: performance.now() - t3 };
   }
 
   function apply(view) {
