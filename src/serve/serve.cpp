@@ -37,7 +37,10 @@ void Server::start() {
   http_.start(
       [this](const HttpRequest& req) { return handle_request(state_, req, serve_clock_ms()); },
       [this](const HttpCounters& c) { state_.count_http(c.refused, c.timeouts, c.bad); },
-      ViewFeed([this] { return state_.generation(); }, [this] { return serve_view(state_); }));
+      ViewFeed(
+          // Both only grow: their sum moves when either does.
+          [this] { return state_.generation() + state_.lost_events(); },
+          [this] { return serve_view(state_); }));
 }
 
 std::string Server::summary() {

@@ -181,8 +181,6 @@ void ServeState::set_tracer_health(uint64_t lost, bool missed_known, uint64_t mi
                                    uint64_t ringbuf_bytes) {
   std::lock_guard lock(mu_);
   // The tracer's own count wins: it also holds losses not yet drained as records.
-  if (lost > health_.lost_events)
-    generation_.fetch_add(1, std::memory_order_relaxed);
   health_.lost_events = std::max(health_.lost_events, lost);
   health_.missed_known = missed_known;
   health_.missed = missed;

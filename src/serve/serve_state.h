@@ -123,8 +123,8 @@ public:
   std::vector<Record> connections(uint64_t now_ms);
 
   const ServeLimits& limits() const { return limits_; }
-  // Moves whenever what the live page shows changed (records came, more were
-  // lost): the page's stream sends a new view only then.
+  // Moves whenever records came: the page's stream sends a new view only
+  // then (or when lost_events() grew).
   uint64_t generation() const { return generation_.load(std::memory_order_relaxed); }
   // The lost events the tracer counts (the page's banner).
   uint64_t lost_events();
