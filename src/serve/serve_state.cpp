@@ -172,11 +172,6 @@ void ServeState::apply(std::span<const Record> batch, uint64_t now_ms) {
   expire(now_ms);
 }
 
-uint64_t ServeState::lost_events() {
-  std::lock_guard lock(mu_);
-  return health_.lost_events;
-}
-
 void ServeState::set_tracer_health(uint64_t lost, bool missed_known, uint64_t missed,
                                    uint64_t ringbuf_bytes) {
   std::lock_guard lock(mu_);
@@ -259,6 +254,12 @@ std::vector<Record> ServeState::connections(uint64_t now_ms) {
       out.push_back(o->second.record);
   }
   return out;
+}
+
+// (For the live page's stream: see generation().)
+uint64_t ServeState::lost_events() {
+  std::lock_guard lock(mu_);
+  return health_.lost_events;
 }
 
 } // namespace nt
