@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "graph/netgraph_cli.h"
+#include "web/graph_serve.h"
 
 int main(int argc, char** argv) {
   // A closed stdout (netgraph | head) is an ordinary end, reported as a write error.
@@ -15,7 +16,7 @@ int main(int argc, char** argv) {
     nt::NetgraphConfig config;
     if (auto code = nt::parse_netgraph_cli(argc, argv, config, std::cout, std::cerr))
       return *code;
-    return nt::run_netgraph(config);
+    return config.serve.empty() ? nt::run_netgraph(config) : nt::run_netgraph_serve(config);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "netgraph: internal error: %s\n", e.what());
     return nt::kNgInternal;

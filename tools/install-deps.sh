@@ -30,7 +30,12 @@ packages=(
   dpkg-dev systemd systemd-container python3-yaml
   libnetfilter-conntrack-dev libmnl-dev nftables
   qemu-system-x86 busybox-static cpio xz-utils
+  chromium nodejs
 )
+# The live page's browser tests (tests/web): Debian's chromium, driven by
+# puppeteer-core from npm. npm is its own Debian package, unless nodejs came
+# with it (NodeSource's does): then it is not asked for.
+command -v npm >/dev/null || packages+=(npm)
 if [[ "${1:-}" == "--bench" ]]; then
   # Peers measured side by side with nettrace, and Google Benchmark.
   packages+=(libbpf-tools bpftrace libbenchmark-dev time)
@@ -53,8 +58,21 @@ for p in "${packages[@]}"; do
   fi
 done
 
+# tests/web's npm packages (puppeteer-core), exactly as its lockfile pins
+# them, when they are not there yet. Only with the Debian packages in place.
+web_test_deps() {
+  local web
+  web="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/tests/web"
+  if [[ ! -d "$web/node_modules/puppeteer-core" ]]; then
+    echo "install-deps: npm ci in tests/web (puppeteer-core, pinned by package-lock.json)"
+    # PUPPETEER_SKIP_DOWNLOAD: the tests use Debian's chromium, no other browser.
+    (cd "$web" && PUPPETEER_SKIP_DOWNLOAD=1 npm ci --no-audit --no-fund --ignore-scripts)
+  fi
+}
+
 if [[ ${#missing[@]} -eq 0 ]]; then
   echo "install-deps: all ${#packages[@]} packages already installed; nothing to do"
+  web_test_deps
   exit 0
 fi
 
@@ -67,4 +85,5 @@ echo "install-deps: installing ${#missing[@]} missing package(s): ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
 apt-get install -y -q --no-install-recommends "${missing[@]}"
+web_test_deps
 echo "install-deps: done"

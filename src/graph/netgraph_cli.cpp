@@ -15,6 +15,7 @@
 #include "graph/fleet.h"
 #include "graph/reader.h"
 #include "graph/render.h"
+#include "serve/http_server.h"
 #include "trace/parse.h"
 #include "util/unique_fd.h"
 #include "version/version.h"
@@ -31,13 +32,15 @@ std::optional<int> parse_netgraph_cli(int argc, const char* const* argv, Netgrap
              "cannot write or render; 4 internal error (out of memory, say); 5 --prometheus: no "
              "answer, an "
              "HTTP error, or Prometheus reports an error; 6 --prometheus: no nettrace edge series "
-             "in the answer.\n"
+             "in the answer; 7 --serve: cannot listen on the address.\n"
              "SIGINT or SIGTERM while reading a pipe means: draw what was read, exit 0.\n"
              "Examples:\n"
              "  sudo nettrace | netgraph -T png -o graph.png     (end with Ctrl-C)\n"
              "  netgraph host.trace -T svg -o graph.svg\n"
              "  netgraph web1.trace db1.trace --group-by comm > fleet.dot\n"
-             "  netgraph --prometheus http://prometheus:9090 --range 6h -T svg -o fleet.svg");
+             "  netgraph --prometheus http://prometheus:9090 --range 6h -T svg -o fleet.svg\n"
+             "  netgraph --serve 127.0.0.1:9100 web1.trace db1.trace   (then open "
+             "http://127.0.0.1:9100/)");
   app.set_version_flag("--version", version_line("netgraph"), "Print the version and exit");
   std::string group = "pid";
   app.add_option("files", c.inputs,
@@ -83,6 +86,18 @@ std::optional<int> parse_netgraph_cli(int argc, const char* const* argv, Netgrap
   app.add_option("--query-filter", c.query_filter,
                  "With --prometheus: label matchers for the series, as inside PromQL braces "
                  "(job=\"nettrace\",instance=~\"web.*\")");
+  auto* serve =
+      app.add_option("--serve", c.serve,
+                     "Serve the graph as a web page at [ADDR:]PORT (default address 127.0.0.1) "
+                     "instead of writing it: the traces read once, or the fleet from "
+                     "--prometheus asked again every --refresh seconds")
+          ->check([](const std::string& v) {
+            ListenAddr a;
+            return parse_listen_addr(v, a);
+          });
+  app.add_option("--refresh", c.refresh_s,
+                 "With --serve --prometheus: ask Prometheus again every N seconds (default 15)")
+      ->check(CLI::Range(1, 86400));
   app.add_flag("--strict", c.strict, "Fail on the first line that is not a trace line");
   app.add_flag("--stats", c.stats, "Print counts on stderr");
   try {
@@ -105,6 +120,15 @@ std::optional<int> parse_netgraph_cli(int argc, const char* const* argv, Netgrap
       (!c.inputs.empty() || group_by->count() || c.graph.per_connection || !c.host.empty())) {
     err << "netgraph: --prometheus draws Prometheus' counters: no FILE, --group-by, "
            "--per-connection or --host with it (see netgraph --help)\n";
+    return kNgUsage;
+  }
+  if (serve->count() && (app.count("--format") || app.count("--output") || app.count("--weight"))) {
+    err << "netgraph: --serve serves a web page: no -T, -o or --weight with it (see netgraph "
+           "--help)\n";
+    return kNgUsage;
+  }
+  if (!serve->count() && app.count("--refresh")) {
+    err << "netgraph: --refresh goes with --serve --prometheus (see netgraph --help)\n";
     return kNgUsage;
   }
   if (prom->count() && c.query_filter.size() >= 2 && c.query_filter.front() == '{' &&
@@ -285,7 +309,8 @@ std::string host_of(const std::string& path, const std::string& stdin_host) {
   return std::filesystem::path(path).stem().string();
 }
 
-// --prometheus: the graph from Prometheus' answer. A code when it cannot be had.
+} // namespace
+
 std::optional<int> prometheus_graph(const NetgraphConfig& c, Graph& g) {
   const std::string query = fleet_query(c.range, c.query_filter);
   std::string body, error;
@@ -346,6 +371,8 @@ std::optional<int> prometheus_graph(const NetgraphConfig& c, Graph& g) {
                  series.size());
   return std::nullopt;
 }
+
+namespace {
 
 int write_output(const NetgraphConfig& c, const Graph& g);
 

@@ -20,6 +20,7 @@ enum NetgraphExit : int {
   kNgInternal = 4,   // anything else that escaped (out of memory, a library's exception)
   kNgPrometheus = 5, // --prometheus: no answer, an HTTP error, an error or unreadable answer
   kNgNoSeries = 6,   // --prometheus: the answer holds no nettrace edge series
+  kNgServe = 7,      // --serve: cannot listen on the address (in use, not allowed)
 };
 
 struct NetgraphConfig {
@@ -31,6 +32,10 @@ struct NetgraphConfig {
   std::string prometheus;
   std::string range = "1h";
   std::string query_filter; // PromQL label matchers, e.g. job="nettrace"
+  // --serve ADDR:PORT: serve the live page (src/web) instead of writing a
+  // graph; netgraph_main runs run_netgraph_serve() (web/graph_serve.h).
+  std::string serve;
+  int refresh_s = 15; // --serve --prometheus: how often Prometheus is asked again
   bool strict = false;
   bool stats = false;
   std::string weight; // --weight: "", "count" or "bytes"
@@ -44,6 +49,11 @@ struct NetgraphConfig {
 
 std::optional<int> parse_netgraph_cli(int argc, const char* const* argv, NetgraphConfig& config,
                                       std::ostream& out, std::ostream& err);
+// --prometheus: the fleet's graph from Prometheus' answer, presented; the
+// exit code (with its line on stderr) when it cannot be had.
+std::optional<int> prometheus_graph(const NetgraphConfig& c, Graph& g);
+
+// Draws the graph (not --serve: see web/graph_serve.h).
 int run_netgraph(const NetgraphConfig& config);
 
 } // namespace nt

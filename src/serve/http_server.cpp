@@ -81,7 +81,7 @@ std::string plain(int status, std::string_view why) {
   return serialize_response(r);
 }
 
-enum class Phase : uint8_t { Reading, Writing };
+enum class Phase : uint8_t { Reading, Writing, Streaming };
 
 struct Client {
   UniqueFd fd;
@@ -89,7 +89,14 @@ struct Client {
   std::string in, out;
   size_t sent = 0;
   uint64_t deadline_ms = 0;
+  // Streaming: the newest state waiting while `out` is still being taken
+  // (replaced, never appended to), and when the stream was last sent anything.
+  std::string next;
+  uint64_t last_send_ms = 0;
+  bool pending() const { return sent < out.size(); }
 };
+
+constexpr uint64_t kNoDeadline = UINT64_MAX;
 
 } // namespace
 
@@ -178,10 +185,36 @@ int parse_request_head(std::string_view head, HttpRequest& req, std::string& why
 
 std::string serialize_response(const HttpResponse& r) {
   std::string out = "HTTP/1.1 " + std::to_string(r.status) + " " + std::string(reason(r.status));
-  out += "\r\nContent-Type: " + r.content_type;
-  out += "\r\nContent-Length: " + std::to_string(r.body.size());
-  out += "\r\nConnection: close\r\nCache-Control: no-store\r\n\r\n";
+  if (r.stream) {
+    // No length: the stream ends when either side closes it.
+    out += "\r\nContent-Type: text/event-stream\r\nCache-Control: no-store\r\n";
+  } else {
+    out += "\r\nContent-Type: " + r.content_type;
+    out += "\r\nContent-Length: " + std::to_string(r.body.size());
+    out += "\r\nConnection: close\r\nCache-Control: no-store\r\n";
+  }
+  out += r.headers;
+  out += "\r\n";
   out += r.body;
+  return out;
+}
+
+std::string sse_event(std::string_view name, std::string_view data) {
+  std::string out = "event: ";
+  out += name;
+  out += '\n';
+  // A line break inside the data would end the field: each line goes on a
+  // "data:" line of its own, and the reader joins them with "\n" again.
+  for (;;) {
+    const size_t nl = data.find('\n');
+    out += "data: ";
+    out += data.substr(0, nl);
+    out += '\n';
+    if (nl == std::string_view::npos)
+      break;
+    data.remove_prefix(nl + 1);
+  }
+  out += '\n';
   return out;
 }
 
@@ -237,9 +270,10 @@ HttpServer::~HttpServer() {
   }
 }
 
-void HttpServer::start(Handler handler, CounterSink counters) {
+void HttpServer::start(Handler handler, CounterSink counters, StreamFeed feed) {
   handler_ = std::move(handler);
   counters_ = std::move(counters);
+  feed_ = std::move(feed);
   thread_ = std::thread([this] { run(); });
 }
 
@@ -261,8 +295,48 @@ void HttpServer::run() {
   watch(wake_.get(), EPOLLIN, EPOLL_CTL_ADD);
   std::unordered_map<int, std::unique_ptr<Client>> clients;
   HttpCounters counted;
+  uint64_t next_poll_ms = 0;
+  auto streams = [&] {
+    size_t n = 0;
+    for (const auto& [fd, c] : clients)
+      n += c->phase == Phase::Streaming;
+    return n;
+  };
 
+  // A stream with something to send waits for room in its socket; an idle
+  // one only for its peer to go (RDHUP).
+  auto stream_watch = [&](Client& c) {
+    watch(c.fd.get(), c.pending() ? EPOLLOUT | EPOLLRDHUP : EPOLLIN | EPOLLRDHUP, EPOLL_CTL_MOD);
+  };
+  auto stream_send = [&](Client& c, const std::string& text, uint64_t now) {
+    if (c.pending()) {
+      c.next = text; // supersedes what waited: a whole state each time
+      return;
+    }
+    c.out = text;
+    c.sent = 0;
+    c.last_send_ms = now;
+    c.deadline_ms = now + uint64_t(limits_.response_timeout_ms);
+    stream_watch(c);
+  };
   auto answer = [&](Client& c, const HttpResponse& r) {
+    if (r.stream && r.status == 200) {
+      if (streams() >= limits_.max_streams) {
+        ++counted.refused;
+        c.out = plain(503, "too many live streams open at once (" +
+                               std::to_string(limits_.max_streams) + "); close one and reload");
+        c.sent = 0;
+        c.phase = Phase::Writing;
+        c.deadline_ms = mono_ms() + uint64_t(limits_.response_timeout_ms);
+        watch(c.fd.get(), EPOLLOUT, EPOLL_CTL_MOD);
+        return;
+      }
+      c.phase = Phase::Streaming;
+      c.in.clear();
+      c.in.shrink_to_fit();
+      stream_send(c, serialize_response(r), mono_ms());
+      return;
+    }
     if (r.status >= 400)
       ++counted.bad;
     c.out = serialize_response(r);
@@ -306,6 +380,42 @@ void HttpServer::run() {
         return true;
       }
     }
+  };
+  // A stream: sends what is pending, then what waited; reads and drops what
+  // the peer sends (nothing is expected). False when the peer went.
+  auto on_stream = [&](Client& c, uint32_t events) -> bool {
+    if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+      return false;
+    if (events & EPOLLIN) {
+      char buf[512];
+      const ssize_t n = ::recv(c.fd.get(), buf, sizeof buf, 0);
+      if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
+        return false;
+    }
+    const uint64_t now = mono_ms();
+    while (c.pending()) {
+      const ssize_t n =
+          ::send(c.fd.get(), c.out.data() + c.sent, c.out.size() - c.sent, MSG_NOSIGNAL);
+      if (n < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+          break;
+        return false;
+      }
+      c.sent += size_t(n);
+      c.deadline_ms = now + uint64_t(limits_.response_timeout_ms); // it takes: time again
+      if (!c.pending() && !c.next.empty()) {
+        c.out.swap(c.next);
+        c.next.clear();
+        c.sent = 0;
+        c.last_send_ms = now;
+      }
+    }
+    if (!c.pending()) {
+      c.out.clear();
+      c.deadline_ms = kNoDeadline;
+    }
+    stream_watch(c);
+    return true;
   };
   auto on_writable = [&](Client& c) -> bool { // false: done or gone
     while (c.sent < c.out.size()) {
@@ -374,13 +484,37 @@ void HttpServer::run() {
       if (c.phase == Phase::Reading)
         keep =
             (evs[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) ? on_readable(c) : true;
+      else if (c.phase == Phase::Streaming)
+        keep = on_stream(c, evs[i].events);
       if (keep && c.phase == Phase::Writing)
         keep = on_writable(c);
       if (!keep)
         clients.erase(it);
     }
-    // Deadlines: a slow reader or writer is cut, whatever it still sends.
     const uint64_t now = mono_ms();
+    // Streams: the feed's newest state, or a keep-alive comment on one idle
+    // that long (a peer that vanished then shows as an error).
+    if (now >= next_poll_ms) {
+      next_poll_ms = now + uint64_t(limits_.stream_poll_ms);
+      if (feed_ && streams() > 0) {
+        std::string text;
+        try {
+          text = feed_();
+        } catch (const std::exception& e) {
+          std::fprintf(stderr, "nettrace: --serve: live view: %s\n", e.what());
+        }
+        for (auto& [fd, c] : clients)
+          if (c->phase == Phase::Streaming && !text.empty())
+            stream_send(*c, text, now);
+      }
+      static const std::string keepalive = ": keep-alive\n\n";
+      for (auto& [fd, c] : clients)
+        if (c->phase == Phase::Streaming && !c->pending() &&
+            now >= c->last_send_ms + uint64_t(limits_.keepalive_ms))
+          stream_send(*c, keepalive, now);
+    }
+    // Deadlines: a slow reader or writer is cut, whatever it still sends (a
+    // stream: when it took nothing of what is pending for that long).
     for (auto it = clients.begin(); it != clients.end();) {
       if (now >= it->second->deadline_ms) {
         if (it->second->phase == Phase::Reading) {

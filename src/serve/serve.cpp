@@ -3,6 +3,7 @@
 #include <ctime>
 
 #include "serve/serve_api.h"
+#include "web/web.h"
 
 namespace nt {
 
@@ -35,7 +36,11 @@ Server::Server(const ServeConfig& config, ServeSink::HealthPoll poll)
 void Server::start() {
   http_.start(
       [this](const HttpRequest& req) { return handle_request(state_, req, serve_clock_ms()); },
-      [this](const HttpCounters& c) { state_.count_http(c.refused, c.timeouts, c.bad); });
+      [this](const HttpCounters& c) { state_.count_http(c.refused, c.timeouts, c.bad); },
+      ViewFeed(
+          // Both only grow: their sum moves when either does.
+          [this] { return state_.generation() + state_.lost_events(); },
+          [this] { return serve_view(state_); }));
 }
 
 std::string Server::summary() {

@@ -5,10 +5,14 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include <unistd.h>
+
 #include "graph/graph.h"
 #include "graph/render.h"
 #include "serve/exposition.h"
 #include "trace/format.h"
+#include "web/view.h"
+#include "web/web.h"
 
 namespace nt {
 namespace {
@@ -202,6 +206,22 @@ std::string parse_event_query(std::string_view query, size_t max_limit, EventQue
   return {};
 }
 
+std::string serve_view(ServeState& state) {
+  char host[256] = {};
+  if (::gethostname(host, sizeof host - 1) != 0)
+    host[0] = '\0';
+  ViewOptions o;
+  o.source = "nettrace --serve";
+  o.closes_known = true; // --serve asks the kernel for every close
+  o.lost = state.lost_events();
+  ViewBuilder b(o);
+  EventQuery everything;
+  everything.limit = state.limits().ring;
+  for (const Record& rec : state.events(everything))
+    b.add(rec, host);
+  return b.finish();
+}
+
 HttpResponse handle_request(ServeState& state, const HttpRequest& req, uint64_t now_ms) {
   if (req.path == "/metrics")
     return no_params(req.query, metrics(state, now_ms));
@@ -221,8 +241,10 @@ HttpResponse handle_request(ServeState& state, const HttpRequest& req, uint64_t 
   }
   if (req.path == "/api/graph")
     return graph(state, req.query, now_ms);
+  if (auto page = web_route(req, [&state] { return serve_view(state); }))
+    return *page;
   return HttpResponse{404, "text/plain; charset=utf-8",
-                      "no such route (try /metrics, /api/events, /api/connections, /api/graph, "
+                      "no such route (try /, /metrics, /api/events, /api/connections, /api/graph, "
                       "/healthz)\n"};
 }
 

@@ -22,4 +22,8 @@ std::string parse_event_query(std::string_view query, size_t max_limit, EventQue
 
 HttpResponse handle_request(ServeState& state, const HttpRequest& req, uint64_t now_ms);
 
+// The live page's view (src/web/view.h) of the recent records (the ring
+// /api/events serves), on this host, with the tracer's lost events.
+std::string serve_view(ServeState& state);
+
 } // namespace nt

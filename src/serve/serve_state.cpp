@@ -153,6 +153,8 @@ void ServeState::expire(uint64_t now_ms) {
 
 void ServeState::apply(std::span<const Record> batch, uint64_t now_ms) {
   std::lock_guard lock(mu_);
+  if (!batch.empty())
+    generation_.fetch_add(1, std::memory_order_relaxed);
   for (const Record& r : batch) {
     ++health_.events[size_t(r.type)];
     if (r.type == RecordType::Lost)
@@ -254,6 +256,12 @@ std::vector<Record> ServeState::connections(uint64_t now_ms) {
       out.push_back(o->second.record);
   }
   return out;
+}
+
+// (For the live page's stream: see generation().)
+uint64_t ServeState::lost_events() {
+  std::lock_guard lock(mu_);
+  return health_.lost_events;
 }
 
 } // namespace nt

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <mutex>
@@ -136,6 +137,11 @@ public:
   std::vector<Record> connections(uint64_t now_ms);
 
   const ServeLimits& limits() const { return limits_; }
+  // Moves whenever records came: the page's stream sends a new view only
+  // then (or when lost_events() grew).
+  uint64_t generation() const { return generation_.load(std::memory_order_relaxed); }
+  // The lost events the tracer counts (the page's banner).
+  uint64_t lost_events();
   // The edge a record counts on; false for kinds that are not connection ends.
   static bool edge_of(const Record& r, EdgeKey& key);
 
@@ -166,6 +172,7 @@ private:
   std::deque<Record> ring_;
   ServeHealth health_;
   uint64_t last_expiry_ms_ = 0;
+  std::atomic<uint64_t> generation_{0};
 };
 
 } // namespace nt

@@ -12,6 +12,7 @@ if [[ $(id -u) -ne 0 ]]; then
   echo "SKIP: needs root to run the other tests as an unprivileged user"; exit 77
 fi
 scripts=(
+  tests/web/live_page_test.sh tests/web/hostile_page_test.sh
   tests/live/scenarios_test.sh tests/live/snapshot_run_test.sh
   tests/hardening/ending_test.sh tests/hardening/hostile_names_test.sh
   tests/hardening/burst_test.sh tests/hardening/privileges_test.sh

@@ -5,18 +5,7 @@
 source "$(dirname "$0")/lib.sh"
 need_root
 
-names=(
-  $'new\nline'
-  $'carriage\rret'
-  '|PID=1 CMD=x'
-  'a<-b'
-  'a->b'
-  '"quoted"'
-  'back\slash'
-  '{"type":1}'
-  $'\x80\xff\xfehigh'
-  $'\x01\x1f\x7flow'
-)
+source "$(dirname "$0")/hostile_names.sh"
 
 port=$(free_port)
 start_nettrace "$T/arrow.trace" --port "$port"
