@@ -64,9 +64,15 @@ Identity identity_of(const Record& r) {
   Identity id;
   id.pid = r.pid;
   id.comm = escaped(r.comm);
-  // The identity issue's fields (exe, cmdline, container, pod, unit, ppid,
-  // start_ns) are copied here once nt::Record carries them; everything
-  // downstream (labels, details, the filter) already shows them.
+  // Issue 13's identity: raw bytes from /proc and the cgroup path, escaped
+  // like comm (the page then sets them as text, never as markup).
+  id.ppid = r.ppid;
+  id.start_ns = r.start_ns;
+  id.exe = escaped(r.exe);
+  id.cmdline = escaped(r.cmdline);
+  id.container = escaped(r.container);
+  id.pod = escaped(r.pod);
+  id.unit = escaped(r.unit);
   return id;
 }
 

@@ -28,9 +28,9 @@ struct Identity {
   std::string comm, exe, cmdline, container, pod, unit;
 };
 
-// The identity fields a record carries. The one place a record's identity is
-// read: fields nt::Record gains (exe, cmdline, container, pod, unit, ppid,
-// start_ns) are copied here and reach every node, label and detail of the page.
+// The identity fields a record carries (issue 13). The one place a record's
+// identity is read: what is copied here reaches every node, label and detail
+// of the page.
 Identity identity_of(const Record& r);
 
 // How a node is named on the page: `label` is the name a person knows it by

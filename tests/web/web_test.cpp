@@ -148,6 +148,35 @@ TEST(View, IdentityFieldsReachTheNodeAndTheLabel) {
   EXPECT_EQ((*n)["comm"], "kube-controller");
 }
 
+TEST(View, ARecordsIdentityIsReadWholeAndEscaped) {
+  // What nettrace's identity cache put on the record (issue 13) is what the
+  // page gets, with the raw bytes of /proc escaped as comm is.
+  Record r = rec(RecordType::Connect, kA, 40000, kB, 6443, 30, "kube-controller", kT0);
+  r.ppid = 1;
+  r.start_ns = 42;
+  r.exe = "/usr/local/bin/kube-controller-manager";
+  r.cmdline = "kcm --name=a\nb<i>";
+  r.container = "3f2a";
+  r.pod = "0d3c-uid";
+  r.unit = "kcm.service";
+  const Identity id = identity_of(r);
+  EXPECT_EQ(id.pid, 30u);
+  EXPECT_EQ(id.ppid, 1u);
+  EXPECT_EQ(id.start_ns, 42u);
+  EXPECT_EQ(id.exe, r.exe);
+  EXPECT_EQ(id.container, "3f2a");
+  EXPECT_EQ(id.pod, "0d3c-uid");
+  EXPECT_EQ(id.unit, "kcm.service");
+  EXPECT_EQ(id.cmdline.find('\n'), std::string::npos) << id.cmdline;
+  EXPECT_EQ(id.cmdline.substr(0, 12), "kcm --name=a");
+  ViewBuilder b(ViewOptions{});
+  b.add(r, "h", id);
+  const Json v = Json::parse(b.finish());
+  const Json* n = node_named(v, "kube-controller-manager");
+  ASSERT_TRUE(n) << v.dump(1);
+  EXPECT_EQ((*n)["sublabel"], "pid 30 \u00b7 pod 0d3c-uid");
+}
+
 TEST(View, LabelPrefersTheExecutableOnlyWhereCommWasCut) {
   Node n;
   n.name = "python3";
