@@ -333,6 +333,10 @@ static __always_inline void nt_keep_owner(bool btf, struct sock *sk,
 	struct nt_owner o = {};
 	__u64 key = (__u64)sk;
 
+	/* No closes wanted: no owners either (a constant: the verifier drops
+	 * the rest, and this hook costs what it did before closes existed). */
+	if (!nt_cfg.emit_close)
+		return;
 	o.id = *id;
 	o.start_ns = e->ts_ns;
 	o.side = e->kind;
@@ -345,8 +349,7 @@ static __always_inline void nt_keep_owner(bool btf, struct sock *sk,
 	/* An accepted socket may be closed already (a reset before accept()
 	 * returned): its close has passed, so it is reported now. */
 	if (NT_SK(btf, sk, __sk_common.skc_state) == NT_TCP_CLOSE) {
-		if (nt_cfg.emit_close)
-			nt_emit_close(btf, sk, &o, NT_TCP_CLOSE, e);
+		nt_emit_close(btf, sk, &o, NT_TCP_CLOSE, e);
 		return;
 	}
 	/* At capacity: this owner is not kept, and counted; its close will
@@ -665,7 +668,7 @@ static __always_inline void nt_close_step(bool btf, bool any_proto, struct sock 
 	__u64 key = (__u64)sk;
 	struct nt_owner *o;
 
-	if (!nt_was_established(oldstate))
+	if (!nt_cfg.emit_close || !nt_was_established(oldstate))
 		return;
 	o = bpf_map_lookup_elem(&owners, &key);
 	if (o && !nt_owner_matches(btf, sk, o)) {
@@ -679,7 +682,7 @@ static __always_inline void nt_close_step(bool btf, bool any_proto, struct sock 
 		return;
 	}
 	if (!o) {
-		if (!nt_cfg.emit_close || nt_evicted_unreported <= 0)
+		if (nt_evicted_unreported <= 0)
 			return;
 		if (any_proto && !nt_is_tcp(btf, sk))
 			return;
@@ -691,8 +694,7 @@ static __always_inline void nt_close_step(bool btf, bool any_proto, struct sock 
 	if ((oldstate == NT_TCP_ESTABLISHED || oldstate == NT_TCP_CLOSE_WAIT) &&
 	    !NT_SK(btf, sk, sk_err))
 		nt_note_closer(o);
-	if (nt_cfg.emit_close)
-		nt_emit_close(btf, sk, o, oldstate, NULL);
+	nt_emit_close(btf, sk, o, oldstate, NULL);
 	if (!bpf_map_delete_elem(&owners, &key))
 		__sync_fetch_and_add(&nt_owner_live, -1);
 }
@@ -709,6 +711,20 @@ static __always_inline void nt_on_connect_state(bool btf, bool any_proto, struct
 }
 
 /*
+ * nt_on_state_change split, for a backend that runs two programs on its hook
+ * (tracepoint.bpf.c says why): the transitions that end a connection or
+ * start its close (FIN_WAIT1 and LAST_ACK in the task that calls close() or
+ * shutdown(), CLOSE), and connect outcomes (nt_on_connect_state). Closes
+ * off: nothing, the test is a constant.
+ */
+static __always_inline void nt_on_close_state(bool btf, bool any_proto, struct sock *sk,
+					      int oldstate, int newstate)
+{
+	if (nt_cfg.emit_close && nt_close_related(newstate))
+		nt_close_step(btf, any_proto, sk, oldstate, newstate);
+}
+
+/*
  * Every backend's state hook (tp_btf/inet_sock_set_state, fentry and kprobe on
  * tcp_set_state) calls this with the old and the new state, so that following
  * one more transition is a change here, once for the three backends.
@@ -721,29 +737,8 @@ static __always_inline void nt_on_connect_state(bool btf, bool any_proto, struct
 static __always_inline void nt_on_state_change(bool btf, bool any_proto, struct sock *sk,
 					       int oldstate, int newstate)
 {
-	if (nt_close_related(newstate))
-		nt_close_step(btf, any_proto, sk, oldstate, newstate);
+	nt_on_close_state(btf, any_proto, sk, oldstate, newstate);
 	nt_on_connect_state(btf, any_proto, sk, oldstate, newstate);
-}
-
-/*
- * nt_on_state_change split, for a backend that runs one program per part on
- * its hook (tracepoint.bpf.c says why): the transitions made in the task that
- * calls close() or shutdown() (FIN_WAIT1, LAST_ACK), CLOSE, and connect
- * outcomes.
- */
-static __always_inline void nt_on_task_state_change(bool btf, bool any_proto, struct sock *sk,
-						    int oldstate, int newstate)
-{
-	if (newstate == NT_TCP_FIN_WAIT1 || newstate == NT_TCP_LAST_ACK)
-		nt_close_step(btf, any_proto, sk, oldstate, newstate);
-}
-
-static __always_inline void nt_on_close_state(bool btf, bool any_proto, struct sock *sk,
-					      int oldstate, int newstate)
-{
-	if (newstate == NT_TCP_CLOSE)
-		nt_close_step(btf, any_proto, sk, oldstate, newstate);
 }
 
 /* A connect that failed before it ever reached SYN_SENT (routing, port

@@ -85,8 +85,9 @@ struct nt_config {
 	/* Wake the reader only once this much is waiting: user space drains on a
 	 * timer anyway, so a wakeup per event would only cost context switches. */
 	__u64 wakeup_bytes;
-	/* Set: emit NT_EV_CLOSE events (JSON output or --close). Owners are
-	 * kept either way, so the summary can count what is open at exit. */
+	/* Set: keep owners and emit NT_EV_CLOSE events (JSON output, --close,
+	 * --serve). Clear: no owner map work at all, the cost of the hooks
+	 * before closes existed. */
 	__u32 emit_close;
 	/* The owners map's max_entries, as set before load (eviction count). */
 	__u32 owners_max;

@@ -31,21 +31,30 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
  * the program on the same CPU) is skipped and only counted in the program's
  * recursion_misses. With one program, every softirq that hit while it ran in
  * the connecting task lost an outcome (measured: ~1,700 skipped runs in a
- * 100,000-connection burst). Split, the softirq-side program is busy only for
- * its own brief runs, and the task-side one never cares about softirq hits.
- * The same holds for closes: the task-side program notes who closes
- * (FIN_WAIT1, LAST_ACK, in the task calling close()), and CLOSE has a
- * program of its own: a connect outcome processed from the socket's backlog
- * runs in the connecting task, and a softirq CLOSE hitting it there would
- * be skipped if both were one program.
+ * 100,000-connection burst): on loopback the SYN-ACK is processed from the
+ * socket's backlog, in the connecting task, so the outcome program often runs
+ * there, and for long (it writes the record). Split, the outcome program is
+ * busy in a task only for that, and the other one only for its brief task-side
+ * runs: a connect's start (CLOSE -> SYN_SENT) and, with closes on, the note of
+ * who closes (FIN_WAIT1, LAST_ACK, in the task calling close()) and a close
+ * made in the task (an abort).
+ *
+ * CLOSE went to that second program rather than a third of its own: tp_btf
+ * runs every program attached to the tracepoint on every transition of every
+ * inet socket (about five per connection end), so a program costs its
+ * dispatch ten times per connection even when it returns at once (measured
+ * with a third program: BENCHMARKS.md, "Connection lifecycle"). With closes
+ * off, the close branch is a constant test that the verifier removes.
  */
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(tracepoint_inet_sock_set_state_start, struct sock *sk, int oldstate, int newstate)
 {
-	if (oldstate == NT_TCP_CLOSE && newstate == NT_TCP_SYN_SENT && nt_is_tcp(NT_BTF, sk))
-		nt_connect_started(sk);
-	else
-		nt_on_task_state_change(NT_BTF, true, sk, oldstate, newstate);
+	if (oldstate == NT_TCP_CLOSE && newstate == NT_TCP_SYN_SENT) {
+		if (nt_is_tcp(NT_BTF, sk))
+			nt_connect_started(sk);
+		return 0;
+	}
+	nt_on_close_state(NT_BTF, true, sk, oldstate, newstate);
 	return 0;
 }
 
@@ -53,13 +62,6 @@ SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(tracepoint_inet_sock_set_state, struct sock *sk, int oldstate, int newstate)
 {
 	nt_on_connect_state(NT_BTF, true, sk, oldstate, newstate);
-	return 0;
-}
-
-SEC("tp_btf/inet_sock_set_state")
-int BPF_PROG(tracepoint_inet_sock_set_state_close, struct sock *sk, int oldstate, int newstate)
-{
-	nt_on_close_state(NT_BTF, true, sk, oldstate, newstate);
 	return 0;
 }
 

@@ -30,7 +30,8 @@ struct TracerOptions {
   int drain_interval_ms = 10;       // how often the ring buffer is drained
   bool verbose = false;             // libbpf's log and probing details on stderr
   // Close records (and open ones at exit) with bytes: the kernel sends them
-  // only when set; owners are kept either way, to count what is open at exit.
+  // only when set, and only then keeps owners (so, off, nothing is known of
+  // the connections open at exit: the hooks cost what they did before closes).
   bool closes = false;
   uint32_t owners_max = 65536; // connections followed at once (the owner map)
 };

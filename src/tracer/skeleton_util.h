@@ -60,9 +60,12 @@ template <typename Skel> bool sum_recursion_misses(const Skel* skel, uint64_t& t
 // common LRU's per-CPU free lists (see `owners` in bpf/common.bpf.h), so that
 // it never evicts before the capacity is reached and the kernel's count of
 // evictions is exact.
+// Without closes no program touches it: one node per CPU, so that it costs
+// no kernel memory (prealloc'd, it would be ~10 MB).
 inline uint32_t owners_map_size(const BpfConfig& c) {
   const int cpus = libbpf_num_possible_cpus();
-  return c.kernel.owners_max + 256u * uint32_t(cpus > 0 ? cpus : 1);
+  const uint32_t n = uint32_t(cpus > 0 ? cpus : 1);
+  return c.kernel.emit_close ? c.kernel.owners_max + 256u * n : n;
 }
 
 inline std::string errno_text(int err) {

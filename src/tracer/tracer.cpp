@@ -186,7 +186,12 @@ std::unique_ptr<Tracer> Tracer::open(const TracerOptions& options, const LogCall
   t->clock_ = ClockOffset::now();
   t->lost_reported_ = t->backend_->dropped();
   t->evicted_reported_ = t->backend_->evicted();
-  // Set up now, while privileged; read at exit.
+  // Set up now, while privileged; read at exit. Without closes the kernel
+  // keeps no owners, so there is nothing to read: none reported open.
+  if (!options.closes) {
+    t->open_at_exit_ = 0;
+    return t;
+  }
   t->open_dump_ = OpenDump::open(t->backend_->owners_fd());
   if (options.verbose && !t->open_dump_->iterator_failure().empty())
     say("nettrace: connections open at exit are read from the owner map and sock_diag: the "

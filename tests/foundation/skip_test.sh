@@ -15,6 +15,7 @@ scripts=(
   tests/web/live_page_test.sh tests/web/hostile_page_test.sh
   tests/live/scenarios_test.sh tests/live/snapshot_run_test.sh
   tests/hardening/ending_test.sh tests/hardening/hostile_names_test.sh
+  tests/live/owner_cost_test.sh
   tests/hardening/burst_test.sh tests/hardening/privileges_test.sh
   tests/bench/load_test.sh tests/foundation/quickstart_test.sh
   tests/packaging/unit_caps_test.sh tests/packaging/unit_systemd_test.sh
