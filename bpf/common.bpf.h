@@ -529,12 +529,17 @@ static __always_inline __u16 nt_closed_by(int oldstate, int err)
 }
 
 /*
- * The counters of a connection, in payload bytes. tcp_sock.bytes_sent
- * (4.19+) counts segment payload only (retransmissions included); before it,
- * bytes_acked counts acknowledged sequence space, which includes our SYN
- * (connects) and our FIN once acknowledged. bytes_received includes the
- * peer's FIN once received, which tcp_fin() marks with SOCK_DONE.
- * `state`: the state before CLOSE, or the current one for an open dump.
+ * The counters of a connection, in payload bytes, each byte once. Sent is
+ * tcp_sock.bytes_acked, what the peer acknowledged (as tcplife counts it), not
+ * tcp_sock.bytes_sent (4.19+): that one counts every retransmission again, so
+ * a connection that lost one segment of a 1 MiB write reported 1 MiB plus
+ * that segment. bytes_acked counts acknowledged sequence space, which
+ * includes our SYN (connects: an accepted socket's starts after it) and our
+ * FIN once acknowledged: both are taken off. Data still unacknowledged when
+ * the connection is reset is not counted: the peer never confirmed it.
+ * bytes_received includes the peer's FIN once received, which tcp_fin() marks
+ * with SOCK_DONE. `state`: the state before CLOSE, or the current one for an
+ * open dump.
  */
 static __always_inline void nt_fill_counters(bool btf, struct sock *sk, struct nt_close_event *c,
 					     int state, int err)
@@ -550,25 +555,17 @@ static __always_inline void nt_fill_counters(bool btf, struct sock *sk, struct n
 		c->retransmits = tp->total_retrans;
 		c->srtt_us = tp->srtt_us >> 3;
 		flags = sk->__sk_common.skc_flags;
-		if (bpf_core_field_exists(struct tcp_sock, bytes_sent))
-			c->bytes_sent = tp->bytes_sent;
-		else
-			c->bytes_sent = tp->bytes_acked;
+		c->bytes_sent = tp->bytes_acked;
 	} else {
 		tp = (struct tcp_sock *)sk;
 		c->bytes_received = BPF_CORE_READ(tp, bytes_received);
 		c->retransmits = BPF_CORE_READ(tp, total_retrans);
 		c->srtt_us = BPF_CORE_READ(tp, srtt_us) >> 3;
 		flags = BPF_CORE_READ(sk, __sk_common.skc_flags);
-		if (bpf_core_field_exists(struct tcp_sock, bytes_sent))
-			c->bytes_sent = BPF_CORE_READ(tp, bytes_sent);
-		else
-			c->bytes_sent = BPF_CORE_READ(tp, bytes_acked);
+		c->bytes_sent = BPF_CORE_READ(tp, bytes_acked);
 	}
 	if (flags & (1ULL << bpf_core_enum_value(enum sock_flags, SOCK_DONE)))
 		c->bytes_received -= c->bytes_received ? 1 : 0;
-	if (bpf_core_field_exists(struct tcp_sock, bytes_sent))
-		return;
 	if (c->e.kind == NT_EV_CONNECT || c->side == NT_EV_CONNECT)
 		c->bytes_sent -= c->bytes_sent ? 1 : 0;
 	if (!err && (state == NT_TCP_FIN_WAIT2 || state == NT_TCP_CLOSING ||

@@ -126,7 +126,7 @@ struct nt_event {
  */
 struct nt_close_event {
 	struct nt_event e;
-	__u64 bytes_sent;      /* tcp_sock.bytes_sent (4.19+), else bytes_acked */
+	__u64 bytes_sent;      /* payload the peer acknowledged (tcp_sock.bytes_acked) */
 	__u64 bytes_received;
 	__u64 duration_ns;     /* from the connect/accept record to the close */
 	__u32 retransmits;     /* tcp_sock.total_retrans */

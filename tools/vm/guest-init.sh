@@ -185,21 +185,23 @@ portlist() { # backend: --port with two ports of three
   check "$b" port-list $T/pl.want $T/pl.trace $pids
 }
 
-closes() { # backend: each connection end a close record, owned by its process
+closes() { # backend: each connection end a close record, owned by its process, exact bytes
   b=$1
   rm -f $T/cl.*
   if ! start_nt "$b" $T/cl.json --port 7030 --format json; then say "$b close FAIL nettrace did not start"; return; fi
-  workload serve --listen 127.0.0.1:7030 --comm srv-cl --count 3 -v >$T/cl.srv &
+  workload serve --listen 127.0.0.1:7030 --comm srv-cl --count 3 --read -v >$T/cl.srv &
   srv=$!
   wait_srv $T/cl.srv
-  workload connect --to 127.0.0.1:7030 --comm cli-cl -v --count 3 >$T/cl.cli
+  workload connect --to 127.0.0.1:7030 --comm cli-cl -v --count 3 --send 100000 >$T/cl.cli
   wait $srv
   stop_nt
   cp=$(awk '$1=="pid"{print $2}' $T/cl.cli); sp=$(awk '$1=="pid"{print $2}' $T/cl.srv)
-  out=$(grep '"type":"close","ts_ns":[0-9]*,"direction":"out"' $T/cl.json | grep -c "\"pid\":$cp,.*\"comm\":\"cli-cl\"")
-  in=$(grep '"type":"close","ts_ns":[0-9]*,"direction":"in"' $T/cl.json | grep -c "\"pid\":$sp,.*\"comm\":\"srv-cl\"")
-  if [ "$out" -eq 3 ] && [ "$in" -eq 3 ]; then say "$b close PASS 3 closes on each end"
-  else say "$b close FAIL $out client and $in server closes, want 3 each: $(grep '"type":"close"' $T/cl.json | head -2 | tr '\n' ' ')"; fi
+  # Each client sent 100000 bytes and the server read them all before
+  # closing: exactly that on both ends, nothing the other way.
+  out=$(grep '"type":"close","ts_ns":[0-9]*,"direction":"out"' $T/cl.json | grep "\"pid\":$cp,.*\"comm\":\"cli-cl\"" | grep -c '"bytes_sent":100000,"bytes_received":0,')
+  in=$(grep '"type":"close","ts_ns":[0-9]*,"direction":"in"' $T/cl.json | grep "\"pid\":$sp,.*\"comm\":\"srv-cl\"" | grep -c '"bytes_sent":0,"bytes_received":100000,')
+  if [ "$out" -eq 3 ] && [ "$in" -eq 3 ]; then say "$b close PASS 3 closes on each end, 100000 bytes each"
+  else say "$b close FAIL $out client and $in server closes with 100000 bytes, want 3 each: $(grep '"type":"close"' $T/cl.json | head -2 | tr '\n' ' ')"; fi
 }
 
 snapshot() { # backend: connections held open before nettrace starts come first, once

@@ -21,12 +21,17 @@
 // --hold keeps every connection open until the process is killed (serve: the
 // accepted ones; connect: its own, after printing "held"), for the tests of
 // connections that exist before nettrace starts.
+// --send N (connect) writes N bytes on each connection, shuts its side down and
+// reads to the server's end before closing; --read (serve) reads each
+// connection to the client's end before closing it: then every byte was
+// acknowledged, and close records can be checked for exact byte counts.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
@@ -47,14 +52,41 @@ struct Args {
   bool verbose = false; // report every connection (-v)
   long timeout_ms = 0;  // connect: give up after this long, leaving the socket in SYN_SENT
   bool hold = false;    // keep the connections open until killed
+  long send = 0;        // connect: bytes to write on each connection
+  bool read = false;    // serve: read each connection to its end first
 };
+
+// Reads until the peer's end (or an error): what is left of a connection.
+void read_to_end(int fd) {
+  char buf[16384];
+  while (true) {
+    const ssize_t n = read(fd, buf, sizeof buf);
+    if (n > 0 || (n < 0 && errno == EINTR))
+      continue;
+    return;
+  }
+}
+
+// Writes n bytes; false on an error.
+bool write_bytes(int fd, long n) {
+  static const std::string chunk(16384, 'w');
+  while (n > 0) {
+    const ssize_t w = write(fd, chunk.data(), size_t(std::min<long>(n, long(chunk.size()))));
+    if (w < 0 && errno == EINTR)
+      continue;
+    if (w <= 0)
+      return false;
+    n -= w;
+  }
+  return true;
+}
 
 [[noreturn]] void usage(const char* why) {
   std::fprintf(stderr,
                "workload: %s\nusage: workload serve --listen IP:PORT [--comm NAME] [--count N] "
-               "[--reuseport] [--hold]\n"
+               "[--reuseport] [--hold] [--read]\n"
                "       workload connect --to IP:PORT [--bind IP:PORT] [--comm NAME] [--count N] "
-               "[--threads T] [--timeout-ms MS] [--expect-fail] [--hold] [-v]\n",
+               "[--threads T] [--timeout-ms MS] [--expect-fail] [--hold] [--send BYTES] [-v]\n",
                why);
   std::exit(64);
 }
@@ -171,6 +203,8 @@ int serve(const Args& a) {
       std::printf("accepted %s %s\n", local_of(c).c_str(), remote_of(c).c_str());
       std::fflush(stdout);
     }
+    if (a.read)
+      read_to_end(c);
     if (!a.hold)
       close(c); // held ones stay open until the process is killed
   }
@@ -215,6 +249,14 @@ int connect_all(const Args& a) {
           std::string line =
               "conn " + std::to_string(gettid()) + " " + local_of(fd) + " " + remote_of(fd) + "\n";
           std::fputs(line.c_str(), stdout); // one call: lines of threads do not mix
+        }
+        if (a.send > 0) {
+          if (!write_bytes(fd, a.send)) {
+            std::fprintf(stderr, "workload: write: %s\n", std::strerror(errno));
+            ++failed;
+          }
+          shutdown(fd, SHUT_WR);
+          read_to_end(fd); // the server's end: it has read (and acknowledged) it all
         }
       } else {
         ++failed;
@@ -268,6 +310,10 @@ int main(int argc, char** argv) {
       a.timeout_ms = std::atol(val().c_str());
     else if (k == "--hold")
       a.hold = true;
+    else if (k == "--send")
+      a.send = std::atol(val().c_str());
+    else if (k == "--read")
+      a.read = true;
     else if (k == "--comm")
       a.comm = val();
     else if (k == "--count")
