@@ -12,20 +12,14 @@
 #include <charconv>
 #include <cstdio>
 #include <cstring>
-#include <ctime>
 #include <memory>
 #include <unordered_map>
 
 #include "tracer/errors.h"
+#include "util/mono_clock.h"
 
 namespace nt {
 namespace {
-
-uint64_t mono_ms() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return uint64_t(ts.tv_sec) * 1000 + uint64_t(ts.tv_nsec) / 1000000;
-}
 
 std::string_view reason(int status) {
   switch (status) {

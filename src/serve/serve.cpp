@@ -1,16 +1,13 @@
 #include "serve/serve.h"
 
-#include <ctime>
-
 #include "serve/serve_api.h"
+#include "util/mono_clock.h"
 #include "web/web.h"
 
 namespace nt {
 
 uint64_t serve_clock_ms() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return uint64_t(ts.tv_sec) * 1000 + uint64_t(ts.tv_nsec) / 1000000;
+  return mono_ms();
 }
 
 ServeSink::ServeSink(ServeState& state, HealthPoll poll) : state_(state), poll_(std::move(poll)) {

@@ -14,7 +14,6 @@
 
 #include <cerrno>
 #include <cstring>
-#include <ctime>
 #include <deque>
 #include <fstream>
 #include <thread>
@@ -24,6 +23,7 @@
 #include <libnetfilter_conntrack/libnetfilter_conntrack.h>
 
 #include "trace/kinds.h"
+#include "util/mono_clock.h"
 #include "util/unique_fd.h"
 
 namespace nt {
@@ -53,12 +53,6 @@ constexpr uint64_t kBudgetNs = kBudgetWindowNs / 2;
 bool exists(const std::string& path) {
   struct stat st;
   return ::stat(path.c_str(), &st) == 0;
-}
-
-uint64_t monotonic_ns() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
 }
 
 uint32_t inode_of(int fd) {
@@ -153,7 +147,7 @@ public:
     }
     // A namespace that could not be entered is not searched for again for a
     // second: each search may open every bind mount in kNamespaceDirs.
-    const uint64_t now = monotonic_ns();
+    const uint64_t now = mono_ns();
     if (ns) {
       auto miss = missed_.find(ns);
       if (miss != missed_.end() && now < miss->second.until_ns) {
@@ -394,7 +388,7 @@ NatSource::~NatSource() = default;
 void NatSource::annotate(Record& r) {
   if (!tables_)
     return;
-  const uint64_t t0 = monotonic_ns();
+  const uint64_t t0 = mono_ns();
   ++stats_.lookups;
   if (t0 - window_start_ns_ >= kBudgetWindowNs) {
     window_start_ns_ = t0;
@@ -454,22 +448,9 @@ void NatSource::annotate(Record& r) {
     ++stats_.plain;
   else
     ++stats_.untracked;
-  const uint64_t spent = monotonic_ns() - t0;
+  const uint64_t spent = mono_ns() - t0;
   stats_.elapsed_ns += spent;
   window_spent_ns_ += spent;
-}
-
-NatSource::Key NatSource::key_of(const Record& r) {
-  Key k{};
-  std::memcpy(k.data(), &r.netns, 4);
-  size_t at = 4;
-  for (const Endpoint* ep : {&r.local, &r.remote}) {
-    k[at] = ep->ip.family;
-    std::memcpy(k.data() + at + 1, ep->ip.bytes.data(), 16);
-    std::memcpy(k.data() + at + 17, &ep->port, 2);
-    at += 19;
-  }
-  return k;
 }
 
 void NatSource::drain(const RecordCallback& cb) {
@@ -493,10 +474,10 @@ void NatSource::pass(const Record& r, const RecordCallback& cb) {
       // then carries the same translation without asking again.
       if (translated_.size() >= kMaxTranslated)
         translated_.clear(); // bounded: those closes go out without nat fields
-      translated_[key_of(copy_)] = {copy_.nat_remote, copy_.nat_local};
+      translated_[connection_key(copy_)] = {copy_.nat_remote, copy_.nat_local};
     }
   } else if (!translated_.empty()) {
-    auto it = translated_.find(key_of(copy_));
+    auto it = translated_.find(connection_key(copy_));
     if (it != translated_.end()) {
       copy_.nat_remote = it->second.first;
       copy_.nat_local = it->second.second;

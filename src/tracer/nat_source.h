@@ -82,14 +82,11 @@ public:
   std::string summary() const;
 
 private:
-  // A connection's identity: its network namespace and both ends.
-  using Key = std::array<uint8_t, 4 + 2 * 19>;
-  static Key key_of(const Record& r);
   void pass(const Record& r, const RecordCallback& cb);
 
   Source& inner_;
   // Translated connections still open: their close carries the translation.
-  absl::flat_hash_map<Key, std::pair<Endpoint, Endpoint>> translated_;
+  absl::flat_hash_map<ConnectionKey, std::pair<Endpoint, Endpoint>> translated_;
   std::unique_ptr<ConntrackTables> tables_; // null: conntrack cannot be asked
   NatStats stats_;
   Record copy_;

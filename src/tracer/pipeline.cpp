@@ -5,18 +5,25 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <ctime>
 
 #include "tracer/errors.h"
+#include "util/mono_clock.h"
 
 namespace nt {
-namespace {
 
-uint64_t mono_ms() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return uint64_t(ts.tv_sec) * 1000 + uint64_t(ts.tv_nsec) / 1000000;
+ConnectionKey connection_key(const Record& r) {
+  ConnectionKey k{};
+  std::memcpy(k.data(), &r.netns, 4);
+  size_t at = 4;
+  for (const Endpoint* ep : {&r.local, &r.remote}) {
+    k[at] = ep->ip.family;
+    std::memcpy(k.data() + at + 1, ep->ip.bytes.data(), 16);
+    std::memcpy(k.data() + at + 17, &ep->port, 2);
+    at += 19;
+  }
+  return k;
 }
+namespace {
 
 // An epoll tag: which list and which entry.
 constexpr uint64_t kSinkTag = 1ull << 32;

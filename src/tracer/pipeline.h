@@ -6,6 +6,7 @@
 // run_nettrace is: parse options, open sources, open sinks, run the loop.
 #pragma once
 
+#include <array>
 #include <csignal>
 #include <cstdint>
 #include <functional>
@@ -18,6 +19,12 @@
 namespace nt {
 
 using RecordCallback = std::function<void(const Record&)>;
+
+// A connection as the sources that remember one recognise it (the snapshot's
+// dedupe, the NAT translations kept for closes): its network namespace and
+// both ends (family, address, port), as bytes for a flat hash map.
+using ConnectionKey = std::array<uint8_t, 4 + 2 * 19>;
+ConnectionKey connection_key(const Record& r);
 
 class Source {
 public:

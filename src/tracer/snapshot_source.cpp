@@ -27,19 +27,6 @@ SnapshotSource::SnapshotSource(Source* live, TracerOptions options,
                                std::function<void(const std::string&)> say)
     : live_(live), options_(std::move(options)), say_(std::move(say)) {}
 
-SnapshotSource::Key SnapshotSource::key_of(const Record& r) {
-  Key k{};
-  std::memcpy(k.data(), &r.netns, 4);
-  size_t at = 4;
-  for (const Endpoint* ep : {&r.local, &r.remote}) {
-    k[at] = ep->ip.family;
-    std::memcpy(k.data() + at + 1, ep->ip.bytes.data(), 16);
-    std::memcpy(k.data() + at + 17, &ep->port, 2);
-    at += 19;
-  }
-  return k;
-}
-
 void SnapshotSource::take(const RecordCallback& cb) {
   taken_ = true;
   Record marker;
@@ -51,7 +38,7 @@ void SnapshotSource::take(const RecordCallback& cb) {
         r.side = r.type == RecordType::Accept ? Side::In : Side::Out;
         r.type = RecordType::Existing;
         if (live_)
-          reported_.insert(key_of(r));
+          reported_.insert(connection_key(r));
         ++reported_count_;
         shared += c.other_holders > 0;
         other_holders += c.other_holders;
@@ -103,7 +90,8 @@ void SnapshotSource::drain(const RecordCallback& cb) {
     return;
   }
   live_->drain([&](const Record& r) {
-    if (kind_info(r.type).pairs && r.time_ns <= forget_after_ns_ && reported_.contains(key_of(r))) {
+    if (kind_info(r.type).pairs && r.time_ns <= forget_after_ns_ &&
+        reported_.contains(connection_key(r))) {
       ++duplicates_;
       return;
     }

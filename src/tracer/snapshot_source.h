@@ -38,16 +38,12 @@ public:
 
 private:
   void take(const RecordCallback& cb);
-  // A connection's identity among live and existing records: its network
-  // namespace and both ends (family, address, port).
-  using Key = std::array<uint8_t, 4 + 2 * 19>;
-  static Key key_of(const Record& r);
 
   Source* live_;
   TracerOptions options_;
   std::function<void(const std::string&)> say_;
   bool taken_ = false;
-  absl::flat_hash_set<Key> reported_;
+  absl::flat_hash_set<ConnectionKey> reported_;
   uint64_t forget_after_ns_ = 0; // realtime; live records after it are new connections
   uint64_t reported_count_ = 0, duplicates_ = 0;
 };

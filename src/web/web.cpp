@@ -1,6 +1,5 @@
 #include "web/web.h"
-
-#include <ctime>
+#include "util/mono_clock.h"
 
 namespace nt {
 
@@ -45,11 +44,7 @@ std::optional<HttpResponse> web_route(const HttpRequest& req, const ViewMaker& v
 ViewFeed::ViewFeed(std::function<uint64_t()> generation, ViewMaker view, Clock now_ms)
     : generation_(std::move(generation)), view_(std::move(view)), now_ms_(std::move(now_ms)) {
   if (!now_ms_)
-    now_ms_ = [] {
-      timespec ts{};
-      clock_gettime(CLOCK_MONOTONIC, &ts);
-      return uint64_t(ts.tv_sec) * 1000 + uint64_t(ts.tv_nsec) / 1000000;
-    };
+    now_ms_ = mono_ms;
 }
 
 std::string ViewFeed::operator()() {
