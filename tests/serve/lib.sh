@@ -70,3 +70,43 @@ same_lines() {
     fail "$what: differs"
   fi
 }
+
+# Two "hosts" for the fleet tests: network namespaces $nsa (SUBNET.1) and $nsb
+# (SUBNET.2) on a veth pair, removed at exit, and one nettrace --serve per
+# namespace (filtered by --netns) on free loopback ports $pa and $pb
+# (SERVE_A, SERVE_B: their pids). Usage: serving_hosts NAME SUBNET (10.236.0)
+serving_hosts() {
+  nsa=$1-a-$$ nsb=$1-b-$$
+  trap 'ip netns del $nsa 2>/dev/null; ip netns del $nsb 2>/dev/null; cleanup' EXIT
+  "$(dirname "${BASH_SOURCE[0]}")/../../tools/netns-pair.sh" up "$nsa" "$2.1/24" "$nsb" "$2.2/24"
+  local ino_a ino_b
+  ino_a=$(stat -L -c %i "/run/netns/$nsa")
+  ino_b=$(stat -L -c %i "/run/netns/$nsb")
+  pa=$(free_listen_port)
+  pb=$(free_listen_port)
+  while [[ $pb == "$pa" ]]; do pb=$(free_listen_port); done
+  start_serve a "$pa" --netns "$ino_a"
+  SERVE_A=$SERVE_PID
+  start_serve b "$pb" --netns "$ino_b"
+  SERVE_B=$SERVE_PID
+}
+
+# A real Prometheus on a free loopback port $pp (not $pa or $pb), with a
+# temporary data directory, scraping every second; SCRAPE_CONFIGS is the
+# YAML under scrape_configs:. PROM_PID: its pid (also in NT_BG_PIDS).
+# Usage: start_prometheus SCRAPE_CONFIGS
+start_prometheus() {
+  pp=$(free_listen_port)
+  while [[ $pp == "$pa" || $pp == "$pb" ]]; do pp=$(free_listen_port); done
+  {
+    printf 'global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n'
+    printf '%s\n' "$1"
+  } >"$T/prometheus.yml"
+  if command -v promtool >/dev/null; then
+    promtool check config "$T/prometheus.yml" >/dev/null || fail "promtool rejects the test's config"
+  fi
+  prometheus --config.file="$T/prometheus.yml" --storage.tsdb.path="$T/data" \
+    --web.listen-address="127.0.0.1:$pp" >"$T/prometheus.log" 2>&1 &
+  PROM_PID=$!
+  NT_BG_PIDS+=("$PROM_PID")
+}

@@ -11,31 +11,11 @@ need_root
 need_tools prometheus curl jq
 W=$BIN/workload
 
-nsa=nt-pg-a-$$ nsb=nt-pg-b-$$
-trap 'ip netns del $nsa 2>/dev/null; ip netns del $nsb 2>/dev/null; cleanup' EXIT
-"$(dirname "$0")/../../tools/netns-pair.sh" up $nsa 10.237.0.1/24 $nsb 10.237.0.2/24
-ino_a=$(stat -L -c %i /run/netns/$nsa)
-ino_b=$(stat -L -c %i /run/netns/$nsb)
-
-pa=$(free_listen_port); pb=$(free_listen_port)
-while [[ $pb == "$pa" ]]; do pb=$(free_listen_port); done
-start_serve a "$pa" --netns "$ino_a"
-start_serve b "$pb" --netns "$ino_b"
-
-pp=$(free_listen_port)
-while [[ $pp == "$pa" || $pp == "$pb" ]]; do pp=$(free_listen_port); done
-cat >"$T/prometheus.yml" <<YML
-global:
-  scrape_interval: 1s
-  evaluation_interval: 1s
-scrape_configs:
-  - job_name: nettrace-$$
+serving_hosts nt-pg 10.237.0
+start_prometheus "  - job_name: nettrace-$$
     static_configs:
-      - targets: ['127.0.0.1:$pa', '127.0.0.1:$pb']
-YML
-prometheus --config.file="$T/prometheus.yml" --storage.tsdb.path="$T/data" \
-  --web.listen-address="127.0.0.1:$pp" >"$T/prometheus.log" 2>&1 &
-prom=$!; NT_BG_PIDS+=("$prom")
+      - targets: ['127.0.0.1:$pa', '127.0.0.1:$pb']"
+prom=$PROM_PID
 
 # Traffic: host b serves, host a's client connects 4 times.
 port=$(free_listen_port)

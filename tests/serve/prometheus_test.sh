@@ -10,36 +10,17 @@ need_root
 need_tools prometheus promtool curl jq
 W=$BIN/workload
 
-nsa=nt-serve-a-$$ nsb=nt-serve-b-$$
-trap 'ip netns del $nsa 2>/dev/null; ip netns del $nsb 2>/dev/null; cleanup' EXIT
-"$(dirname "$0")/../../tools/netns-pair.sh" up $nsa 10.236.0.1/24 $nsb 10.236.0.2/24
-ino_a=$(stat -L -c %i /run/netns/$nsa)
-ino_b=$(stat -L -c %i /run/netns/$nsb)
-
-pa=$(free_listen_port); pb=$(free_listen_port)
-while [[ $pb == "$pa" ]]; do pb=$(free_listen_port); done
-start_serve a "$pa" --netns "$ino_a"; serve_a=$SERVE_PID
-start_serve b "$pb" --netns "$ino_b"; serve_b=$SERVE_PID
+serving_hosts nt-serve 10.236.0
+serve_a=$SERVE_A serve_b=$SERVE_B
 
 # Prometheus: a temporary data directory, a free loopback port, 1 s scrapes.
-pp=$(free_listen_port)
-while [[ $pp == "$pa" || $pp == "$pb" ]]; do pp=$(free_listen_port); done
-cat >"$T/prometheus.yml" <<YML
-global:
-  scrape_interval: 1s
-  evaluation_interval: 1s
-scrape_configs:
-  - job_name: nettrace
+start_prometheus "  - job_name: nettrace
     static_configs:
       - targets: ['127.0.0.1:$pa']
         labels: {host: a}
       - targets: ['127.0.0.1:$pb']
-        labels: {host: b}
-YML
-promtool check config "$T/prometheus.yml" >/dev/null || fail "promtool rejects the test's config"
-prometheus --config.file="$T/prometheus.yml" --storage.tsdb.path="$T/data" \
-  --web.listen-address="127.0.0.1:$pp" >"$T/prometheus.log" 2>&1 &
-prom=$!; NT_BG_PIDS+=("$prom")
+        labels: {host: b}"
+prom=$PROM_PID
 
 # Traffic: a server in a, a client in b connects 5 times; 2 connects from b to
 # a port of a nobody listens on are refused.

@@ -19,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "fixtures/records.h"
 #include "serve/exposition.h"
 #include "serve/http_server.h"
 #include "serve/serve_api.h"
@@ -33,26 +34,8 @@
 namespace nt {
 namespace {
 
-IpAddr v4(uint8_t a, uint8_t b, uint8_t c, uint8_t d) {
-  IpAddr ip;
-  ip.family = 4;
-  ip.bytes = {a, b, c, d};
-  return ip;
-}
-
-Record rec(RecordType t, IpAddr local, uint16_t lport, IpAddr remote, uint16_t rport, uint32_t pid,
-           std::string comm, uint64_t ts = 0) {
-  Record r;
-  r.type = t;
-  r.local = {local, lport};
-  r.remote = {remote, rport};
-  r.pid = pid;
-  r.tid = pid;
-  r.comm = std::move(comm);
-  r.has_details = true;
-  r.time_ns = ts;
-  return r;
-}
+using fixtures::rec;
+using fixtures::v4;
 
 const IpAddr kA = v4(10, 0, 0, 1), kB = v4(10, 0, 0, 2);
 

@@ -17,6 +17,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "fixtures/records.h"
 #include "serve/http_server.h"
 #include "serve/serve_api.h"
 #include "serve/serve_state.h"
@@ -29,26 +30,8 @@ namespace {
 
 using Json = nlohmann::json;
 
-IpAddr v4(uint8_t a, uint8_t b, uint8_t c, uint8_t d) {
-  IpAddr ip;
-  ip.family = 4;
-  ip.bytes = {a, b, c, d};
-  return ip;
-}
-
-Record rec(RecordType t, IpAddr local, uint16_t lport, IpAddr remote, uint16_t rport, uint32_t pid,
-           std::string comm, uint64_t ts) {
-  Record r;
-  r.type = t;
-  r.local = {local, lport};
-  r.remote = {remote, rport};
-  r.pid = pid;
-  r.tid = pid;
-  r.comm = std::move(comm);
-  r.has_details = true;
-  r.time_ns = ts;
-  return r;
-}
+using fixtures::rec;
+using fixtures::v4;
 
 const IpAddr kA = v4(10, 0, 0, 1), kB = v4(10, 0, 0, 2), kOut = v4(192, 0, 2, 9);
 constexpr uint64_t kT0 = 1795000000000000000ull;
