@@ -729,7 +729,8 @@ static __always_inline void nt_on_close_state(bool btf, bool any_proto, struct s
  * fires for every inet protocol; tcp_set_state() only for TCP), so sk is
  * checked, after the cheap state test since most transitions end here.
  * Where a connect starts differs by backend (tracepoint: CLOSE -> SYN_SENT in
- * its own program; kprobe and fentry: where tcp_v4/v6_connect() return).
+ * its own program; kprobe: CLOSE -> SYN_SENT before calling this; fentry:
+ * where tcp_v4/v6_connect() return).
  */
 static __always_inline void nt_on_state_change(bool btf, bool any_proto, struct sock *sk,
 					       int oldstate, int newstate)

@@ -405,8 +405,8 @@ void collect_by_proc(const snap::SocketFilter& sockets_wanted,
 
 SnapshotSummary for_each_existing(const TracerOptions& options,
                                   const std::function<void(const ExistingConnection&)>& emit,
-                                  SnapshotMethod method,
-                                  const std::function<void(uint64_t)>& count) {
+                                  SnapshotMethod method, const std::function<void(uint64_t)>& count,
+                                  SnapshotIterator* loaded) {
   const auto started = std::chrono::steady_clock::now();
   auto since_start = [&] {
     return uint64_t(std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -426,7 +426,7 @@ SnapshotSummary for_each_existing(const TracerOptions& options,
   snap::Collected got;
   std::string why;
   if (method != SnapshotMethod::Proc) {
-    if (snap::collect_by_iterator(sockets_wanted, processes_wanted, got, out.stats, why)) {
+    if (snap::collect_by_iterator(sockets_wanted, processes_wanted, got, out.stats, why, loaded)) {
       out.stats.method = SnapshotMethod::Iterator;
     } else if (method == SnapshotMethod::Iterator) {
       throw TracerError(kExitNoBackend, "snapshot: " + why);

@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -105,10 +106,26 @@ struct Snapshot {
 // `count`, when given, is called once before the first `emit` (also when
 // there is none) with how many will follow: the arrow format's
 // "# snapshot N connections" marker goes before the lines.
+// The snapshot's BPF iterator, loaded ahead of the walk. nettrace loads it
+// before the tracer maps its ring buffer: libbpf parses the kernel's BTF for
+// every object it loads (about 11 MB on this project's 6.18, freed after the
+// load), and a parse made with the ring's 8 MB already mapped raised the peak
+// RSS by that much (BENCHMARKS.md, issue 18). Holds the loaded program, or the
+// reason it did not load; defined in snapshot_iter.cpp.
+struct SnapshotIterator;
+struct SnapshotIteratorFree {
+  void operator()(SnapshotIterator* it) const noexcept;
+};
+using LoadedSnapshotIterator = std::unique_ptr<SnapshotIterator, SnapshotIteratorFree>;
+LoadedSnapshotIterator load_snapshot_iterator();
+
+// `loaded`, when given, is the iterator to walk with (else it is loaded here;
+// either way a failure to load falls back as `method` says).
 SnapshotSummary for_each_existing(const TracerOptions& filter,
                                   const std::function<void(const ExistingConnection&)>& emit,
                                   SnapshotMethod method = SnapshotMethod::Auto,
-                                  const std::function<void(uint64_t)>& count = nullptr);
+                                  const std::function<void(uint64_t)>& count = nullptr,
+                                  SnapshotIterator* loaded = nullptr);
 
 // Every established TCP connection that the filters in `filter` let through
 // (pid, uid, comm, cgroup_path: of the owner; ports, family, direction,

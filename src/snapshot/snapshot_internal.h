@@ -38,8 +38,10 @@ struct Collected {
 
 // The BPF iterator's pass. False, with the reason in `why`, when the program
 // does not load or attach here (kernel older than 5.11, no privileges): the
-// caller then takes the /proc path.
+// caller then takes the /proc path. `loaded`: the program loaded ahead
+// (load_snapshot_iterator), or null to load it here.
 bool collect_by_iterator(const SocketFilter& sockets, const ProcessFilter& processes,
-                         Collected& out, SnapshotStats& stats, std::string& why);
+                         Collected& out, SnapshotStats& stats, std::string& why,
+                         SnapshotIterator* loaded = nullptr);
 
 } // namespace nt::snap

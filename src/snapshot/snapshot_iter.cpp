@@ -32,21 +32,51 @@ struct LinkDeleter {
 
 } // namespace
 
+} // namespace nt::snap
+
+namespace nt {
+
+struct SnapshotIterator {
+  std::unique_ptr<snapshot_iter, snap::SkelDeleter> skel;
+  std::string why; // when skel is null
+};
+
+void SnapshotIteratorFree::operator()(SnapshotIterator* it) const noexcept {
+  delete it;
+}
+
+LoadedSnapshotIterator load_snapshot_iterator() {
+  LoadedSnapshotIterator it(new SnapshotIterator);
+  it->skel.reset(snapshot_iter__open_and_load());
+  if (!it->skel)
+    it->why = std::string("the BPF iterator did not load: ") + std::strerror(errno);
+  return it;
+}
+
+} // namespace nt
+
+namespace nt::snap {
+
 bool collect_by_iterator(const SocketFilter& sockets, const ProcessFilter& processes,
-                         Collected& out, SnapshotStats& stats, std::string& why) {
+                         Collected& out, SnapshotStats& stats, std::string& why,
+                         SnapshotIterator* loaded) {
   const auto started = std::chrono::steady_clock::now();
   auto since_start = [&] {
     return uint64_t(std::chrono::duration_cast<std::chrono::nanoseconds>(
                         std::chrono::steady_clock::now() - started)
                         .count());
   };
-  std::unique_ptr<snapshot_iter, SkelDeleter> skel(snapshot_iter__open_and_load());
-  if (!skel) {
-    why = std::string("the BPF iterator did not load: ") + std::strerror(errno);
+  LoadedSnapshotIterator here;
+  if (!loaded) {
+    here = load_snapshot_iterator();
+    loaded = here.get();
+  }
+  if (!loaded->skel) {
+    why = loaded->why;
     return false;
   }
   std::unique_ptr<bpf_link, LinkDeleter> link(
-      bpf_program__attach_iter(skel->progs.snapshot_task_file, nullptr));
+      bpf_program__attach_iter(loaded->skel->progs.snapshot_task_file, nullptr));
   if (!link) {
     why = std::string("the BPF iterator did not attach: ") + std::strerror(errno);
     return false;

@@ -26,8 +26,8 @@ constexpr std::array kBackends = {
                 "tp_btf/inet_sock_set_state, tracepoint/syscalls/sys_exit_accept{,4}",
                 attach_tracepoint},
     BackendInfo{"kprobe", 3,
-                "kprobe+kretprobe tcp_v4_connect, tcp_v6_connect; kprobe tcp_set_state; kretprobe "
-                "inet_csk_accept",
+                "kprobe tcp_set_state; kprobe+kretprobe tcp_v4_connect, tcp_v6_connect (failures); "
+                "tracepoint/syscalls/sys_exit_accept{,4}",
                 attach_kprobe},
 };
 

@@ -187,6 +187,13 @@ int run_nettrace(const NettraceConfig& config) {
       state.set_tracer_health(h);
     });
   // Sources: the live events, after the connections that already exist.
+  // The snapshot's program is loaded first: see load_snapshot_iterator.
+  // (Without privileges or BTF, Tracer::open says so; libbpf's log is routed
+  // first, so that a failed load prints only with -v.)
+  LoadedSnapshotIterator snapshot_iterator;
+  route_libbpf_log(config.tracer.verbose);
+  if (config.snapshot != SnapshotMode::Off && has_bpf_privileges() && has_btf())
+    snapshot_iterator = load_snapshot_iterator();
   auto tracer = Tracer::open(config.tracer, [&](std::string_view s) { say(std::string(s)); });
   // One calm line: which backend runs. Why cheaper ones did not is for -v and
   // --info; on many kernels it is the normal state of things.
@@ -197,7 +204,7 @@ int run_nettrace(const NettraceConfig& config) {
     std::fprintf(stderr, "nettrace: serving on %s%s%s:%u (/metrics, /api/events, /healthz ...)\n",
                  config.serve.addr.family == 6 ? "[" : "", config.serve.addr.addr.c_str(),
                  config.serve.addr.family == 6 ? "]" : "", unsigned(server->port()));
-  SnapshotSource snapshot(tracer.get(), config.tracer, say);
+  SnapshotSource snapshot(tracer.get(), config.tracer, say, std::move(snapshot_iterator));
   Source& unnatted =
       config.snapshot == SnapshotMode::Off ? static_cast<Source&>(*tracer) : snapshot;
   // --nat (issue 16): conntrack's view of each connection end, after the

@@ -24,8 +24,10 @@ constexpr uint64_t kOverlapNs = 1000000000ull;
 } // namespace
 
 SnapshotSource::SnapshotSource(Source* live, TracerOptions options,
-                               std::function<void(const std::string&)> say)
-    : live_(live), options_(std::move(options)), say_(std::move(say)) {}
+                               std::function<void(const std::string&)> say,
+                               LoadedSnapshotIterator iterator)
+    : live_(live), options_(std::move(options)), say_(std::move(say)),
+      iterator_(std::move(iterator)) {}
 
 void SnapshotSource::take(const RecordCallback& cb) {
   taken_ = true;
@@ -53,7 +55,9 @@ void SnapshotSource::take(const RecordCallback& cb) {
         marker.has_details = true;
         marker.time_ns = realtime_ns();
         cb(marker);
-      });
+      },
+      iterator_.get());
+  iterator_.reset();
   forget_after_ns_ = realtime_ns() + kOverlapNs;
   if (!say_)
     return;

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <string>
 
+#include "snapshot/snapshot.h"
 #include "tracer/options.h"
 #include "tracer/pipeline.h"
 
@@ -21,8 +22,11 @@ class SnapshotSource final : public Source {
 public:
   // `live` may be null (nettrace --snapshot: the snapshot alone). `say`
   // receives the snapshot's warnings and, with options.verbose, its figures.
+  // `iterator`: the snapshot's BPF program loaded ahead (see
+  // load_snapshot_iterator), released once the snapshot is taken.
   SnapshotSource(Source* live, TracerOptions options,
-                 std::function<void(const std::string&)> say = {});
+                 std::function<void(const std::string&)> say = {},
+                 LoadedSnapshotIterator iterator = {});
   int fd() const override { return live_ ? live_->fd() : -1; }
   void drain(const RecordCallback& cb) override;
   bool finished() const override { return taken_ && (!live_ || live_->finished()); }
@@ -42,6 +46,7 @@ private:
   Source* live_;
   TracerOptions options_;
   std::function<void(const std::string&)> say_;
+  LoadedSnapshotIterator iterator_;
   bool taken_ = false;
   absl::flat_hash_set<ConnectionKey> reported_;
   uint64_t forget_after_ns_ = 0; // realtime; live records after it are new connections

@@ -3,6 +3,7 @@
 #include <bpf/libbpf.h>
 #include <grp.h>
 #include <linux/types.h>
+#include <malloc.h>
 #include <pwd.h>
 #include <sys/capability.h>
 #include <sys/prctl.h>
@@ -177,6 +178,20 @@ std::unique_ptr<Tracer> Tracer::open(const TracerOptions& options, const LogCall
     t->backend_name_ = b->name;
   }
 
+  // Every BPF object is loaded before the ring buffer is mapped (its data
+  // pages twice, 8 MB resident by default): libbpf parses the kernel's BTF
+  // for each object (about 11 MB, freed after the load), and glibc keeps
+  // what a parse freed on its heap. Loaded first and trimmed, the parses'
+  // memory is not resident on top of the ring's (peak RSS: BENCHMARKS.md,
+  // issue 18). The open-connections dump's iterator is one of them.
+  if (options.closes) {
+    t->open_dump_ = OpenDump::open(t->backend_->owners_fd());
+    if (options.verbose && !t->open_dump_->iterator_failure().empty())
+      say("nettrace: connections open at exit are read from the owner map and sock_diag: the "
+          "kernel refused the iterator (" +
+          t->open_dump_->iterator_failure() + ")");
+  }
+  malloc_trim(0);
   ring_buffer* rb =
       ring_buffer__new(t->backend_->ringbuf_fd(), &Tracer::on_sample, t.get(), nullptr);
   if (!rb)
@@ -186,17 +201,11 @@ std::unique_ptr<Tracer> Tracer::open(const TracerOptions& options, const LogCall
   t->clock_ = ClockOffset::now();
   t->lost_reported_ = t->backend_->dropped();
   t->evicted_reported_ = t->backend_->evicted();
-  // Set up now, while privileged; read at exit. Without closes the kernel
-  // keeps no owners, so there is nothing to read: none reported open.
-  if (!options.closes) {
+  // The open-connections dump was set up above, while privileged; it is read
+  // at exit. Without closes the kernel keeps no owners, so there is nothing
+  // to read: none reported open.
+  if (!options.closes)
     t->open_at_exit_ = 0;
-    return t;
-  }
-  t->open_dump_ = OpenDump::open(t->backend_->owners_fd());
-  if (options.verbose && !t->open_dump_->iterator_failure().empty())
-    say("nettrace: connections open at exit are read from the owner map and sock_diag: the "
-        "kernel refused the iterator (" +
-        t->open_dump_->iterator_failure() + ")");
   return t;
 }
 
