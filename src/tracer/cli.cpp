@@ -126,7 +126,9 @@ std::optional<int> parse_cli(int argc, const char* const* argv, NettraceConfig& 
       ->check(power_of_two_bytes(
           "a power of two from 4096 to 2147483648 bytes (e.g. 4194304 for 4 MiB)", 4096,
           2147483648u));
-  app.add_option("--user", c.user, "After attaching, switch to USER and drop every capability")
+  app.add_option(
+         "--user", c.user,
+         "After attaching, switch to USER and drop every capability (but CAP_NET_ADMIN with --nat)")
       ->type_name("USER")
       ->check(existing_user());
   app.add_flag("-v,--verbose", c.tracer.verbose,

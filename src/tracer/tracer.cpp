@@ -69,6 +69,11 @@ bool has_bpf_privileges() {
          (cap_effective(caps.get(), CAP_BPF) && cap_effective(caps.get(), CAP_PERFMON));
 }
 
+bool has_effective_capability(int cap) {
+  const UniqueCap caps(cap_get_proc());
+  return caps ? cap_effective(caps.get(), cap_value_t(cap)) : geteuid() == 0;
+}
+
 bool has_btf() {
   return access("/sys/kernel/btf/vmlinux", R_OK) == 0;
 }
@@ -273,21 +278,43 @@ bool Tracer::missed(uint64_t& total) const {
   return backend_->missed(total);
 }
 
-void drop_privileges(const std::string& user) {
+void drop_privileges(const std::string& user, const std::vector<int>& keep) {
   errno = 0;
   passwd* pw = getpwnam(user.c_str());
   if (!pw)
     throw TracerError(kExitUsage, "--user " + user + ": no such user");
+  // Of `keep`, what this process has (a unit's CapabilityBoundingSet may
+  // lack it): asking for more would make cap_set_proc() fail.
+  std::vector<cap_value_t> kept;
+  {
+    const UniqueCap now(cap_get_proc());
+    for (int c : keep) {
+      cap_flag_value_t v = CAP_CLEAR;
+      if (now && cap_get_flag(now.get(), cap_value_t(c), CAP_PERMITTED, &v) == 0 && v == CAP_SET)
+        kept.push_back(cap_value_t(c));
+    }
+  }
+  // setuid() away from root clears the permitted set unless KEEPCAPS is on
+  // (for this thread, and reset by the kernel on exec).
+  if (!kept.empty() && prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0)
+    throw TracerError(kExitRuntime,
+                      "--user " + user + ": cannot keep capabilities: " + errno_text(errno));
   if (setgroups(0, nullptr) != 0 || setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0)
     throw TracerError(kExitRuntime,
                       "--user " + user + ": cannot switch user: " + errno_text(errno));
-  // setuid() away from root already clears the permitted set; clear explicitly
-  // anyway, and forbid regaining anything through exec.
-  const bool cleared = [] {
-    const UniqueCap none(cap_init());
-    return none && cap_set_proc(none.get()) == 0;
+  // Everything but `kept`, explicitly, and nothing to regain through exec.
+  const bool cleared = [&] {
+    const UniqueCap caps(cap_init());
+    if (!caps)
+      return false;
+    if (!kept.empty() &&
+        (cap_set_flag(caps.get(), CAP_PERMITTED, int(kept.size()), kept.data(), CAP_SET) != 0 ||
+         cap_set_flag(caps.get(), CAP_EFFECTIVE, int(kept.size()), kept.data(), CAP_SET) != 0))
+      return false;
+    return cap_set_proc(caps.get()) == 0;
   }();
-  if (!cleared || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+  if (!cleared || prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) != 0 ||
+      prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
     throw TracerError(kExitRuntime,
                       "--user " + user + ": cannot drop capabilities: " + errno_text(errno));
   if (getuid() != pw->pw_uid || geteuid() != pw->pw_uid)

@@ -12,6 +12,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "trace/record.h"
 #include "tracer/errors.h"
@@ -117,9 +118,14 @@ std::unique_ptr<AttachedBackend> try_backend(const BackendInfo& b, const BpfConf
 // Privilege and kernel checks (exposed for --info and tests).
 bool has_bpf_privileges();
 bool has_btf();
+// Whether this thread has capability `cap` (CAP_*) in its effective set.
+bool has_effective_capability(int cap);
 
 // Drops to `user` (no supplementary groups, no capabilities, no_new_privs).
-// Throws TracerError on failure.
-void drop_privileges(const std::string& user);
+// `keep` (capability numbers, e.g. CAP_NET_ADMIN for --nat's conntrack
+// lookups, which the kernel checks on every request) stay effective in the
+// calling thread, those of them the process has. Throws TracerError on
+// failure.
+void drop_privileges(const std::string& user, const std::vector<int>& keep = {});
 
 } // namespace nt

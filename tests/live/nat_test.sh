@@ -265,6 +265,29 @@ EOF
 run_case routed "$cns" "$sns" "10.97.$a.10" 80
 check_case routed "10.97.$a.10:80" "10.$a.3.2:8080"
 
+# --user: nettrace drops to nobody once attached, keeping only CAP_NET_ADMIN,
+# which the kernel checks on every conntrack request (without it every lookup
+# failed with EPERM). The root namespace's table, opened before the drop,
+# still answers.
+start_nettrace "$T/user.arrow" --nat --user nobody --port "8080,80" --no-snapshot
+user_nt=$NT_PID
+ip netns exec "$sns" python3 "$T/srv.py" "$srv" "$N" "$T/user.srv" >"$T/user.srvlog" 2>&1 &
+spid=$!
+NT_BG_PIDS+=("$spid")
+wait_ready_line "$T/user.srvlog" "$spid"
+ip netns exec "$cns" python3 "$T/cli.py" "$cli" "10.97.$a.10" 80 "$N" "$T/user.cli"
+wait "$spid" || fail "user: the server failed: $(cat "$T/user.srvlog")"
+caps=$(awk '$1=="CapEff:"{print $2}' "/proc/$user_nt/status"); uid=$(awk '$1=="Uid:"{print $3}' "/proc/$user_nt/status")
+sleep 0.3
+NT_PID=$user_nt; stop_nettrace
+[[ $uid == "$(id -u nobody)" && $caps == 0000000000001000 ]] ||
+  fail "user: nettrace --user nobody runs as uid $uid with effective capabilities $caps, want $(id -u nobody) and only CAP_NET_ADMIN (0000000000001000)"
+n=$(grep -c "^# nat remote=10.$a.3.2:8080\$" "$T/user.arrow" || true)
+[[ $n -eq $N ]] || fail "user: $n '# nat remote=10.$a.3.2:8080' lines with --user nobody, want $N:
+$(cat "$T/user.arrow")
+$(tail -n 3 "$T/nettrace.err")"
+pass "user: --nat --user nobody keeps only CAP_NET_ADMIN and still finds the $N translations"
+
 # Existing connections (the snapshot) are looked up too: one held open through
 # the service before nettrace starts.
 cat >"$T/hold.py" <<'PY'
