@@ -20,13 +20,15 @@ std::string fleet_query(std::string_view range, std::string_view filter) {
   sel.append(filter);
   sel.append("}");
   const std::string r(range);
-  const std::string by = "(instance, comm, direction, server_addr, server_port)";
+  // via: on the edges nettrace --nat found translated (a Service's address).
+  const std::string by = "(instance, comm, direction, server_addr, server_port, via)";
   // Per series: last value in the range minus the value `range` ago; a series
   // with no value then (born inside the range) counts whole. clamp_min: a
   // counter reset inside the range (nettrace restarted, an idle edge expired)
   // would make the difference negative.
   return "sum by " + by + " (clamp_min(last_over_time(" + sel + "[" + r + "]) - (" + sel +
-         " offset " + r + "), 0) or on(instance, job, comm, direction, server_addr, server_port) " +
+         " offset " + r +
+         "), 0) or on(instance, job, comm, direction, server_addr, server_port, via) " +
          "last_over_time(" + sel + "[" + r + "]))";
 }
 
@@ -72,6 +74,7 @@ bool parse_prometheus_answer(std::string_view body, std::vector<FleetSeries>& ou
     f.comm = m->value("comm", "");
     const std::string dir = m->value("direction", "");
     f.server_addr = m->value("server_addr", "");
+    f.via = m->value("via", "");
     const std::string port = m->value("server_port", "");
     if (dir != "in" && dir != "out") {
       error = "a series has no direction label \"in\" or \"out\" (not nettrace's edge counter)";
@@ -187,7 +190,7 @@ Graph fleet_graph(const std::vector<FleetSeries>& series, const GraphOptions& o)
       left[i] = series[i].count;
     }
   auto add_edge = [&](size_t from, size_t to, uint16_t port, uint64_t n, bool matched,
-                      bool ambiguous) {
+                      bool ambiguous, const std::string& via) {
     if (include && !re2::RE2::PartialMatch(g.nodes[from].name, *include) &&
         !re2::RE2::PartialMatch(g.nodes[to].name, *include))
       return;
@@ -198,6 +201,7 @@ Graph fleet_graph(const std::vector<FleetSeries>& series, const GraphOptions& o)
     e.count = n;
     e.matched = matched;
     e.ambiguous = ambiguous;
+    e.via = via;
     g.edges.push_back(e);
   };
   for (size_t i = 0; i < series.size(); ++i) {
@@ -213,16 +217,28 @@ Graph fleet_graph(const std::vector<FleetSeries>& series, const GraphOptions& o)
     const size_t client = proc(s);
     auto it = servers.find(where(s));
     if (it == servers.end()) {
-      add_edge(client, external(s.server_addr), s.server_port, s.count, false, false);
+      add_edge(client, external(s.server_addr), s.server_port, s.count, false, false, s.via);
       g.stats.unmatched_connects += s.count;
       continue;
     }
     // Two processes accepting on one address and port (SO_REUSEPORT, or two
     // instances claiming one address): which got these connections cannot
-    // be told from counters; the first is drawn, dotted with a "?".
-    const size_t srv = it->second.front();
-    const bool ambiguous = it->second.size() > 1;
-    add_edge(client, proc(series[srv]), s.server_port, s.count, true, ambiguous);
+    // be told from counters; the first is drawn, dotted with a "?". One
+    // process has several series there when some of its accepts came
+    // through a translation (--nat: a `via` each): the one with this
+    // client's `via` takes the count.
+    size_t srv = it->second.front();
+    bool ambiguous = false;
+    for (size_t j : it->second) {
+      if (series[j].instance != series[srv].instance || series[j].comm != series[srv].comm)
+        ambiguous = true;
+      else if (series[j].via == s.via && series[srv].via != s.via)
+        srv = j;
+    }
+    // The client's end names the service it asked for; an end translated
+    // only on the server's node (a NodePort) names it there.
+    add_edge(client, proc(series[srv]), s.server_port, s.count, true, ambiguous,
+             s.via.empty() ? series[srv].via : s.via);
     g.stats.matched += s.count;
     if (ambiguous)
       g.stats.ambiguous += s.count;
@@ -231,7 +247,7 @@ Graph fleet_graph(const std::vector<FleetSeries>& series, const GraphOptions& o)
   for (size_t i = 0; i < series.size(); ++i)
     if (left[i] > 0) {
       add_edge(external("other clients"), proc(series[i]), series[i].server_port, left[i], false,
-               false);
+               false, series[i].via);
       g.stats.unmatched_accepts += left[i];
     }
   return g;

@@ -22,6 +22,7 @@ struct FleetSeries {
   bool out = true; // direction="out" (connects); false: "in" (accepts)
   std::string server_addr;
   uint16_t server_port = 0;
+  std::string via;    // NAT (nettrace --nat): the address:port the client asked for, or ""
   uint64_t count = 0; // connections in the range, rounded
 };
 

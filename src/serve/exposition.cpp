@@ -58,6 +58,12 @@ void edge_labels(std::string& out, const EdgeKey& k) {
   append_ip(out, k.server_addr);
   out.append("\",server_port=\"");
   append_uint(out, k.server_port);
+  if (k.via_addr.family) {
+    // Only on translated edges: the series of every other edge stay as
+    // they were. An address:port, bracketed for IPv6, as the lines write it.
+    out.append("\",via=\"");
+    append_endpoint(out, Endpoint{k.via_addr, k.via_port});
+  }
   out.append("\"}");
 }
 

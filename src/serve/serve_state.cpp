@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <functional>
 #include <string_view>
+#include <tuple>
 
 #include "trace/format.h"
 
@@ -26,7 +27,8 @@ constexpr uint64_t kExpiryEveryMs = 1000;
 size_t EdgeKeyHash::operator()(const EdgeKey& k) const {
   size_t h = std::hash<std::string>{}(k.comm);
   h = mix(h, hash_ip(k.server_addr));
-  return mix(h, size_t(k.server_port) << 8 | size_t(k.direction));
+  h = mix(h, size_t(k.server_port) << 8 | size_t(k.direction));
+  return k.via_addr.family ? mix(mix(h, hash_ip(k.via_addr)), k.via_port) : h;
 }
 
 size_t ServeState::ConnKeyHash::operator()(const ConnKey& k) const {
@@ -47,11 +49,24 @@ bool ServeState::edge_of(const Record& r, EdgeKey& key) {
     return false;
   key.comm.clear();
   append_escaped_comm(key.comm, r.comm);
-  const Endpoint& server = side == Side::Out ? r.remote : r.local;
+  // With --nat (NatSource), nat_remote on an outgoing end is the server
+  // after DNAT, and nat_local on an incoming one the address the client
+  // asked for before it: the same (server, via) on both ends.
+  const bool out = side == Side::Out;
+  const bool translated = out ? r.nat_remote.ip.family != 0 : r.nat_local.ip.family != 0;
+  const Endpoint& server = out ? (translated ? r.nat_remote : r.remote) : r.local;
   key.server_addr = server.ip;
   unmap_v4(key.server_addr);
   key.server_port = server.port;
   key.direction = side;
+  key.via_addr = {};
+  key.via_port = 0;
+  if (translated) {
+    const Endpoint& via = out ? r.remote : r.nat_local;
+    key.via_addr = via.ip;
+    unmap_v4(key.via_addr);
+    key.via_port = via.port;
+  }
   return true;
 }
 
@@ -205,16 +220,11 @@ MetricsSnapshot ServeState::metrics(uint64_t now_ms) {
   }
   // Sorted outside the lock: a scrape's order is stable, whatever the hash.
   std::sort(s.edges.begin(), s.edges.end(), [](const auto& a, const auto& b) {
-    const EdgeKey &x = a.first, &y = b.first;
-    if (x.comm != y.comm)
-      return x.comm < y.comm;
-    if (x.direction != y.direction)
-      return x.direction < y.direction;
-    if (x.server_addr.family != y.server_addr.family)
-      return x.server_addr.family < y.server_addr.family;
-    if (x.server_addr.bytes != y.server_addr.bytes)
-      return x.server_addr.bytes < y.server_addr.bytes;
-    return x.server_port < y.server_port;
+    auto order = [](const EdgeKey& k) {
+      return std::tie(k.comm, k.direction, k.server_addr.family, k.server_addr.bytes, k.server_port,
+                      k.via_addr.family, k.via_addr.bytes, k.via_port);
+    };
+    return order(a.first) < order(b.first);
   });
   return s;
 }

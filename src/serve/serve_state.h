@@ -36,12 +36,17 @@ struct ServeLimits {
 // An edge, as /metrics labels it: no pid, no ephemeral port (cardinality).
 // `comm` is this host's process (the client for out, the server for in),
 // escaped as the lines write it; the server is the remote end for out and the
-// local end for in.
+// local end for in. With --nat, the server is the one that served (a connect
+// to a Service counts on the backend it was sent to, where that backend's own
+// accepts count) and `via` the address the client asked for (family 0: no
+// translation), so netgraph --prometheus pairs across NAT as it does traces.
 struct EdgeKey {
   std::string comm;
   IpAddr server_addr;
   uint16_t server_port = 0;
   Side direction = Side::None;
+  IpAddr via_addr;
+  uint16_t via_port = 0;
   bool operator==(const EdgeKey&) const = default;
 };
 

@@ -29,6 +29,15 @@ std::string series(const char* inst, const char* comm, const char* dir, const ch
          port + R"("},"value":[1764581000.123,")" + value + R"("]})";
 }
 
+// The same with nettrace --nat's `via` label (a translated edge).
+std::string series_via(const char* inst, const char* comm, const char* dir, const char* addr,
+                       const char* port, const char* via, const char* value) {
+  std::string s = series(inst, comm, dir, addr, port, value);
+  const std::string at = R"(,"server_port")";
+  s.insert(s.find(at), std::string(R"(,"via":")") + via + "\"");
+  return s;
+}
+
 std::string answer(const std::vector<std::string>& result) {
   std::string s = R"({"status":"success","data":{"resultType":"vector","result":[)";
   for (size_t i = 0; i < result.size(); ++i)
@@ -56,10 +65,10 @@ std::vector<std::string> edges(const Graph& g) {
 
 TEST(FleetQuery, AsksForTheRiseOverTheRangeWithTheFilter) {
   const std::string q = fleet_query("1h", R"(job="nettrace")");
-  EXPECT_EQ(q, "sum by (instance, comm, direction, server_addr, server_port) "
+  EXPECT_EQ(q, "sum by (instance, comm, direction, server_addr, server_port, via) "
                "(clamp_min(last_over_time(nettrace_connections_total{job=\"nettrace\"}[1h]) - "
                "(nettrace_connections_total{job=\"nettrace\"} offset 1h), 0) or on(instance, "
-               "job, comm, direction, server_addr, server_port) "
+               "job, comm, direction, server_addr, server_port, via) "
                "last_over_time(nettrace_connections_total{job=\"nettrace\"}[1h]))");
 }
 
@@ -157,6 +166,31 @@ TEST(FleetGraph, TwoAcceptorsOfOneAddressAreAmbiguous) {
   EXPECT_EQ(edges(fleet_graph(s, GraphOptions{})),
             (std::vector<std::string>{"a/curl -> b/nginx :80 x2 ?",
                                       "/other clients -> b/haproxy :80 x1 unmatched"}));
+}
+
+// nettrace --nat counts a connect to a Service on the backend it reached, with
+// the Service as `via`, and the backend's accepts through it with the same
+// `via`: the edge pairs and says which Service, and the backend's direct
+// accepts on the same address are its own series, not a second acceptor.
+TEST(FleetGraph, TranslatedEdgesPairOnTheBackendAndSayVia) {
+  const auto s = parsed(answer({
+      series_via("a", "curl", "out", "10.42.0.3", "8080", "10.43.0.10:80", "4"),
+      series_via("b", "nginx", "in", "10.42.0.3", "8080", "10.43.0.10:80", "4"),
+      series("c", "wget", "out", "10.42.0.3", "8080", "2"), // straight to the pod
+      series("b", "nginx", "in", "10.42.0.3", "8080", "2"),
+  }));
+  ASSERT_EQ(s.size(), 4u);
+  EXPECT_EQ(s[0].via, "10.43.0.10:80");
+  EXPECT_EQ(s[2].via, "");
+  const Graph g = fleet_graph(s, GraphOptions{});
+  EXPECT_EQ(edges(g),
+            (std::vector<std::string>{"a/curl -> b/nginx :8080 x4", "c/wget -> b/nginx :8080 x2"}));
+  ASSERT_EQ(g.edges.size(), 2u);
+  EXPECT_EQ(g.edges[0].via, "10.43.0.10:80");
+  EXPECT_EQ(g.edges[1].via, "");
+  EXPECT_EQ(g.stats.unmatched_accepts, 0u);
+  EXPECT_EQ(g.stats.ambiguous, 0u);
+  EXPECT_NE(to_json(g).find(R"("via": "10.43.0.10:80")"), std::string::npos) << to_json(g);
 }
 
 TEST(FleetGraph, IncludeAndExcludeOnProcessNames) {

@@ -15,9 +15,9 @@
 # what they are without --nat. A connection that existed before nettrace
 # started carries its translation too. A namespace pair without NAT changes
 # nothing.
-source "$(dirname "$0")/../hardening/lib.sh"
+source "$(dirname "$0")/../serve/lib.sh"
 need_root
-for tool in nft ip jq python3; do
+for tool in nft ip jq python3 prometheus curl; do
   command -v $tool >/dev/null || {
     [[ "${CI:-}" == "true" ]] && fail "$tool is missing (tools/install-deps.sh installs it)"
     echo "SKIP: $tool is missing (tools/install-deps.sh installs it)"
@@ -89,14 +89,11 @@ open(out, "w").write("\n".join(lines) + "\n")
 time.sleep(0.3)
 PY
 
-# run_case NAME CLIENT_NS(or -) SERVER_NS HOST PORT: nettrace --nat (arrow and
-# JSON at once: two instances) around one client run; leaves $T/NAME.{arrow,json,cli,srv}.
-run_case() {
+# clients NAME CLIENT_NS(or -) SERVER_NS HOST PORT: the server in SERVER_NS,
+# $N connects to HOST:PORT from CLIENT_NS (- : this namespace); leaves
+# $T/NAME.{cli,srv}.
+clients() {
   local name=$1 cns_=$2 sns_=$3 host=$4 port=$5
-  start_nettrace "$T/$name.arrow" --nat --close --port "8080,$port" --no-snapshot
-  local arrow_pid=$NT_PID
-  start_nettrace "$T/$name.json" --nat --format json --port "8080,$port" --no-snapshot
-  local json_pid=$NT_PID
   ip netns exec "$sns_" python3 "$T/srv.py" "$srv" "$N" "$T/$name.srv" >"$T/$name.srvlog" 2>&1 &
   local spid=$!
   NT_BG_PIDS+=("$spid")
@@ -107,6 +104,17 @@ run_case() {
     ip netns exec "$cns_" python3 "$T/cli.py" "$cli" "$host" "$port" "$N" "$T/$name.cli"
   fi
   wait "$spid" || fail "$name: the server failed: $(cat "$T/$name.srvlog")"
+}
+
+# run_case NAME CLIENT_NS(or -) SERVER_NS HOST PORT: nettrace --nat (arrow and
+# JSON at once: two instances) around one client run; leaves $T/NAME.{arrow,json,cli,srv}.
+run_case() {
+  local name=$1 port=$5
+  start_nettrace "$T/$name.arrow" --nat --close --port "8080,$port" --no-snapshot
+  local arrow_pid=$NT_PID
+  start_nettrace "$T/$name.json" --nat --format json --port "8080,$port" --no-snapshot
+  local json_pid=$NT_PID
+  clients "$@"
   sleep 0.3
   NT_PID=$arrow_pid; stop_nettrace
   NT_PID=$json_pid; stop_nettrace
@@ -271,12 +279,7 @@ check_case routed "10.97.$a.10:80" "10.$a.3.2:8080"
 # still answers.
 start_nettrace "$T/user.arrow" --nat --user nobody --port "8080,80" --no-snapshot
 user_nt=$NT_PID
-ip netns exec "$sns" python3 "$T/srv.py" "$srv" "$N" "$T/user.srv" >"$T/user.srvlog" 2>&1 &
-spid=$!
-NT_BG_PIDS+=("$spid")
-wait_ready_line "$T/user.srvlog" "$spid"
-ip netns exec "$cns" python3 "$T/cli.py" "$cli" "10.97.$a.10" 80 "$N" "$T/user.cli"
-wait "$spid" || fail "user: the server failed: $(cat "$T/user.srvlog")"
+clients user "$cns" "$sns" "10.97.$a.10" 80
 caps=$(awk '$1=="CapEff:"{print $2}' "/proc/$user_nt/status"); uid=$(awk '$1=="Uid:"{print $3}' "/proc/$user_nt/status")
 sleep 0.3
 NT_PID=$user_nt; stop_nettrace
@@ -287,6 +290,40 @@ n=$(grep -c "^# nat remote=10.$a.3.2:8080\$" "$T/user.arrow" || true)
 $(cat "$T/user.arrow")
 $(tail -n 3 "$T/nettrace.err")"
 pass "user: --nat --user nobody keeps only CAP_NET_ADMIN and still finds the $N translations"
+
+# The fleet: one nettrace --serve --nat per namespace ("host"), a real
+# Prometheus scraping both, netgraph --prometheus: the client's connects to
+# the service count on the backend it reached (server_addr, with via), so
+# the cross-host edge pairs, as from the traces.
+pa=$(free_listen_port); pb=$(free_listen_port)
+while [[ $pb == "$pa" ]]; do pb=$(free_listen_port); done
+start_serve fa "$pa" --nat --netns "$(stat -L -c %i "/run/netns/$cns")"
+fa=$SERVE_PID
+start_serve fb "$pb" --nat --netns "$(stat -L -c %i "/run/netns/$sns")"
+fb=$SERVE_PID
+start_prometheus "  - job_name: nettrace-nat-$$
+    static_configs:
+      - targets: ['127.0.0.1:$pa', '127.0.0.1:$pb']"
+clients fleet "$cns" "$sns" "10.97.$a.10" 80
+want="$cli 127.0.0.1:$pa $srv 127.0.0.1:$pb 8080 $N true 10.97.$a.10:80"
+deadline=$((SECONDS + 60))
+while :; do
+  got=$("$BIN/netgraph" --prometheus "http://127.0.0.1:$pp" --range 10m \
+    --query-filter "job=\"nettrace-nat-$$\"" -T json 2>"$T/fleet.ng.err" |
+    jq -r '.nodes as $n | .edges[] | [$n[.from].name, $n[.from].host, $n[.to].name, $n[.to].host,
+           .port, .count, .matched, .via] | map(tostring) | join(" ")' 2>/dev/null || true)
+  [[ "$got" == "$want" ]] && break
+  if [[ $SECONDS -ge $deadline ]]; then
+    curl -fsS "http://127.0.0.1:$pa/metrics" | grep '^nettrace_connections_total' >&2 || true
+    curl -fsS "http://127.0.0.1:$pb/metrics" | grep '^nettrace_connections_total' >&2 || true
+    fail "fleet: netgraph --prometheus drew '$got', want '$want' within 60 s ($(cat "$T/fleet.ng.err"))"
+  fi
+  sleep 1
+done
+kill -TERM "$PROM_PID" 2>/dev/null; wait "$PROM_PID" 2>/dev/null || true
+stop_serve "$fa" fa
+stop_serve "$fb" fb
+pass "fleet: two nettrace --serve --nat, Prometheus, netgraph --prometheus: $cli -> $srv :8080 x$N via 10.97.$a.10:80"
 
 # Existing connections (the snapshot) are looked up too: one held open through
 # the service before nettrace starts.

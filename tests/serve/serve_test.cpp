@@ -366,6 +366,38 @@ TEST(Exposition, ExistingConnectionsCountApartOnTheirOwnDirection) {
       << text;
 }
 
+// nettrace --nat: a connect to a Service counts on the backend that served it,
+// labelled with the Service (via), and so does that backend's accept (its
+// nat_local: what the client asked for); its close lands on the same edge.
+// Untranslated edges keep their label sets.
+TEST(Exposition, TranslatedEdgesCountOnTheBackendWithVia) {
+  ServeState s(ServeLimits{});
+  const IpAddr client = v4(10, 42, 0, 5), service = v4(10, 43, 0, 10), pod = v4(10, 42, 0, 3);
+  Record out = rec(RecordType::Connect, client, 50392, service, 80, 100, "app");
+  out.nat_remote = {pod, 8080};
+  Record close = out;
+  close.type = RecordType::Close;
+  close.side = Side::Out;
+  close.bytes_sent = 7;
+  Record in = rec(RecordType::Accept, pod, 8080, client, 50392, 200, "nginx");
+  in.nat_local = {service, 80};
+  Record plain = rec(RecordType::Connect, client, 50400, pod, 8080, 100, "app");
+  std::vector<Record> batch = {out, in, close, plain};
+  s.apply(batch, 1);
+  const std::string text = exposition(s.metrics(1));
+  for (const char* want :
+       {"nettrace_connections_total{comm=\"app\",direction=\"out\",server_addr=\"10.42.0.3\","
+        "server_port=\"8080\",via=\"10.43.0.10:80\"} 1\n",
+        "nettrace_connections_total{comm=\"nginx\",direction=\"in\",server_addr=\"10.42.0.3\","
+        "server_port=\"8080\",via=\"10.43.0.10:80\"} 1\n",
+        "nettrace_closed_connections_total{comm=\"app\",direction=\"out\",server_addr="
+        "\"10.42.0.3\",server_port=\"8080\",via=\"10.43.0.10:80\"} 1\n",
+        "nettrace_connections_total{comm=\"app\",direction=\"out\",server_addr=\"10.42.0.3\","
+        "server_port=\"8080\"} 1\n"})
+    EXPECT_NE(text.find(want), std::string::npos) << want << "\n" << text;
+  EXPECT_EQ(text.find("server_addr=\"10.43.0.10\""), std::string::npos) << text;
+}
+
 TEST(Exposition, PassesPromtool) {
   if (access("/usr/bin/promtool", X_OK) != 0) {
     if (const char* ci = std::getenv("CI"); ci && std::string(ci) == "true")
