@@ -2,9 +2,12 @@
 
 #include <arpa/inet.h>
 
+#include <array>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
+
+#include "trace/raw_append.h"
 
 namespace nt {
 namespace {
@@ -24,6 +27,14 @@ template <typename T> void append_uint(std::string& out, T v) {
 // gets one.
 template <bool Json> void escape_comm(std::string& out, std::string_view raw) {
   constexpr std::string_view bs = Json ? "\\\\" : "\\";
+  // Most names need no escape: one append.
+  bool plain = true;
+  for (unsigned char c : raw)
+    plain &= c >= 0x20 && c < 0x7f && c != '\\' && (!Json || c != '"');
+  if (plain) {
+    out.append(raw);
+    return;
+  }
   for (unsigned char c : raw) {
     if (c == '\\') {
       out.append(bs);
@@ -77,33 +88,72 @@ bool unescape_comm(std::string_view s, std::string& out) {
   return true;
 }
 
-void append_ip(std::string& out, const IpAddr& ip) {
-  char buf[INET6_ADDRSTRLEN];
+namespace {
+
+// Room an address takes at most: INET6_ADDRSTRLEN (46) holds inet_ntop's
+// longest answer and its NUL; an endpoint adds "[", "]:" and five digits.
+constexpr size_t kIpRoom = INET6_ADDRSTRLEN;
+constexpr size_t kEndpointRoom = kIpRoom + 8;
+
+// Each octet's digits and their count, so that a dotted quad is four copies
+// of four bytes (the room after an address always holds them) instead of
+// four conversions: an arrow line has four octets per end.
+struct OctetText {
+  std::array<std::array<char, 4>, 256> t{};
+  constexpr OctetText() {
+    for (unsigned v = 0; v < 256; ++v) {
+      unsigned n = 0;
+      if (v >= 100)
+        t[v][n++] = char('0' + v / 100);
+      if (v >= 10)
+        t[v][n++] = char('0' + v / 10 % 10);
+      t[v][n++] = char('0' + v % 10);
+      t[v][3] = char(n);
+    }
+  }
+};
+constexpr OctetText kOctets;
+
+void put_ip(RawAppend& w, const IpAddr& ip) {
   if (ip.family == 4 || is_v4_mapped(ip)) {
     const uint8_t* b = ip.family == 4 ? ip.bytes.data() : ip.bytes.data() + 12;
     for (int i = 0; i < 4; ++i) {
-      if (i)
-        out.push_back('.');
-      append_uint(out, static_cast<unsigned>(b[i]));
+      const auto& o = kOctets.t[b[i]];
+      std::memcpy(w.at(), o.data(), 4);
+      w.advance(size_t(o[3]));
+      if (i < 3)
+        w.ch('.');
     }
     return;
   }
-  if (ip.family == 6 && inet_ntop(AF_INET6, ip.bytes.data(), buf, sizeof buf)) {
-    out.append(buf);
+  if (ip.family == 6 && inet_ntop(AF_INET6, ip.bytes.data(), w.at(), socklen_t(w.room()))) {
+    w.advance(std::strlen(w.at()));
     return;
   }
-  out.append("?");
+  w.ch('?');
+}
+
+void put_endpoint(RawAppend& w, const Endpoint& ep) {
+  const bool bracket = ep.ip.family == 6 && !is_v4_mapped(ep.ip);
+  if (bracket)
+    w.ch('[');
+  put_ip(w, ep.ip);
+  if (bracket)
+    w.ch(']');
+  w.ch(':');
+  w.uint(ep.port);
+}
+
+} // namespace
+
+void append_ip(std::string& out, const IpAddr& ip) {
+  RawAppend w(out, kIpRoom);
+  put_ip(w, ip);
 }
 
 void append_endpoint(std::string& out, const Endpoint& ep) {
-  const bool bracket = ep.ip.family == 6 && !is_v4_mapped(ep.ip);
-  if (bracket)
-    out.push_back('[');
-  append_ip(out, ep.ip);
-  if (bracket)
-    out.push_back(']');
-  out.push_back(':');
-  append_uint(out, ep.port);
+  RawAppend w(out, kEndpointRoom);
+  put_endpoint(w, ep);
 }
 
 std::string_view errno_name(int err) {
@@ -159,12 +209,16 @@ void append_arrow(std::string& out, const Record& r) {
     }
     out.push_back(' ');
   }
-  append_endpoint(out, r.remote);
-  out.append(record_side(k, r) == Side::In ? "->" : "<-");
-  append_endpoint(out, r.local);
-  out.append("|PID=");
-  append_uint(out, r.pid);
-  out.append(" CMD=");
+  {
+    // Two endpoints, the arrow, "|PID=", ten digits, " CMD=".
+    RawAppend w(out, 2 * kEndpointRoom + 2 + 5 + 10 + 5);
+    put_endpoint(w, r.remote);
+    w.str(record_side(k, r) == Side::In ? "->" : "<-");
+    put_endpoint(w, r.local);
+    w.str("|PID=");
+    w.uint(r.pid);
+    w.str(" CMD=");
+  }
   append_escaped_comm(out, r.comm);
   out.push_back('\n');
 }

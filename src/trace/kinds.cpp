@@ -9,6 +9,7 @@
 
 #include "trace/format.h"
 #include "trace/parse.h"
+#include "trace/raw_append.h"
 
 extern "C" {
 #include "nettrace_event.h"
@@ -192,6 +193,14 @@ constexpr std::array kClosedByNames = {"unknown",     "local",      "peer",
                                        "local_reset", "peer_reset", "error"};
 
 void append_arg_comm(std::string& out, std::string_view raw) {
+  // The common name (printable, no space, no backslash): as it is.
+  bool plain = true;
+  for (unsigned char c : raw)
+    plain &= c > 0x20 && c < 0x7f && c != '\\';
+  if (plain) {
+    out.append(raw);
+    return;
+  }
   std::string escaped;
   append_escaped_comm(escaped, raw);
   for (char c : escaped) {
@@ -203,21 +212,27 @@ void append_arg_comm(std::string& out, std::string_view raw) {
 }
 
 void life_args(std::string& out, const Record& r) {
-  out.append("duration_ns=");
-  append_uint(out, r.duration_ns);
-  out.append(" bytes_sent=");
-  append_uint(out, r.bytes_sent);
-  out.append(" bytes_received=");
-  append_uint(out, r.bytes_received);
-  out.append(" retransmits=");
-  append_uint(out, r.retransmits);
-  out.append(" srtt_us=");
-  append_uint(out, r.srtt_us);
-  out.append(" closed_by=");
-  out.append(closed_by_name(r.closed_by));
-  out.append(" last_pid=");
-  append_uint(out, r.last_pid);
-  out.append(" last_comm=");
+  {
+    const std::string_view closed_by = closed_by_name(r.closed_by);
+    // The words (94 bytes: 128 leaves room for one more) and at most 20
+    // digits for each of the six numbers.
+    RawAppend w(out, 128 + 6 * 20 + closed_by.size());
+    w.str("duration_ns=");
+    w.uint(r.duration_ns);
+    w.str(" bytes_sent=");
+    w.uint(r.bytes_sent);
+    w.str(" bytes_received=");
+    w.uint(r.bytes_received);
+    w.str(" retransmits=");
+    w.uint(r.retransmits);
+    w.str(" srtt_us=");
+    w.uint(r.srtt_us);
+    w.str(" closed_by=");
+    w.str(closed_by);
+    w.str(" last_pid=");
+    w.uint(r.last_pid);
+    w.str(" last_comm=");
+  }
   append_arg_comm(out, r.last_comm);
   if (r.error) {
     out.append(" errno=");
