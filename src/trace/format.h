@@ -27,6 +27,9 @@ inline int hex_digit_value(char c) {
   return -1;
 }
 
+// The same text as a JSON string's content: arrow-escaped, then JSON-escaped
+// (every backslash doubled, '"' escaped), so a JSON line stays pure ASCII.
+void append_json_comm(std::string& out, std::string_view raw);
 // Reverses append_escaped_comm. Returns false on a malformed escape.
 bool unescape_comm(std::string_view escaped, std::string& out);
 
