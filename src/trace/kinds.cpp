@@ -211,24 +211,35 @@ void append_arg_comm(std::string& out, std::string_view raw) {
   }
 }
 
+// The close and open records' fields, in the order both forms write them:
+// the numbers, then closed_by, last_pid and last_comm.
+struct LifeNumber {
+  std::string_view key;
+  uint64_t (*get)(const Record&);
+};
+constexpr LifeNumber kLifeNumbers[] = {
+    {"duration_ns", [](const Record& r) -> uint64_t { return r.duration_ns; }},
+    {"bytes_sent", [](const Record& r) -> uint64_t { return r.bytes_sent; }},
+    {"bytes_received", [](const Record& r) -> uint64_t { return r.bytes_received; }},
+    {"retransmits", [](const Record& r) -> uint64_t { return r.retransmits; }},
+    {"srtt_us", [](const Record& r) -> uint64_t { return r.srtt_us; }},
+};
+// Room for the fields up to last_comm's value in either form: the keys, four
+// bytes of punctuation each, 20 digits per number, closed_by's value.
+constexpr size_t kLifeRoom = 5 * (16 + 4 + 20) + (11 + 4 + 16) + (10 + 4 + 20) + (11 + 4);
+
 void life_args(std::string& out, const Record& r) {
   {
-    const std::string_view closed_by = closed_by_name(r.closed_by);
-    // The words (94 bytes: 128 leaves room for one more) and at most 20
-    // digits for each of the six numbers.
-    RawAppend w(out, 128 + 6 * 20 + closed_by.size());
-    w.str("duration_ns=");
-    w.uint(r.duration_ns);
-    w.str(" bytes_sent=");
-    w.uint(r.bytes_sent);
-    w.str(" bytes_received=");
-    w.uint(r.bytes_received);
-    w.str(" retransmits=");
-    w.uint(r.retransmits);
-    w.str(" srtt_us=");
-    w.uint(r.srtt_us);
+    RawAppend w(out, kLifeRoom);
+    for (const LifeNumber& f : kLifeNumbers) {
+      if (&f != kLifeNumbers)
+        w.ch(' ');
+      w.str(f.key);
+      w.ch('=');
+      w.uint(f.get(r));
+    }
     w.str(" closed_by=");
-    w.str(closed_by);
+    w.str(closed_by_name(r.closed_by));
     w.str(" last_pid=");
     w.uint(r.last_pid);
     w.str(" last_comm=");
@@ -299,21 +310,15 @@ std::string_view life_parse_args(std::string_view& args, Record& out) {
 
 void life_json(std::string& out, const Record& r) {
   {
-    const std::string_view closed_by = closed_by_name(r.closed_by);
-    // The words (114 bytes: 160 leaves room) and six numbers.
-    RawAppend w(out, 160 + 6 * 20 + closed_by.size());
-    w.str(",\"duration_ns\":");
-    w.uint(r.duration_ns);
-    w.str(",\"bytes_sent\":");
-    w.uint(r.bytes_sent);
-    w.str(",\"bytes_received\":");
-    w.uint(r.bytes_received);
-    w.str(",\"retransmits\":");
-    w.uint(r.retransmits);
-    w.str(",\"srtt_us\":");
-    w.uint(r.srtt_us);
+    RawAppend w(out, kLifeRoom);
+    for (const LifeNumber& f : kLifeNumbers) {
+      w.str(",\"");
+      w.str(f.key);
+      w.str("\":");
+      w.uint(f.get(r));
+    }
     w.str(",\"closed_by\":\"");
-    w.str(closed_by);
+    w.str(closed_by_name(r.closed_by));
     w.str("\",\"last_pid\":");
     w.uint(r.last_pid);
     w.str(",\"last_comm\":\"");
