@@ -217,7 +217,7 @@ std::string explain_failure(std::string_view backend, const AttachFailure& failu
   const int e = failure.err;
   if (name == "kprobe" && !facts.kprobes)
     return "this kernel has no kprobes (CONFIG_KPROBES is off)";
-  if (name == "tracepoint" && !facts.tracefs)
+  if ((name == "tracepoint" || name == "kprobe") && !facts.tracefs)
     return "tracefs is not mounted, so the syscall tracepoints cannot be found (mount -t "
            "tracefs none /sys/kernel/tracing)";
   if (name == "fentry" && (e == EPERM || e == EACCES) && failure.stage == "load") {

@@ -102,6 +102,10 @@ std::string backend_choices_in_words();
 // Backend factories, one per file (backend_<name>.cpp).
 std::unique_ptr<AttachedBackend> attach_tracepoint(const BpfConfig&, AttachFailure& why);
 std::unique_ptr<AttachedBackend> attach_kprobe(const BpfConfig&, AttachFailure& why);
+// Mounts tracefs at /sys/kernel/tracing if neither it nor debugfs's copy is
+// there (best effort): libbpf finds "tracepoint/syscalls/..." through it. For
+// the backends with syscall tracepoints (tracepoint, kprobe).
+void ensure_tracefs();
 std::unique_ptr<AttachedBackend> attach_fentry(const BpfConfig&, AttachFailure& why);
 
 } // namespace nt

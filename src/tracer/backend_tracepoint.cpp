@@ -11,9 +11,7 @@
 #include "tracepoint.skel.h"
 
 namespace nt {
-namespace {
 
-// libbpf resolves "tracepoint/syscalls/..." through tracefs (or debugfs).
 void ensure_tracefs() {
   if (access("/sys/kernel/tracing/events", F_OK) == 0 ||
       access("/sys/kernel/debug/tracing/events", F_OK) == 0)
@@ -21,6 +19,8 @@ void ensure_tracefs() {
   // Best effort: if this fails, attach fails and says so.
   mount("nodev", "/sys/kernel/tracing", "tracefs", 0, nullptr);
 }
+
+namespace {
 
 using Backend = SkeletonBackend<tracepoint, tracepoint__open, tracepoint__load, tracepoint__attach,
                                 tracepoint__destroy>;

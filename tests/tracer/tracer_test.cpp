@@ -417,6 +417,10 @@ TEST(Explain, EachFailureInWords) {
   EXPECT_EQ(explain_failure("tracepoint", {"attach", ENOENT}, no_tracefs),
             "tracefs is not mounted, so the syscall tracepoints cannot be found (mount -t tracefs "
             "none /sys/kernel/tracing)");
+  // The kprobe backend's accepts are syscall tracepoints too.
+  EXPECT_EQ(explain_failure("kprobe", {"attach", ENOENT}, no_tracefs),
+            "tracefs is not mounted, so the syscall tracepoints cannot be found (mount -t tracefs "
+            "none /sys/kernel/tracing)");
   KernelFacts no_btf;
   no_btf.btf = false;
   EXPECT_EQ(explain_failure("fentry", {}, no_btf),

@@ -299,8 +299,19 @@ snapshot() { # backend: connections held open before nettrace starts come first,
 # To add one (close records, snapshots...): write the function, add its name
 # here; run-matrix.sh and the vm_matrix test need no change.
 ipv4() { pair "$1" ipv4 127.0.0.1:7000 127.0.0.1:7000 --count 3; }
+# A machine where tracefs is not mounted (nor debugfs, whose tracing/ would
+# mount it): the backends with syscall tracepoints (tracepoint, and kprobe
+# for its accepts) mount it themselves; every backend still gives its lines.
+no_tracefs() {
+  umount /sys/kernel/debug 2>/dev/null
+  umount /sys/kernel/tracing 2>/dev/null
+  if [ -e /sys/kernel/tracing/events ]; then say "$1 no-tracefs FAIL tracefs could not be unmounted"; return; fi
+  pair "$1" no-tracefs 127.0.0.1:7090 127.0.0.1:7090 --count 2
+  mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null
+  mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
+}
 ipv6() { pair "$1" ipv6 "[::1]:7001" "[::1]:7001" --count 3; }
-SCENARIOS="ipv4 ipv6 threads blocked closes refused failed_port early_fail selfconn families portlist snapshot"
+SCENARIOS="ipv4 ipv6 threads blocked closes refused failed_port early_fail selfconn families portlist snapshot no_tracefs"
 
 # (Shell functions share their variables: the scenarios set b, s, n...,
 # so this loop keeps to names of its own.)
