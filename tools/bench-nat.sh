@@ -21,15 +21,8 @@ cleanup() {
   rm -rf "$t"
 }
 trap cleanup EXIT
-ip netns add "$cns"
-ip netns add "$sns"
-ip link add ntb0$$ netns "$cns" type veth peer name ntb1$$ netns "$sns"
-ip -n "$cns" addr add "10.$a.9.1/24" dev ntb0$$
-ip -n "$sns" addr add "10.$a.9.2/24" dev ntb1$$
-for ns in "$cns" "$sns"; do ip -n "$ns" link set lo up; done
-ip -n "$cns" link set ntb0$$ up
-ip -n "$sns" link set ntb1$$ up
-ip -n "$cns" route add "10.96.$a.10/32" dev ntb0$$
+"$here/tools/netns-pair.sh" up "$cns" "10.$a.9.1/24" "$sns" "10.$a.9.2/24"
+ip -n "$cns" route add "10.96.$a.10/32" dev veth0
 ip netns exec "$cns" nft -f - <<EOF
 table ip ntbench {
   chain out {

@@ -226,12 +226,7 @@ fresh_namespaces() {
 
 # --- 0. no NAT: two namespaces linked directly; --nat changes nothing ------------
 fresh_namespaces
-ip link add ntc0$$ netns "$cns" type veth peer name nts0$$ netns "$sns"
-ip -n "$cns" addr add "10.$a.1.1/24" dev ntc0$$
-ip -n "$sns" addr add "10.$a.1.2/24" dev nts0$$
-for ns in "$cns" "$sns"; do ip -n "$ns" link set lo up; done
-ip -n "$cns" link set ntc0$$ up
-ip -n "$sns" link set nts0$$ up
+"$(dirname "$0")/../../tools/netns-pair.sh" up "$cns" "10.$a.1.1/24" "$sns" "10.$a.1.2/24"
 run_case plain "$cns" "$sns" "10.$a.1.2" 8080
 [[ $(grep -c '^# nat ' "$T/plain.arrow" || true) -eq 0 ]] ||
   fail "plain: '# nat' lines without any NAT: $(cat "$T/plain.arrow")"
@@ -253,7 +248,7 @@ table ip $table {
 }
 EOF
 # The service address must be routable from the client: through the link.
-ip -n "$cns" route add "10.96.$a.10/32" dev ntc0$$
+ip -n "$cns" route add "10.96.$a.10/32" dev veth0
 run_case output "$cns" "$sns" "10.96.$a.10" 80
 check_case output "10.96.$a.10:80" "10.$a.1.2:8080"
 
