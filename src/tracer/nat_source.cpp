@@ -7,6 +7,7 @@
 #include <linux/netfilter/nfnetlink_conntrack.h>
 #include <linux/netlink.h>
 #include <sched.h>
+#include <sys/capability.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
@@ -23,6 +24,7 @@
 #include <libnetfilter_conntrack/libnetfilter_conntrack.h>
 
 #include "trace/kinds.h"
+#include "tracer/tracer.h"
 #include "util/mono_clock.h"
 #include "util/unique_fd.h"
 
@@ -380,6 +382,12 @@ NatSource::NatSource(Source& inner, std::function<void(const std::string&)> say)
       say(why);
     return;
   }
+  // The kernel checks CAP_NET_ADMIN on every conntrack request, of the
+  // thread that sends it: said once here, rather than only counted at exit.
+  if (say && !has_effective_capability(CAP_NET_ADMIN))
+    say("nettrace: --nat: conntrack lookups need CAP_NET_ADMIN, which this process does not "
+        "have (a systemd unit's CapabilityBoundingSet, a container's capabilities): every "
+        "lookup will fail; add CAP_NET_ADMIN");
   tables_ = std::make_unique<ConntrackTables>();
 }
 

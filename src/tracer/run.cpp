@@ -211,15 +211,8 @@ int run_nettrace(const NettraceConfig& config) {
   // --nat (issue 16): conntrack's view of each connection end, after the
   // snapshot's duplicates are gone. Opened before --user drops privileges.
   std::unique_ptr<NatSource> nat;
-  if (config.nat) {
+  if (config.nat)
     nat = std::make_unique<NatSource>(unnatted, say);
-    // The kernel checks CAP_NET_ADMIN on every conntrack request, of the
-    // thread that sends it: said once here, rather than only counted at exit.
-    if (!has_effective_capability(CAP_NET_ADMIN))
-      say("nettrace: --nat: conntrack lookups need CAP_NET_ADMIN, which this process does not "
-          "have (a systemd unit's CapabilityBoundingSet, a container's capabilities): every "
-          "lookup will fail; add CAP_NET_ADMIN");
-  }
   Source& events = nat ? static_cast<Source&>(*nat) : unnatted;
   IdentityCache identities;
   IdentitySource identified(events, identities);
@@ -248,7 +241,7 @@ int run_nettrace(const NettraceConfig& config) {
   }
   if (!config.user.empty()) {
     // --nat: conntrack requests are sent from the run loop's thread, this
-    // one, so --user keeps CAP_NET_ADMIN here (if it was there: said above).
+    // one, so --user keeps CAP_NET_ADMIN here (NatSource says when it is missing).
     drop_privileges(config.user, nat ? std::vector<int>{CAP_NET_ADMIN} : std::vector<int>{});
   }
   if (server)

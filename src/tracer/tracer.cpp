@@ -54,9 +54,13 @@ int libbpf_log(enum libbpf_print_level, const char* fmt, va_list args) {
   return vfprintf(stderr, fmt, args);
 }
 
-bool cap_effective(cap_t caps, cap_value_t cap) {
+bool cap_in(cap_t caps, cap_value_t cap, cap_flag_t set) {
   cap_flag_value_t v = CAP_CLEAR;
-  return cap_get_flag(caps, cap, CAP_EFFECTIVE, &v) == 0 && v == CAP_SET;
+  return cap_get_flag(caps, cap, set, &v) == 0 && v == CAP_SET;
+}
+
+bool cap_effective(cap_t caps, cap_value_t cap) {
+  return cap_in(caps, cap, CAP_EFFECTIVE);
 }
 
 } // namespace
@@ -288,11 +292,9 @@ void drop_privileges(const std::string& user, const std::vector<int>& keep) {
   std::vector<cap_value_t> kept;
   {
     const UniqueCap now(cap_get_proc());
-    for (int c : keep) {
-      cap_flag_value_t v = CAP_CLEAR;
-      if (now && cap_get_flag(now.get(), cap_value_t(c), CAP_PERMITTED, &v) == 0 && v == CAP_SET)
+    for (int c : keep)
+      if (now && cap_in(now.get(), cap_value_t(c), CAP_PERMITTED))
         kept.push_back(cap_value_t(c));
-    }
   }
   // setuid() away from root clears the permitted set unless KEEPCAPS is on
   // (for this thread, and reset by the kernel on exec).
