@@ -73,7 +73,8 @@ struct SnapshotStats {
   uint64_t connections = 0; // reported
   // The wall time of the two steps. Proc: listing processes, namespaces and
   // sockets (sock_diag), then reading every process's descriptors. Iterator:
-  // loading the program (libbpf reads the kernel's BTF), then reading it.
+  // loading the program (libbpf reads the kernel's BTF; nothing when nettrace
+  // loaded it ahead, load_snapshot_iterator) and attaching it, then reading it.
   uint64_t diag_ns = 0;
   uint64_t walk_ns = 0;
   uint64_t elapsed_ns = 0; // wall time of the whole snapshot

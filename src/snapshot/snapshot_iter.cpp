@@ -87,7 +87,9 @@ bool collect_by_iterator(const SocketFilter& sockets, const ProcessFilter& proce
     return false;
   }
 
-  stats.diag_ns = since_start(); // loading: libbpf reads the kernel's BTF, the verifier runs
+  // Loading (libbpf reads the kernel's BTF, the verifier runs) unless it was
+  // loaded ahead, and attaching.
+  stats.diag_ns = since_start();
 
   // LISTEN sockets can come after the connections on their port (they sit in
   // another process, or at a higher fd), so directions are settled at the end.
