@@ -453,6 +453,20 @@ if [[ -n $baseline ]]; then
   done
 fi
 
+# The least this job could cost on this machine (issue 11's 1 GB/s): the
+# cheapest form of each of netgraph's steps, stage by stage, beside
+# netgraph's own CPU time on the same traces (tools/bench/netgraph_floor.cpp).
+if [[ -x $bin/netgraph_floor ]]; then
+  for shape in busy sequential; do
+    echo
+    echo "#### The floor on the $shape trace, $lines lines ($(stat -c %s "$tmp/trace.$shape.$lines") bytes; process CPU time, one core)"
+    echo
+    taskset -c 1 "$bin/netgraph_floor" "$tmp/trace.$shape.$lines"
+    c=$(for i in 1 2 3 4 5; do /usr/bin/time -f "%U %S" taskset -c 1 "$bin/netgraph" "$tmp/trace.$shape.$lines" -o /dev/null 2>&1 >/dev/null | awk '{ print $1 + $2 }'; done | sort -n | head -1)
+    echo "netgraph itself, same trace: $c s of CPU (best of 5; /usr/bin/time, 10 ms resolution)"
+  done
+fi
+
 if [[ $soak -gt 0 ]]; then
   log "soak for $soak s"
   echo
