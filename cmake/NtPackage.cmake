@@ -37,6 +37,9 @@ set(CPACK_DEBIAN_PACKAGE_SECTION net)
 # Depends from the binaries' own shared libraries (libbpf1, libgvc6, libre2,
 # ...), as dpkg-shlibdeps finds them: never a hand-kept list that drifts.
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
+# The one library no binary links: netgraph loads libcurl when --prometheus
+# asks (src/graph/fleet.cpp says why). CPack adds the shlibdeps list to this.
+set(CPACK_DEBIAN_PACKAGE_DEPENDS "libcurl4")
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_STRIP_FILES ON)
 # Only the project's own files: CMAKE_INSTALL_PREFIX must not leak into paths.

@@ -1,6 +1,7 @@
 #include "graph/fleet.h"
 
 #include <curl/curl.h>
+#include <dlfcn.h>
 #include <re2/re2.h>
 
 #include <algorithm>
@@ -264,43 +265,106 @@ size_t append_body(char* p, size_t size, size_t n, void* user) {
   return size * n;
 }
 
-struct CurlDeleter {
-  void operator()(CURL* c) const { curl_easy_cleanup(c); }
+// libcurl is loaded the first time netgraph asks Prometheus, not at start.
+// Linked, it and the 33 libraries it brings (TLS, Kerberos, LDAP, IDN...)
+// cost every netgraph run 5.8 ms and 6.5 MB before the first line is read
+// (BENCHMARKS.md, "netgraph's start"), for the one mode that talks HTTP;
+// netgraph is mostly a filter in a pipeline. <curl/curl.h> still gives the
+// calls' types, so each pointer below has the exact type of its function.
+struct Curl {
+  decltype(&curl_global_init) global_init = nullptr;
+  decltype(&curl_easy_init) easy_init = nullptr;
+  decltype(&curl_easy_cleanup) easy_cleanup = nullptr;
+  decltype(&curl_easy_escape) easy_escape = nullptr;
+  decltype(&curl_free) free = nullptr;
+  decltype(&curl_easy_setopt) easy_setopt = nullptr;
+  decltype(&curl_easy_perform) easy_perform = nullptr;
+  decltype(&curl_easy_strerror) easy_strerror = nullptr;
+  decltype(&curl_easy_getinfo) easy_getinfo = nullptr;
+  std::string error; // why it could not be loaded; empty when it was
 };
+
+template <typename F> bool resolve(void* lib, const char* name, F& f, std::string& error) {
+  f = reinterpret_cast<F>(dlsym(lib, name));
+  if (!f && error.empty())
+    error = std::string("libcurl.so.4 has no ") + name;
+  return f != nullptr;
+}
+
+// Loaded once and never unloaded (libcurl keeps global state); curl_global_init
+// runs here, once, as libcurl wants it before any other call.
+const Curl& curl() {
+  static const Curl c = [] {
+    Curl c;
+    void* lib = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
+    if (!lib) {
+      const char* why = dlerror();
+      c.error = std::string("cannot load libcurl.so.4 (") + (why ? why : "not found") +
+                "): install libcurl4 (apt-get install libcurl4)";
+      return c;
+    }
+    resolve(lib, "curl_global_init", c.global_init, c.error);
+    resolve(lib, "curl_easy_init", c.easy_init, c.error);
+    resolve(lib, "curl_easy_cleanup", c.easy_cleanup, c.error);
+    resolve(lib, "curl_easy_escape", c.easy_escape, c.error);
+    resolve(lib, "curl_free", c.free, c.error);
+    resolve(lib, "curl_easy_setopt", c.easy_setopt, c.error);
+    resolve(lib, "curl_easy_perform", c.easy_perform, c.error);
+    resolve(lib, "curl_easy_strerror", c.easy_strerror, c.error);
+    resolve(lib, "curl_easy_getinfo", c.easy_getinfo, c.error);
+    if (c.error.empty() && c.global_init(CURL_GLOBAL_DEFAULT) != 0)
+      c.error = "libcurl cannot start (curl_global_init failed)";
+    return c;
+  }();
+  return c;
+}
 
 } // namespace
 
+bool curl_is_loaded() {
+  // dlopen with RTLD_NOLOAD finds a library only if it is already mapped.
+  void* lib = dlopen("libcurl.so.4", RTLD_LAZY | RTLD_NOLOAD);
+  if (lib)
+    dlclose(lib);
+  return lib != nullptr;
+}
+
 long query_prometheus(const std::string& url, const std::string& query, std::string& body,
                       std::string& error) {
-  static const bool init = curl_global_init(CURL_GLOBAL_DEFAULT) == 0;
-  std::unique_ptr<CURL, CurlDeleter> c(init ? curl_easy_init() : nullptr);
+  const Curl& lib = curl();
+  if (!lib.error.empty()) {
+    error = lib.error;
+    return 0;
+  }
+  auto cleanup = [&lib](CURL* c) { lib.easy_cleanup(c); };
+  std::unique_ptr<CURL, decltype(cleanup)> c(lib.easy_init(), cleanup);
   if (!c) {
     error = "libcurl cannot start";
     return 0;
   }
-  std::unique_ptr<char, decltype(&curl_free)> q(
-      curl_easy_escape(c.get(), query.data(), int(query.size())), &curl_free);
+  std::unique_ptr<char, decltype(lib.free)> q(
+      lib.easy_escape(c.get(), query.data(), int(query.size())), lib.free);
   std::string base = url;
   while (!base.empty() && base.back() == '/')
     base.pop_back();
   const std::string full = base + "/api/v1/query?query=" + (q ? q.get() : "");
   char why[CURL_ERROR_SIZE] = "";
-  curl_easy_setopt(c.get(), CURLOPT_URL, full.c_str());
-  curl_easy_setopt(c.get(), CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(c.get(), CURLOPT_ERRORBUFFER, why);
-  curl_easy_setopt(c.get(), CURLOPT_CONNECTTIMEOUT, 5L);
-  curl_easy_setopt(c.get(), CURLOPT_TIMEOUT, 60L);
-  curl_easy_setopt(c.get(), CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(c.get(), CURLOPT_WRITEFUNCTION, append_body);
-  curl_easy_setopt(c.get(), CURLOPT_WRITEDATA, &body);
-  curl_easy_setopt(c.get(), CURLOPT_USERAGENT, "netgraph");
-  const CURLcode rc = curl_easy_perform(c.get());
+  lib.easy_setopt(c.get(), CURLOPT_URL, full.c_str());
+  lib.easy_setopt(c.get(), CURLOPT_PROTOCOLS_STR, "http,https");
+  lib.easy_setopt(c.get(), CURLOPT_ERRORBUFFER, why);
+  lib.easy_setopt(c.get(), CURLOPT_CONNECTTIMEOUT, 5L);
+  lib.easy_setopt(c.get(), CURLOPT_TIMEOUT, 60L);
+  lib.easy_setopt(c.get(), CURLOPT_NOSIGNAL, 1L);
+  lib.easy_setopt(c.get(), CURLOPT_WRITEFUNCTION, append_body);
+  lib.easy_setopt(c.get(), CURLOPT_WRITEDATA, &body);
+  lib.easy_setopt(c.get(), CURLOPT_USERAGENT, "netgraph");
+  const CURLcode rc = lib.easy_perform(c.get());
   if (rc != CURLE_OK) {
-    error = why[0] ? why : curl_easy_strerror(rc);
+    error = why[0] ? why : lib.easy_strerror(rc);
     return 0;
   }
   long status = 0;
-  curl_easy_getinfo(c.get(), CURLINFO_RESPONSE_CODE, &status);
+  lib.easy_getinfo(c.get(), CURLINFO_RESPONSE_CODE, &status);
   return status;
 }
 

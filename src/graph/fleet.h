@@ -53,9 +53,15 @@ bool parse_prometheus_answer(std::string_view body, std::vector<FleetSeries>& ou
 // of `options` apply; the caller runs present() (which applies min_count).
 Graph fleet_graph(const std::vector<FleetSeries>& series, const GraphOptions& options);
 
-// GET URL/api/v1/query?query=QUERY with libcurl. Returns the HTTP status (0
-// when no answer came: `error` then says why, as curl does) and the body.
+// GET URL/api/v1/query?query=QUERY with libcurl, which it loads on its first
+// call (dlopen: netgraph's start does not pay for it). Returns the HTTP
+// status (0 when no answer came, or libcurl cannot be loaded: `error` then
+// says why, as curl does) and the body.
 long query_prometheus(const std::string& url, const std::string& query, std::string& body,
                       std::string& error);
+
+// Whether libcurl is in this process now (for the test that netgraph does
+// not load it until it asks Prometheus).
+bool curl_is_loaded();
 
 } // namespace nt

@@ -34,9 +34,10 @@ done
 ! grep -q CMakeLists.txt "$T/files" || fail "a CMakeLists.txt went into the package"
 pass "dpkg-deb -c lists every file ($(wc -l <"$T/files") files)"
 
-# Depends from dpkg-shlibdeps: the libraries the binaries really link.
+# Depends from dpkg-shlibdeps: the libraries the binaries really link; and
+# libcurl4, which netgraph loads for --prometheus (dlopen).
 deps=$(dpkg-deb -f "$DEB" Depends)
-for lib in libbpf1 libgvc6 libcgraph6 libcap2 libc6; do
+for lib in libbpf1 libgvc6 libcgraph6 libcap2 libc6 libcurl4; do
   grep -Eq "(^|, )$lib( |,|$)" <<<"$deps" || fail "Depends lacks $lib: $deps"
 done
 pass "Depends: $deps"
