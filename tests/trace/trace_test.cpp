@@ -145,6 +145,38 @@ TEST(Json, CarriesEveryFieldAndRoundTrips) {
   EXPECT_EQ(back.local, r.local);
 }
 
+// JSON members are found in one pass (src/trace/parse.cpp, Members), not by
+// simdjson's lookup; what a line means must not change: the first of two
+// members with one name counts, escaped names match, and a line with more
+// members than the one-pass table holds still gives every field.
+TEST(Json, MembersAreFoundAsSimdjsonsLookupFindsThem) {
+  const std::string base = json(connect_record());
+  const std::string body = base.substr(1, base.size() - 3); // without "{", "}\n"
+  Record back;
+  ASSERT_EQ(parse_line("{\"pid\":7," + body + "}", back).kind, ParseKind::Record);
+  EXPECT_EQ(back.pid, 7u);
+  ASSERT_EQ(parse_line("{\"\\u0063omm\":\"esc\"," + body + "}", back).kind, ParseKind::Record);
+  EXPECT_EQ(back.comm, "esc");
+  for (int extra : {10, 39, 40, 41, 200}) {
+    std::string line = "{";
+    for (int i = 0; i < extra; ++i)
+      line += "\"x" + std::to_string(i) + "\":" + std::to_string(i) + ",";
+    line += body + ",\"exe\":\"/usr/bin/k3s\",\"nat_remote_ip\":\"10.0.0.9\",\"nat_remote_port\":"
+                   "8080,\"pid\":9}";
+    ASSERT_EQ(parse_line(line, back).kind, ParseKind::Record) << extra;
+    EXPECT_EQ(back.pid, 16254u) << extra;
+    EXPECT_EQ(back.comm, "k3s-server") << extra;
+    EXPECT_EQ(back.local, connect_record().local) << extra;
+    EXPECT_EQ(back.remote, connect_record().remote) << extra;
+    EXPECT_EQ(back.exe, "/usr/bin/k3s") << extra;
+    EXPECT_EQ(back.nat_remote.port, 8080) << extra;
+  }
+  // A member asked for and absent is absent, not a neighbour's slot.
+  ASSERT_EQ(parse_line(base.substr(0, base.size() - 1), back).kind, ParseKind::Record);
+  EXPECT_EQ(back.exe, "");
+  EXPECT_FALSE(back.has_nat());
+}
+
 TEST(Markers, FailedAndLostRoundTripInBothFormats) {
   Record f = connect_record();
   f.type = RecordType::Failed;
