@@ -55,6 +55,14 @@ trap 'rm -rf "$ctx" ${tar:+"$tar"}' EXIT
 cp "$src/examples/kubernetes/Containerfile" "$deb" "$ctx/"
 # --network=host: RUN apt-get reaches the archive the way the host does (a
 # mirror or proxy on the host's loopback included) without a bridge network.
-podman build --quiet --network=host ${base:+--build-arg "BASE=$base"} -t "$tag" \
+# --layers=false: no intermediate images left behind as a cache (every build
+# of a new .deb would add one), and the tag's previous image, nameless now,
+# goes too unless something still uses it: rebuilding leaves nothing behind.
+old=$(podman image inspect --format '{{.Id}}' "$tag" 2>/dev/null || true)
+podman build --quiet --layers=false --network=host ${base:+--build-arg "BASE=$base"} -t "$tag" \
   -f "$ctx/Containerfile" "$ctx" >&2
+new=$(podman image inspect --format '{{.Id}}' "$tag")
+if [[ -n $old && $old != "$new" ]]; then
+  podman rmi "$old" >/dev/null 2>&1 || true
+fi
 echo "$tag"

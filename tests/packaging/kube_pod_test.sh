@@ -173,7 +173,7 @@ user=$(python3 -c 'import sys, yaml
 print(c["args"][c["args"].index("--user") + 1])' "$T/pod.yaml")
 uid=$(id -u "$user")
 # Every thread: the HTTP thread too.
-for task in /proc/$pid/task/*; do
+for task in "/proc/$pid"/task/*; do
   s=$task/status
   [[ $(awk '/^Uid:/{print $2, $3, $4, $5}' "$s") == "$uid $uid $uid $uid" ]] ||
     fail "$(basename "$task"): not running as $user ($uid): $(grep ^Uid: "$s")"
@@ -235,10 +235,10 @@ W=$BIN/workload
 sport=$(free_listen_port)
 while [[ $sport == "$port" ]]; do sport=$(free_listen_port); done
 srv_comm=ntk-srv-$$ cli_comm=ntk-cli-$$
-"$W" serve --listen 127.0.0.1:$sport --comm "$srv_comm" --count 2 -v >"$T/srv" &
+"$W" serve --listen "127.0.0.1:$sport" --comm "$srv_comm" --count 2 -v >"$T/srv" &
 srv=$!; NT_BG_PIDS+=("$srv")
 wait_ready_line "$T/srv" "$srv"
-"$W" connect --to 127.0.0.1:$sport --comm "$cli_comm" --count 2 -v >"$T/cli" || fail "connect failed"
+"$W" connect --to "127.0.0.1:$sport" --comm "$cli_comm" --count 2 -v >"$T/cli" || fail "connect failed"
 wait "$srv" || fail "the test's server failed"
 srv_pid=$(awk '$1=="pid"{print $2}' "$T/srv")
 cli_pid=$(awk '$1=="pid"{print $2}' "$T/cli")
