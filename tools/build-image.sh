@@ -53,13 +53,20 @@ fi
 ctx=$(mktemp -d /tmp/nt-image.XXXXXX)
 trap 'rm -rf "$ctx" ${tar:+"$tar"}' EXIT
 cp "$src/examples/kubernetes/Containerfile" "$deb" "$ctx/"
+# crun (Debian's default runtime) refuses a hybrid cgroup tree whose v2 half
+# has a controller ("cgroups in hybrid mode not supported"); runc runs there.
+runtime=()
+if [[ $(stat -fc %T /sys/fs/cgroup) != cgroup2fs && -n $(cat /sys/fs/cgroup/unified/cgroup.controllers 2>/dev/null) ]] &&
+  command -v runc >/dev/null; then
+  runtime=(--runtime runc)
+fi
 # --network=host: RUN apt-get reaches the archive the way the host does (a
 # mirror or proxy on the host's loopback included) without a bridge network.
 # --layers=false: no intermediate images left behind as a cache (every build
 # of a new .deb would add one), and the tag's previous image, nameless now,
 # goes too unless something still uses it: rebuilding leaves nothing behind.
 old=$(podman image inspect --format '{{.Id}}' "$tag" 2>/dev/null || true)
-podman build --quiet --layers=false --network=host ${base:+--build-arg "BASE=$base"} -t "$tag" \
+podman build "${runtime[@]}" --quiet --layers=false --network=host ${base:+--build-arg "BASE=$base"} -t "$tag" \
   -f "$ctx/Containerfile" "$ctx" >&2
 new=$(podman image inspect --format '{{.Id}}' "$tag")
 if [[ -n $old && $old != "$new" ]]; then
