@@ -123,7 +123,7 @@ manifest, name, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
 (ds,) = [d for d in yaml.safe_load_all(open(manifest)) if d and d["kind"] == "DaemonSet"]
 tpl = ds["spec"]["template"]
 meta = dict(tpl["metadata"], name=name)
-# Loopback and a free port instead of 0.0.0.0:9477 (the one change).
+# Loopback and a free port instead of 0.0.0.0:9477 (the house rule).
 if "prometheus.io/port" in meta.get("annotations", {}):
     meta["annotations"]["prometheus.io/port"] = str(port)
 for c in tpl["spec"]["containers"]:
