@@ -17,7 +17,10 @@ set -euo pipefail
 # boots a systemd that starts the installed unit) and python3-yaml (the DaemonSet
 # manifest's check) serve tests/packaging. libnetfilter-conntrack-dev and libmnl-dev:
 # nettrace --nat asks conntrack over ctnetlink; nftables sets up the NAT its tests
-# trace. Each name is a Debian 12 package.
+# trace. podman, runc, catatonit and mmdebstrap run the Kubernetes DaemonSet's pod
+# (tests/packaging/kube_pod_test.sh): podman kube play with runc (crun refuses
+# hybrid cgroup trees), catatonit for the pod's pause image, mmdebstrap for the
+# Debian base image made from the archive offline. Each name is a Debian 12 package.
 packages=(
   build-essential cmake pkg-config clang llvm libclang-rt-14-dev
   libbpf-dev bpftool libelf-dev zlib1g-dev
@@ -29,6 +32,7 @@ packages=(
   prometheus curl jq
   dpkg-dev systemd systemd-container python3-yaml
   libnetfilter-conntrack-dev libmnl-dev nftables
+  podman runc catatonit mmdebstrap
   qemu-system-x86 busybox-static cpio xz-utils
   chromium nodejs
 )

@@ -19,6 +19,7 @@ scripts=(
   tests/hardening/burst_test.sh tests/hardening/privileges_test.sh
   tests/bench/load_test.sh tests/foundation/quickstart_test.sh
   tests/packaging/unit_caps_test.sh tests/packaging/unit_systemd_test.sh
+  tests/packaging/kube_pod_test.sh
   tests/live/nat_test.sh
 )
 status=0

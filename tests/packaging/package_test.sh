@@ -16,6 +16,7 @@ cat >"$T/want" <<'LIST'
 ./usr/share/bash-completion/completions/nettrace
 ./usr/share/doc/nettrace/LICENSE
 ./usr/share/doc/nettrace/README.md
+./usr/share/doc/nettrace/examples/kubernetes/Containerfile
 ./usr/share/doc/nettrace/examples/kubernetes/nettrace-daemonset.yaml
 ./usr/share/doc/nettrace/examples/library/count_peers.cpp
 ./usr/share/doc/nettrace/examples/systemd/nettrace.service
