@@ -99,24 +99,12 @@ ParseResult parse_arrow_body(std::string_view line, Record& out) {
 }
 
 // Every field back to its default, whatever fields Record grows, keeping the
-// strings' buffers (no allocation per line).
+// strings' buffers (no allocation per line): the implicit copy assignment
+// assigns member by member, and assigning an empty string to a std::string
+// keeps its capacity.
 void reset(Record& out) {
-  std::string comm = std::move(out.comm), host = std::move(out.host),
-              last_comm = std::move(out.last_comm);
-  comm.clear();
-  host.clear();
-  last_comm.clear();
-  std::array<std::string, kIdentityFieldCount> identity;
-  for (size_t i = 0; i < identity.size(); ++i) {
-    identity[i] = std::move(out.*identity_fields()[i].member);
-    identity[i].clear();
-  }
-  out = Record{};
-  out.comm = std::move(comm);
-  out.host = std::move(host);
-  out.last_comm = std::move(last_comm);
-  for (size_t i = 0; i < identity.size(); ++i)
-    out.*identity_fields()[i].member = std::move(identity[i]);
+  static const Record blank;
+  out = blank;
 }
 
 // "# <name> <args>[ <connection line>]" for the kinds whose row says so
