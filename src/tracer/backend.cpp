@@ -1,5 +1,6 @@
 #include "tracer/backend.h"
 
+#include <sys/mount.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -167,6 +168,23 @@ std::string AttachFailure::detail() const {
   return stage + ": " + std::strerror(err) + " (errno " + std::to_string(err) + ")";
 }
 
+namespace {
+
+// tracefs where libbpf looks for it: its own mount, or debugfs's tracing/.
+bool tracefs_mounted() {
+  return access("/sys/kernel/tracing/events", F_OK) == 0 ||
+         access("/sys/kernel/debug/tracing/events", F_OK) == 0;
+}
+
+} // namespace
+
+void ensure_tracefs() {
+  if (tracefs_mounted())
+    return;
+  // Best effort: if this fails, attach fails and says so.
+  mount("nodev", "/sys/kernel/tracing", "tracefs", 0, nullptr);
+}
+
 KernelFacts kernel_facts() {
   KernelFacts f;
   f.privileged = has_bpf_privileges();
@@ -176,8 +194,7 @@ KernelFacts kernel_facts() {
   f.kprobes = access("/sys/bus/event_source/devices/kprobe", F_OK) == 0 ||
               access("/sys/kernel/tracing/kprobe_events", F_OK) == 0 ||
               access("/sys/kernel/debug/tracing/kprobe_events", F_OK) == 0;
-  f.tracefs = access("/sys/kernel/tracing/events", F_OK) == 0 ||
-              access("/sys/kernel/debug/tracing/events", F_OK) == 0;
+  f.tracefs = tracefs_mounted();
   // "none [integrity] confidentiality": the bracketed word is the mode.
   std::ifstream in("/sys/kernel/security/lockdown");
   std::string line;

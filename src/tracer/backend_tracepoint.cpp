@@ -1,25 +1,12 @@
 // The tracepoint backend's loader (bpf/tracepoint.bpf.c): works where kprobes
 // are compiled out and fentry is refused. Its classic syscall tracepoints need
 // tracefs, which a fresh machine may not have mounted.
-#include <sys/mount.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include "tracer/skeleton_util.h"
 
 // After skeleton_util.h: the skeleton names struct nt_config, defined there.
 #include "tracepoint.skel.h"
 
 namespace nt {
-
-void ensure_tracefs() {
-  if (access("/sys/kernel/tracing/events", F_OK) == 0 ||
-      access("/sys/kernel/debug/tracing/events", F_OK) == 0)
-    return;
-  // Best effort: if this fails, attach fails and says so.
-  mount("nodev", "/sys/kernel/tracing", "tracefs", 0, nullptr);
-}
-
 namespace {
 
 using Backend = SkeletonBackend<tracepoint, tracepoint__open, tracepoint__load, tracepoint__attach,
